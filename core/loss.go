@@ -1,0 +1,58 @@
+package core
+
+import "context"
+
+// FitRequest is everything a loss plugin needs to train its heads. Large
+// arrays travel as file paths in the store, never inside messages.
+type FitRequest struct {
+	// Options are the loss section of the config (trainer and loss options,
+	// validated against the loss plugin's Describe schema).
+	Options Options
+	// Train is the .npy path of the train embeddings [N, D] float32.
+	Train string
+	// Neighbours is the .npy path of the train k-NN graph [N, k] int32,
+	// most similar first, self excluded.
+	Neighbours string
+	// Assign maps split name to the .npy path of the embeddings to assign
+	// after training (every split, train included).
+	Assign map[string]string
+	// Clusters is K, the number of clusters of every head.
+	Clusters int
+	Seed     int64
+	// Backend selects the GoMLX backend: "auto", "onnx", "go", "xla[:...]".
+	Backend string
+	// OutDir is where the trainer writes assignments, history and
+	// checkpoints (the trial's run directory).
+	OutDir string
+}
+
+// Progress is streamed by the trainer while it fits.
+type Progress struct {
+	Epoch, Epochs int // 1-based epoch being run
+	Step, Steps   int // global step, total steps
+	Loss          float64
+	Message       string // free text (backend chosen, warnings)
+}
+
+// FitResult says where the trainer put its outputs.
+type FitResult struct {
+	Backend string // the backend actually used, e.g. "onnx:cpu"
+	// BestHead is the label-free choice: the head with the lowest mean
+	// loss in the last epoch.
+	BestHead int
+	// HeadLosses are the per-head mean losses of the last epoch.
+	HeadLosses []float64
+	// Assignments maps split to the .npy path of the cluster ids
+	// [H, N] int32 (teacher argmax per head).
+	Assignments map[string]string
+	// History is the path of history.jsonl (one JSON object per epoch).
+	History string
+	Seconds float64
+}
+
+// Loss is the runner's view of a loss plugin: the shared trainer of
+// core/train around a graph loss (see plugins.ServeLoss).
+type Loss interface {
+	Describe(ctx context.Context, opts Options) (Description, error)
+	Fit(ctx context.Context, req FitRequest, progress func(Progress)) (FitResult, error)
+}
