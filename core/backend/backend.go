@@ -1,0 +1,201 @@
+// Package backend opens the GoMLX compute backend named by the `backend`
+// config key (auto, onnx[:cpu|:cuda], go, xla:PLUGIN) under clusterlab's
+// rules: nothing is ever downloaded at run time, a missing library is a
+// clear error saying how to install it, and `auto` says what it picked.
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // registers "go"
+	"github.com/gomlx/go-xla/compute/xla"
+)
+
+// Env names honoured by Open.
+const (
+	// OrtLibEnv points at the ONNX Runtime shared library (1.30.0).
+	OrtLibEnv = "ONNXRUNTIME_SHARED_LIBRARY_PATH"
+	// XLAPluginEnv points at a PJRT plugin (.so) for the xla backend, e.g.
+	// the CUDA plugin a JAX CUDA install ships. `auto` uses it when a GPU
+	// is present.
+	XLAPluginEnv     = "CLUSTERLAB_XLA_PLUGIN"
+	noAutoInstallEnv = "GOMLX_NO_AUTO_INSTALL"
+)
+
+// OrtRelPath is where scripts/setup-onnxruntime.sh installs the library,
+// relative to the project root.
+const OrtRelPath = ".deps/onnxruntime/libonnxruntime.so"
+
+// goConfig avoids the go backend's parallel executor, which deadlocks on
+// graphs of the trainer's size (GoMLX v0.28.2).
+const goConfig = "go:ops_sequential"
+
+func init() {
+	// The libraries also read this variable in their own init, which ran
+	// before this one; set it anyway for child processes and switch off
+	// the xla installer explicitly.
+	_ = os.Setenv(noAutoInstallEnv, "1")
+	xla.EnableAutoInstall(false)
+}
+
+// Opened is an opened backend and how it was chosen.
+type Opened struct {
+	Backend compute.Backend
+	// Name is the resolved spec, e.g. "onnx:cpu", "go", "xla:/path/plugin.so".
+	Name string
+	// Why explains the choice for `auto` (empty otherwise).
+	Why string
+}
+
+// Open resolves spec and opens the backend.
+func Open(spec string) (*Opened, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		spec = "auto"
+	}
+	name, cfg, _ := strings.Cut(spec, ":")
+	switch name {
+	case "auto":
+		return openAuto()
+	case "onnx":
+		if cfg == "" {
+			cfg = "cpu"
+		}
+		return openONNX(cfg)
+	case "go":
+		b, err := compute.NewWithConfig(goConfig)
+		if err != nil {
+			return nil, fmt.Errorf("open go backend: %w", err)
+		}
+		return &Opened{Backend: b, Name: "go"}, nil
+	case "xla":
+		if cfg == "" {
+			cfg = os.Getenv(XLAPluginEnv)
+		}
+		return openXLA(cfg)
+	}
+	return nil, fmt.Errorf("unknown backend %q: want auto, onnx, onnx:cpu, onnx:cuda, go or xla:/path/to/pjrt_plugin.so", spec)
+}
+
+func openAuto() (*Opened, error) {
+	if p := os.Getenv(XLAPluginEnv); p != "" && hasGPU() {
+		o, err := openXLA(p)
+		if err == nil {
+			o.Why = fmt.Sprintf("auto: GPU found and $%s set", XLAPluginEnv)
+			return o, nil
+		}
+		return nil, fmt.Errorf("auto backend: $%s is set and a GPU is present, but: %w", XLAPluginEnv, err)
+	}
+	if onnxCompiledIn {
+		if _, err := FindOrtLibrary(); err == nil {
+			o, err := openONNX("cpu")
+			if err != nil {
+				return nil, err
+			}
+			o.Why = "auto: ONNX Runtime library found"
+			return o, nil
+		}
+	}
+	b, err := compute.NewWithConfig(goConfig)
+	if err != nil {
+		return nil, fmt.Errorf("open go backend: %w", err)
+	}
+	why := "auto: no ONNX Runtime library found (run `make setup` or set $" + OrtLibEnv + "); using the slow pure-Go backend"
+	if !onnxCompiledIn {
+		why = "auto: this binary was built without the onnx tag; using the slow pure-Go backend"
+	}
+	return &Opened{Backend: b, Name: "go", Why: why}, nil
+}
+
+func openONNX(cfg string) (*Opened, error) {
+	if !onnxCompiledIn {
+		return nil, errors.New("backend onnx: this binary was built without the `onnx` build tag; rebuild with `make build` (go build -tags onnx)")
+	}
+	if cfg != "cpu" && cfg != "cuda" && cfg != "gpu" {
+		return nil, fmt.Errorf("backend onnx:%s: want onnx:cpu or onnx:cuda", cfg)
+	}
+	lib, err := FindOrtLibrary()
+	if err != nil {
+		return nil, fmt.Errorf("backend onnx: %w", err)
+	}
+	// compute-onnx reads this variable when it first initialises ONNX
+	// Runtime; with it set, its installer is never reached.
+	if err := os.Setenv(OrtLibEnv, lib); err != nil {
+		return nil, err
+	}
+	b, err := compute.NewWithConfig("onnx:" + cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open onnx backend with %s: %w", lib, err)
+	}
+	return &Opened{Backend: b, Name: "onnx:" + cfg}, nil
+}
+
+func openXLA(plugin string) (*Opened, error) {
+	if plugin == "" {
+		return nil, fmt.Errorf("backend xla: name the PJRT plugin, e.g. backend: xla:/path/to/xla_cuda_plugin.so, or set $%s (nothing is downloaded)", XLAPluginEnv)
+	}
+	if !filepath.IsAbs(plugin) {
+		if abs, err := filepath.Abs(plugin); err == nil && fileExists(abs) {
+			plugin = abs
+		} else {
+			return nil, fmt.Errorf("backend xla:%s: give the absolute path of a PJRT plugin .so (nothing is downloaded)", plugin)
+		}
+	}
+	if !fileExists(plugin) {
+		return nil, fmt.Errorf("backend xla: PJRT plugin %s not found", plugin)
+	}
+	b, err := compute.NewWithConfig("xla:" + plugin)
+	if err != nil {
+		return nil, fmt.Errorf("open xla backend with plugin %s: %w", plugin, err)
+	}
+	return &Opened{Backend: b, Name: "xla:" + plugin}, nil
+}
+
+// FindOrtLibrary returns the ONNX Runtime library: $ONNXRUNTIME_SHARED_LIBRARY_PATH,
+// else .deps/onnxruntime/libonnxruntime.so in the first of the executable's
+// directory, the working directory, or any of their parents that has one.
+func FindOrtLibrary() (string, error) {
+	if p := os.Getenv(OrtLibEnv); p != "" {
+		if fileExists(p) {
+			return p, nil
+		}
+		return "", fmt.Errorf("$%s=%s does not exist; install ONNX Runtime 1.30.0 with `make setup`", OrtLibEnv, p)
+	}
+	var starts []string
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		starts = append(starts, filepath.Dir(exe))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	for _, s := range starts {
+		for dir := s; ; dir = filepath.Dir(dir) {
+			p := filepath.Join(dir, OrtRelPath)
+			if fileExists(p) {
+				return p, nil
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return "", fmt.Errorf("ONNX Runtime library not found: run `make setup` (installs %s from the npm package onnxruntime-node@1.30.0) or set $%s", OrtRelPath, OrtLibEnv)
+}
+
+func hasGPU() bool {
+	m, _ := filepath.Glob("/dev/nvidia[0-9]*")
+	return len(m) > 0
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}

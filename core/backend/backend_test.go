@@ -1,0 +1,51 @@
+package backend
+
+import (
+	"testing"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// TestOpenAndRun runs a small matmul on every backend available in this
+// build and checks the numbers.
+func TestOpenAndRun(t *testing.T) {
+	specs := []string{"go", "auto"}
+	if onnxCompiledIn {
+		specs = append(specs, "onnx")
+	}
+	for _, spec := range specs {
+		o, err := Open(spec)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", spec, err)
+		}
+		t.Logf("%s -> %s %s", spec, o.Name, o.Why)
+		exec, err := graph.NewExec(o.Backend, func(a, b *graph.Node) *graph.Node { return graph.MatMul(a, b) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Call1(tensors.FromValue([][]float32{{1, 2}, {3, 4}}), tensors.FromValue([][]float32{{1, 0}, {1, 1}}))
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		got, err := tensors.CopyFlatData[float32](out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []float32{3, 2, 7, 4}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s: got %v want %v", spec, got, want)
+			}
+		}
+	}
+}
+
+func TestOpenUnknown(t *testing.T) {
+	if _, err := Open("tpu"); err == nil {
+		t.Fatal("want error for unknown backend")
+	}
+	if _, err := Open("xla:relative.so"); err == nil {
+		t.Fatal("want error for missing xla plugin")
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !onnx
+
+package backend
+
+const onnxCompiledIn = false
