@@ -1,0 +1,81 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/clusterlab/clusterlab/core"
+)
+
+const base = `
+seed: 3
+dataset: {plugin: idx, name: mnist}
+backbone: {plugin: pixels, pca_dims: 50}
+loss:
+  plugin: temi
+  epochs: 10
+neighbours: {k: 20}
+`
+
+func TestLoadLayers(t *testing.T) {
+	env := []string{"CLUSTERLAB_LOSS__EPOCHS=7", "CLUSTERLAB_PLUGIN_PATH=/x", "CLUSTERLAB_SEED=5", "OTHER=1"}
+	c, err := LoadBytes("exp.yaml", []byte(base), env, []string{"loss.beta=0.8", "backbone.pca_dims=32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Experiment != "exp" || c.Seed != 5 || c.Backend != "auto" || c.Neighbours.K != 20 {
+		t.Fatalf("%+v", c)
+	}
+	if c.Loss.Plugin != "temi" || c.Loss.Options["epochs"] != int64(7) && c.Loss.Options["epochs"] != 7 {
+		t.Fatalf("env did not override loss.epochs: %v", c.Loss.Options)
+	}
+	if c.Loss.Options["beta"] != 0.8 || c.Backbone.Options["pca_dims"] != 32 {
+		t.Fatalf("--set did not apply: %v %v", c.Loss.Options, c.Backbone.Options)
+	}
+	if !c.Baselines.KMeans || c.Baselines.KMeansNInit != 10 {
+		t.Fatalf("baseline defaults: %+v", c.Baselines)
+	}
+	y, err := c.YAML(nil)
+	if err != nil || !strings.Contains(string(y), "pca_dims: 32") {
+		t.Fatalf("%s %v", y, err)
+	}
+}
+
+func TestErrorsNameKeyAndFile(t *testing.T) {
+	cases := map[string]struct {
+		yaml string
+		sets []string
+		want string
+	}{
+		"unknown top":    {base + "epochs: 3\n", nil, `key "epochs": unknown key`},
+		"wrong type":     {base, []string{"seed=abc"}, `key "seed": want an integer`},
+		"negative":       {base, []string{"clusters=-1"}, `key "clusters"`},
+		"unknown nested": {base + "baselines: {kmeans_ninit: 3}\n", nil, `key "baselines.kmeans_ninit": unknown option`},
+		"bad nested":     {base, []string{"neighbours.k=0"}, `key "neighbours.k"`},
+		"no plugin":      {"dataset: {name: x}\nbackbone: {plugin: p}\nloss: {plugin: l}\n", nil, `key "dataset.plugin"`},
+		"missing":        {"dataset: {plugin: x}\nbackbone: {plugin: p}\n", nil, `key "loss": section missing`},
+		"bad yaml":       {"a: [", nil, "not valid YAML"},
+		"bad set":        {base, []string{"novalue"}, "want key=value"},
+	}
+	for name, tc := range cases {
+		_, err := LoadBytes("my.yaml", []byte(tc.yaml), nil, tc.sets)
+		if err == nil {
+			t.Errorf("%s: want error", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "my.yaml") {
+			t.Errorf("%s: error %q does not contain %q and the file", name, err, tc.want)
+		}
+		if !errors.Is(err, core.ErrInvalidInput) {
+			t.Errorf("%s: not ErrInvalidInput", name)
+		}
+	}
+}
+
+func TestPluginOptionError(t *testing.T) {
+	err := PluginOptionError("f.yaml", "loss", errors.New(`option "beta": -1 is below the minimum 0`))
+	if err.Error() != `config f.yaml: key "loss.beta": -1 is below the minimum 0` {
+		t.Fatal(err)
+	}
+}
