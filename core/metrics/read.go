@@ -1,0 +1,104 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/npy"
+)
+
+// npyMagic starts every NumPy .npy file.
+var npyMagic = []byte("\x93NUMPY")
+
+// ReadAssignment reads integer labels (true classes or cluster ids) from a
+// NumPy .npy file (any integer dtype, little-endian, C order, shape [N] or
+// [N, 1]) or from a text file with one integer per line (blank lines and
+// surrounding spaces ignored). The format is told by the file's first bytes,
+// not its name. Errors wrap core.ErrInvalidInput.
+func ReadAssignment(path string) ([]int, error) {
+	out, err := readAssignment(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", core.ErrInvalidInput, err)
+	}
+	return out, nil
+}
+
+func readAssignment(path string) ([]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read assignment: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, len(npyMagic))
+	k, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("read assignment %s: %w", path, err)
+	}
+	var out []int
+	if k == len(npyMagic) && bytes.Equal(head, npyMagic) {
+		out, err = readNpyLabels(path)
+	} else {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("read assignment %s: %w", path, err)
+		}
+		out, err = readTextLabels(path, f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("read assignment %s: the file holds no labels", path)
+	}
+	return out, nil
+}
+
+func readNpyLabels(path string) ([]int, error) {
+	vals, shape, err := npy.ReadInt32(path)
+	if err != nil {
+		return nil, fmt.Errorf("read assignment: %w; expected a 1-D array of integer ids saved with numpy.save", err)
+	}
+	if !(len(shape) == 1 || (len(shape) == 2 && shape[1] == 1)) {
+		return nil, fmt.Errorf("read assignment %s: array of shape %v, expected [N] or [N, 1] integer ids (one per sample)", path, shape)
+	}
+	out := make([]int, len(vals))
+	for i, v := range vals {
+		out[i] = int(v)
+	}
+	return out, nil
+}
+
+func readTextLabels(path string, r io.Reader) ([]int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	var out []int
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" {
+			continue
+		}
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, fmt.Errorf("read assignment %s:%d: %q is not an integer; a text assignment holds one integer label per line", path, line, truncate(s, 40))
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read assignment %s: after line %d: %w", path, line, err)
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
