@@ -1,0 +1,5 @@
+//go:build onnx
+
+package baselines
+
+const onnxTag = true

@@ -1,0 +1,45 @@
+package neighbours
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/clusterlab/clusterlab/core/backend"
+)
+
+// mixture draws n rows around 100 random centres, roughly how image
+// features cluster, so that the heaps see realistic update rates.
+func mixture(n, d int) []float32 {
+	rng := rand.New(rand.NewPCG(11, uint64(d)))
+	centres := gaussian(rng, 100, d)
+	x := make([]float32, n*d)
+	for i := range n {
+		c := rng.IntN(100)
+		for j := range d {
+			x[i*d+j] = centres[c*d+j] + 0.8*float32(rng.NormFloat64())
+		}
+	}
+	return x
+}
+
+func benchKNN(b *testing.B, n, d, k int) {
+	if testing.Short() {
+		b.Skip("full-size k-NN benchmark skipped under -short")
+	}
+	o, err := backend.Open("auto")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("backend %s (%s)", o.Name, o.Why)
+	x := mixture(n, d)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := KNN(context.Background(), o.Backend, x, n, d, k, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkKNN60000x64(b *testing.B)  { benchKNN(b, 60000, 64, 50) }
+func BenchmarkKNN60000x784(b *testing.B) { benchKNN(b, 60000, 784, 50) }
