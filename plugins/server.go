@@ -1,0 +1,225 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/clusterlab/clusterlab/core"
+	pb "github.com/clusterlab/clusterlab/plugins/proto"
+)
+
+// The plugin-side adapters: gRPC servers that call a core implementation.
+
+type datasetServer struct {
+	pb.UnimplementedDatasetServer
+	impl core.Dataset
+}
+
+func (s *datasetServer) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb.DatasetInfo, error) {
+	opts, err := decodeOptions(req.GetOptionsJson())
+	if err != nil {
+		return nil, invalidOptions(err)
+	}
+	info, err := s.impl.Describe(ctx, opts)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	fillDescription(&info.Description, core.KindDataset)
+	p, err := datasetInfoToPB(info)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "dataset description: %v", err)
+	}
+	return p, nil
+}
+
+func (s *datasetServer) Read(req *pb.ReadRequest, stream pb.Dataset_ReadServer) error {
+	opts, err := decodeOptions(req.GetOptionsJson())
+	if err != nil {
+		return invalidOptions(err)
+	}
+	if req.GetBatchSize() <= 0 {
+		return status.Errorf(codes.InvalidArgument, "batch size must be positive, got %d", req.GetBatchSize())
+	}
+	var mu sync.Mutex // in case the implementation sends from several goroutines
+	send := func(b core.ImageBatch) error {
+		if err := checkImageBatch(b); err != nil {
+			return fmt.Errorf("dataset produced a malformed batch: %w", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, part := range splitImages(b, maxChunkBytes) {
+			if err := stream.Send(imageBatchToPB(part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	r := core.ReadRequest{Options: opts, Split: req.GetSplit(), BatchSize: int(req.GetBatchSize())}
+	return toStatus(s.impl.Read(stream.Context(), r, send))
+}
+
+type backboneServer struct {
+	pb.UnimplementedBackboneServer
+	impl core.Backbone
+}
+
+func (s *backboneServer) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb.BackboneInfo, error) {
+	opts, err := decodeOptions(req.GetOptionsJson())
+	if err != nil {
+		return nil, invalidOptions(err)
+	}
+	info, err := s.impl.Describe(ctx, opts)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	fillDescription(&info.Description, core.KindBackbone)
+	p, err := backboneInfoToPB(info)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "backbone description: %v", err)
+	}
+	return p, nil
+}
+
+// backboneStream is what Fit and Embed streams have in common.
+type backboneStream interface {
+	Recv() (*pb.BackboneInput, error)
+	Context() context.Context
+}
+
+// recvHeader reads the first message of a Fit or Embed stream.
+func recvHeader(stream backboneStream) (core.EmbedRequest, error) {
+	m, err := stream.Recv()
+	if err == io.EOF {
+		return core.EmbedRequest{}, status.Error(codes.InvalidArgument, "the stream ended before its header (EmbedRequest)")
+	}
+	if err != nil {
+		return core.EmbedRequest{}, err
+	}
+	h := m.GetHeader()
+	if h == nil {
+		return core.EmbedRequest{}, status.Error(codes.InvalidArgument, "the first message of the stream must carry the header (EmbedRequest)")
+	}
+	req, err := embedRequestFromPB(h)
+	if err != nil {
+		return core.EmbedRequest{}, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return req, nil
+}
+
+// streamReader is the core.BatchReader over the image batches of a Fit or
+// Embed stream.
+type streamReader struct {
+	mu     sync.Mutex
+	stream backboneStream
+}
+
+func (r *streamReader) Next() (core.ImageBatch, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, err := r.stream.Recv()
+	if err != nil {
+		return core.ImageBatch{}, err // io.EOF at the end
+	}
+	b := m.GetBatch()
+	if b == nil {
+		return core.ImageBatch{}, fmt.Errorf("%w: expected an image batch after the stream's header", core.ErrInvalidInput)
+	}
+	ib, err := imageBatchFromPB(b)
+	if err != nil {
+		return core.ImageBatch{}, fmt.Errorf("%w: %w", core.ErrInvalidInput, err)
+	}
+	return ib, nil
+}
+
+func (s *backboneServer) Fit(stream pb.Backbone_FitServer) error {
+	req, err := recvHeader(stream)
+	if err != nil {
+		return err
+	}
+	if err := s.impl.Fit(stream.Context(), req, &streamReader{stream: stream}); err != nil {
+		return toStatus(err)
+	}
+	return stream.SendAndClose(&pb.FitBackboneResponse{})
+}
+
+func (s *backboneServer) Embed(stream pb.Backbone_EmbedServer) error {
+	req, err := recvHeader(stream)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex // Send may not be called concurrently
+	send := func(b core.EmbeddingBatch) error {
+		if err := checkEmbeddingBatch(b); err != nil {
+			return fmt.Errorf("backbone produced a malformed batch: %w", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, part := range splitEmbeddings(b, maxChunkBytes) {
+			if err := stream.Send(embeddingBatchToPB(part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return toStatus(s.impl.Embed(stream.Context(), req, &streamReader{stream: stream}, send))
+}
+
+type lossServer struct {
+	pb.UnimplementedLossServer
+	impl core.Loss
+}
+
+func (s *lossServer) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb.Description, error) {
+	opts, err := decodeOptions(req.GetOptionsJson())
+	if err != nil {
+		return nil, invalidOptions(err)
+	}
+	d, err := s.impl.Describe(ctx, opts)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	fillDescription(&d, core.KindLoss)
+	p, err := descriptionToPB(d)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "loss description: %v", err)
+	}
+	return p, nil
+}
+
+func (s *lossServer) Fit(req *pb.FitRequest, stream pb.Loss_FitServer) error {
+	r, err := fitRequestFromPB(req)
+	if err != nil {
+		return invalidOptions(err)
+	}
+	var (
+		mu      sync.Mutex
+		sendErr error
+	)
+	progress := func(p core.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if sendErr == nil {
+			// A failed send means the runner went away; the stream's
+			// context is cancelled then and the trainer stops by itself.
+			sendErr = stream.Send(&pb.FitEvent{Event: &pb.FitEvent_Progress{Progress: progressToPB(p)}})
+		}
+	}
+	res, err := s.impl.Fit(stream.Context(), r, progress)
+	if err != nil {
+		return toStatus(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sendErr != nil {
+		return sendErr
+	}
+	if err := stream.Send(&pb.FitEvent{Event: &pb.FitEvent_Result{Result: fitResultToPB(res)}}); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package plugins
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// stderrKeep is how much of a plugin's stderr is kept for error messages.
+const stderrKeep = 8 << 10
+
+// stderrTailLines is how many lines of it an error message quotes.
+const stderrTailLines = 20
+
+// tailBuffer keeps the last bytes written to it (a plugin's stderr). It is
+// safe for concurrent writers: go-plugin's stdio stream and the raw pipe.
+type tailBuffer struct {
+	mu      sync.Mutex
+	buf     []byte
+	limit   int
+	written int64 // bytes written in all
+}
+
+func newTailBuffer(limit int) *tailBuffer { return &tailBuffer{limit: limit} }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	t.written += int64(len(p))
+	// Trim only when twice over the limit so that trimming is amortised.
+	if len(t.buf) > 2*t.limit {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.limit:]...)
+	}
+	return len(p), nil
+}
+
+// settle waits until nothing was written for quiet, at most max: what a
+// live plugin wrote just before it failed may still be in the pipe.
+func (t *tailBuffer) settle(quiet, max time.Duration) {
+	deadline := time.Now().Add(max)
+	last := t.total()
+	for time.Now().Before(deadline) {
+		time.Sleep(quiet)
+		n := t.total()
+		if n == last {
+			return
+		}
+		last = n
+	}
+}
+
+func (t *tailBuffer) total() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.written
+}
+
+// String returns the kept text (at most about limit bytes, starting at a
+// line boundary when it was cut).
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	b := t.buf
+	cut := false
+	if len(b) > t.limit {
+		b, cut = b[len(b)-t.limit:], true
+	}
+	s := string(b)
+	t.mu.Unlock()
+	if cut {
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = s[i+1:]
+		}
+	}
+	return s
+}
+
+// Tail returns the last n non-empty lines. When a Go panic or fatal error
+// started before those lines, its first line is kept in front: the tail of
+// a stack trace alone does not say what happened.
+func (t *tailBuffer) Tail(n int) string {
+	var lines []string
+	for _, l := range strings.Split(t.String(), "\n") {
+		l = strings.TrimRight(l, "\r \t")
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) <= n {
+		return strings.Join(lines, "\n")
+	}
+	head := lines[:len(lines)-n]
+	tail := lines[len(lines)-n:]
+	if slices.ContainsFunc(tail, isPanicLine) {
+		return strings.Join(tail, "\n")
+	}
+	for i := len(head) - 1; i >= 0; i-- {
+		if isPanicLine(head[i]) {
+			tail = append([]string{head[i], "..."}, tail[1:]...)
+			break
+		}
+	}
+	return strings.Join(tail, "\n")
+}
+
+func isPanicLine(l string) bool {
+	return strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ")
+}
