@@ -409,6 +409,8 @@ func (c *Client) startError(err error) error {
 	var problem string
 	switch {
 	case strings.HasPrefix(msg, "Unrecognized remote plugin message: "):
+		// The user pointed at a program that is not a plugin: bad input.
+		err = fmt.Errorf("%w: %w", core.ErrInvalidInput, err)
 		line, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
 		switch {
 		case line != "":

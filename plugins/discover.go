@@ -108,6 +108,9 @@ type NotFoundError struct {
 	NotExecutable []string
 }
 
+// Is makes a missing plugin invalid input (the config names it).
+func (e *NotFoundError) Is(target error) bool { return target == core.ErrInvalidInput }
+
 func (e *NotFoundError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "no %s plugin %q: %s is not in any plugin directory; searched", e.Kind, e.Name, FileName(e.Kind, e.Name))

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The end-to-end tests build the real runner and plugins and run them as
+// separate processes on a small MNIST subset.
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// buildBinaries builds bin/clusterlab and bin/plugins/* into a temporary
+// directory, with the build tags of this test binary.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "clusterlab-e2e-")
+		if buildErr != nil {
+			return
+		}
+		root, err := filepath.Abs("..")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		targets := map[string]string{
+			"clusterlab":                         "./runner",
+			"plugins/clusterlab-dataset-idx":     "./datasets/idx",
+			"plugins/clusterlab-backbone-pixels": "./backbones/pixels",
+			"plugins/clusterlab-loss-temi":       "./losses/temi",
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for out, pkg := range targets {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				args := []string{"build"}
+				if buildTags != "" {
+					args = append(args, "-tags", buildTags)
+				}
+				args = append(args, "-o", filepath.Join(binDir, out), pkg)
+				cmd := exec.Command("go", args...)
+				cmd.Dir = root
+				if b, err := cmd.CombinedOutput(); err != nil {
+					mu.Lock()
+					buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// clusterlab runs the built runner in dir with args.
+func clusterlab(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	bin := buildBinaries(t)
+	cmd := exec.Command(filepath.Join(bin, "clusterlab"), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=")
+	cmd.Env = append(cmd.Env, env...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, so.String(), se.String()}
+}
+
+const smallConfig = `
+experiment: e2e
+seed: 1
+runs_dir: runs
+cache_dir: cache
+dataset: {plugin: idx, name: mnist, limit_train: 2000, limit_test: 500}
+backbone: {plugin: pixels, pca_dims: 32}
+neighbours: {k: 10}
+baselines: {kmeans_n_init: 2}
+loss:
+  plugin: temi
+  heads: 3
+  epochs: 3
+  batch_size: 128
+  lr: 0.001
+  min_lr: 0.0001
+  warmup_epochs: 1
+  knn: 10
+  hidden_dim: 64
+  bottleneck_dim: 32
+`
+
+func TestEndToEndMNISTSubset(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("end-to-end test runs on Linux")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(smallConfig), 0o644)
+	r := clusterlab(t, dir, nil, "run", "small.yaml")
+	if r.code != 0 {
+		t.Fatalf("run failed (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "run directory: ") || !strings.Contains(r.stdout, "best-head") || !strings.Contains(r.stdout, "kmeans") {
+		t.Fatalf("table or run directory missing from output:\n%s", r.stdout)
+	}
+	runDir := strings.TrimSpace(r.stdout[strings.LastIndex(r.stdout, "run directory: ")+len("run directory: "):])
+	runDir = filepath.Join(dir, runDir)
+	var mf MetricsFile
+	b, err := os.ReadFile(filepath.Join(runDir, "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &mf); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, r := range mf.Results {
+		want[r.Method+"/"+r.Selection+"/"+r.Split] = true
+		if r.N == 0 || r.ACC <= 0 || r.ACC > 1 {
+			t.Errorf("implausible result %+v", r)
+		}
+	}
+	for _, k := range []string{"temi/best-head/train", "temi/best-head/test", "temi/head-0/test", "temi/head-2/test", "kmeans/all/train", "kmeans/all/test", "knn-classifier/k=20/test"} {
+		if !want[k] {
+			t.Errorf("metrics.json lacks %s (has %v)", k, want)
+		}
+	}
+	if mf.BestHead < 0 || mf.BestHead > 2 || len(mf.HeadLosses) != 3 {
+		t.Errorf("best head %d, head losses %v", mf.BestHead, mf.HeadLosses)
+	}
+	for _, f := range []string{"config.yaml", "history.jsonl", "tables.txt", "tables.md", "assign_train.npy", "assign_test.npy", "kmeans_test.npy"} {
+		if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
+			t.Errorf("run directory lacks %s: %v", f, err)
+		}
+	}
+	hist, _ := os.ReadFile(filepath.Join(runDir, "history.jsonl"))
+	if n := strings.Count(strings.TrimSpace(string(hist)), "\n") + 1; n != 3 {
+		t.Errorf("history.jsonl has %d lines, want 3 epochs", n)
+	}
+
+	// The table re-renders from the run directory alone, in every format.
+	for _, f := range formats {
+		tr := clusterlab(t, dir, nil, "table", runDir, "--format", f)
+		if tr.code != 0 || !strings.Contains(tr.stdout, "best-head") {
+			t.Errorf("table --format %s (%d): %s %s", f, tr.code, tr.stdout, tr.stderr)
+		}
+	}
+
+	// score on the stored assignments.
+	sr := clusterlab(t, dir, nil, "score", "--labels", filepath.Join(dir, "labels.txt"), "--pred", filepath.Join(runDir, "kmeans_test.npy"))
+	if sr.code != 2 || !strings.Contains(sr.stderr, "labels.txt") {
+		t.Errorf("score with a missing labels file: want exit 2 naming it, got %d %s", sr.code, sr.stderr)
+	}
+
+	// A second run with another trial reuses the cached embeddings and graph.
+	r2 := clusterlab(t, dir, nil, "run", "small.yaml", "--set", "loss.epochs=1", "--set", "baselines.kmeans=false")
+	if r2.code != 0 {
+		t.Fatalf("second run failed: %s", r2.stderr)
+	}
+	if !strings.Contains(r2.stderr, "embeddings of train: cached") {
+		t.Errorf("second run did not reuse the cache:\n%s", r2.stderr)
+	}
+}
+
+func TestBadInputExitsTwo(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(s), 0o644)
+		return p
+	}
+	cases := []struct {
+		name, cfg string
+		args      []string
+		want      []string
+	}{
+		{"unknown key", smallConfig + "epochs: 3\n", nil, []string{`key "epochs"`, "bad.yaml"}},
+		{"plugin option", smallConfig, []string{"--set", "loss.beta=-1"}, []string{`key "loss.beta"`, "bad.yaml"}},
+		{"plugin option type", smallConfig, []string{"--set", "backbone.pca_dims=many"}, []string{`key "backbone.pca_dims"`}},
+		{"unknown plugin", smallConfig, []string{"--set", "loss.plugin=nosuch"}, []string{"nosuch"}},
+		{"not a plugin", smallConfig, []string{"--set", "loss.plugin=/bin/true"}, []string{"/bin/true"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			write("bad.yaml", tc.cfg)
+			r := clusterlab(t, dir, nil, append([]string{"run", "bad.yaml"}, tc.args...)...)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+	if r := clusterlab(t, dir, nil, "frobnicate"); r.code != 2 {
+		t.Errorf("unknown command: exit %d", r.code)
+	}
+}
+
+func TestScoreCommand(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "y.txt"), []byte("0\n0\n1\n1\n2\n2\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.txt"), []byte("5\n5\n3\n3\n3\n9\n"), 0o644)
+	r := clusterlab(t, dir, nil, "score", "--labels", "y.txt", "--pred", "p.txt", "--json")
+	if r.code != 0 {
+		t.Fatalf("%d %s", r.code, r.stderr)
+	}
+	var sc struct {
+		ACC          float64 `json:"acc"`
+		ClustersUsed int     `json:"clusters_used"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &sc); err != nil {
+		t.Fatal(err, r.stdout)
+	}
+	if sc.ACC < 0.8333 || sc.ACC > 0.8334 || sc.ClustersUsed != 3 {
+		t.Fatalf("%+v", sc)
+	}
+	os.WriteFile(filepath.Join(dir, "short.txt"), []byte("1\n"), 0o644)
+	if r := clusterlab(t, dir, nil, "score", "--labels", "y.txt", "--pred", "short.txt"); r.code != 2 {
+		t.Fatalf("length mismatch: exit %d", r.code)
+	}
+}
+
+func TestPluginsCommand(t *testing.T) {
+	bin := buildBinaries(t)
+	r := clusterlab(t, t.TempDir(), nil, "plugins")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, name := range []string{"idx", "pixels", "temi", filepath.Join(bin, "plugins")} {
+		if !strings.Contains(r.stdout, name) {
+			t.Errorf("plugins output lacks %s:\n%s", name, r.stdout)
+		}
+	}
+}

@@ -1,0 +1,436 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/core/baselines"
+	"github.com/clusterlab/clusterlab/core/metrics"
+	"github.com/clusterlab/clusterlab/core/neighbours"
+	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/store"
+	"github.com/clusterlab/clusterlab/plugins"
+	"github.com/clusterlab/clusterlab/runner/config"
+)
+
+// Result is one row of metrics.json: one method, one selection of its
+// heads, one split.
+type Result struct {
+	Method    string `json:"method"`    // temi, kmeans, knn-classifier, ...
+	Selection string `json:"selection"` // best-head, head-3, all (baselines)
+	Split     string `json:"split"`
+	metrics.Scores
+	Supervised bool `json:"supervised,omitempty"` // uses labels (upper reference)
+}
+
+// MetricsFile is metrics.json of a run directory.
+type MetricsFile struct {
+	Experiment string             `json:"experiment"`
+	Trial      string             `json:"trial"`
+	Loss       string             `json:"loss"`
+	Backend    string             `json:"backend"`
+	BestHead   int                `json:"best_head"`
+	HeadLosses []float64          `json:"head_losses"`
+	Classes    int                `json:"classes"`
+	Clusters   int                `json:"clusters"`
+	Results    []Result           `json:"results"`
+	Seconds    map[string]float64 `json:"seconds"`
+	Finished   time.Time          `json:"finished"`
+}
+
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+// launched holds the three plugins of a run.
+type launched struct {
+	ds, bb, loss *plugins.Client
+}
+
+func (l *launched) kill() {
+	for _, c := range []*plugins.Client{l.ds, l.bb, l.loss} {
+		if c != nil {
+			c.Kill()
+		}
+	}
+}
+
+// describeSection launches a plugin and validates its config section.
+func describeSection(ctx context.Context, cfg *config.Config, kind, section string, sec config.Section) (*plugins.Client, error) {
+	c, err := plugins.Launch(ctx, kind, sec.Plugin)
+	if err != nil {
+		return nil, fmt.Errorf("%s plugin: %w", kind, err)
+	}
+	return c, nil
+}
+
+func optionErr(cfg *config.Config, section string, err error) error {
+	if errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err) {
+		return config.PluginOptionError(cfg.File, section, err)
+	}
+	return err
+}
+
+// runExperiment runs one trial and returns its run directory.
+func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (string, error) {
+	t0 := time.Now()
+	seconds := map[string]float64{}
+	lap := func(name string, since time.Time) { seconds[name] = time.Since(since).Seconds() }
+
+	st, err := store.Open(cfg.CacheDir)
+	if err != nil {
+		return "", err
+	}
+	var pl launched
+	defer pl.kill()
+
+	// Dataset.
+	if pl.ds, err = describeSection(ctx, cfg, core.KindDataset, "dataset", cfg.Dataset); err != nil {
+		return "", err
+	}
+	dsInfo, err := pl.ds.Dataset().Describe(ctx, cfg.Dataset.Options)
+	if err != nil {
+		return "", optionErr(cfg, "dataset", err)
+	}
+	dsRef := pluginRef{Name: dsInfo.Name, Identity: dsInfo.Identity, Options: resolved(dsInfo.Options, cfg.Dataset.Options)}
+	if _, ok := dsInfo.Split(core.SplitTrain); !ok {
+		return "", fmt.Errorf("%w: dataset %s has no train split", core.ErrInvalidInput, dsInfo.Name)
+	}
+	classes := len(dsInfo.Classes)
+	k := cfg.Clusters
+	if k == 0 {
+		k = classes
+	}
+	if k < 2 {
+		return "", &config.Error{File: cfg.File, Key: "clusters", Msg: fmt.Sprintf("need at least 2 clusters (dataset has %d classes); set clusters", classes)}
+	}
+
+	// Backbone.
+	if pl.bb, err = describeSection(ctx, cfg, core.KindBackbone, "backbone", cfg.Backbone); err != nil {
+		return "", err
+	}
+	bbInfo, err := pl.bb.Backbone().Describe(ctx, cfg.Backbone.Options)
+	if err != nil {
+		return "", optionErr(cfg, "backbone", err)
+	}
+	bbRef := pluginRef{Name: bbInfo.Name, Identity: bbInfo.Identity, Options: resolved(bbInfo.Options, cfg.Backbone.Options)}
+
+	// Loss: validate its options now, before any long work.
+	if pl.loss, err = describeSection(ctx, cfg, core.KindLoss, "loss", cfg.Loss); err != nil {
+		return "", err
+	}
+	lossDesc, err := pl.loss.Loss().Describe(ctx, cfg.Loss.Options)
+	if err != nil {
+		return "", optionErr(cfg, "loss", err)
+	}
+	lossOpts := resolved(lossDesc.Options, cfg.Loss.Options)
+
+	// Run directory.
+	cfgYAML, err := cfg.YAML(map[string]core.Options{"dataset": dsRef.Options, "backbone": bbRef.Options, "loss": lossOpts})
+	if err != nil {
+		return "", err
+	}
+	trial := cfg.Trial
+	if trial == "" {
+		trial = fmt.Sprintf("seed%d-%s", cfg.Seed, store.Hash(string(cfgYAML))[:8])
+	}
+	runDir := filepath.Join(cfg.RunsDir, cfg.Experiment, trial)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return "", fmt.Errorf("create run directory: %w; set runs_dir to a writable folder", err)
+	}
+	if err := writeFileAtomic(filepath.Join(runDir, "config.yaml"), cfgYAML); err != nil {
+		return "", fmt.Errorf("run directory %s is not writable: %w", runDir, err)
+	}
+	logf("run directory: %s", runDir)
+
+	// Embeddings.
+	tEmbed := time.Now()
+	splits, err := embedAll(ctx, st, pl.ds.Dataset(), dsInfo, dsRef, pl.bb.Backbone(), bbInfo, bbRef, logf)
+	if err != nil {
+		return "", err
+	}
+	lap("embed", tEmbed)
+	pl.ds.Kill()
+	pl.bb.Kill()
+	pl.ds, pl.bb = nil, nil
+	train := splits[core.SplitTrain]
+	if k > train.N {
+		return "", &config.Error{File: cfg.File, Key: "clusters", Msg: fmt.Sprintf("%d clusters for %d train samples", k, train.N)}
+	}
+
+	be, err := backend.Open(cfg.Backend)
+	if err != nil {
+		return "", err
+	}
+	if be.Why != "" {
+		logf("%s", be.Why)
+	}
+	x, shape, err := npy.ReadFloat32(train.Embeddings)
+	if err != nil {
+		return "", err
+	}
+	d := shape[1]
+
+	// k-NN graph of the train embeddings.
+	tKNN := time.Now()
+	knnPath, err := knnGraph(ctx, st, be, train, x, d, cfg.Neighbours.K)
+	if err != nil {
+		return "", err
+	}
+	lap("knn", tKNN)
+
+	labels := map[string][]int{}
+	for name, sd := range splits {
+		l, _, err := npy.ReadInt32(sd.Labels)
+		if err != nil {
+			return "", err
+		}
+		labels[name] = toInts(l)
+	}
+	var results []Result
+	splitNames := sortedSplits(splits)
+
+	// Baselines.
+	if cfg.Baselines.KMeans {
+		tKM := time.Now()
+		p := newProgress("k-means", "init", cfg.Baselines.KMeansNInit)
+		km, err := baselines.KMeans(ctx, be.Backend, x, train.N, d, k, baselines.KMeansOptions{
+			NInit: cfg.Baselines.KMeansNInit, MaxIter: cfg.Baselines.KMeansMaxIter, Tol: 1e-4, Seed: cfg.Seed,
+			Progress: func(kp baselines.KMeansProgress) {
+				p.Set(kp.Run, fmt.Sprintf("iter %d inertia %.4g", kp.Iter, kp.Inertia))
+			},
+		})
+		if err != nil {
+			return "", fmt.Errorf("k-means: %w", err)
+		}
+		p.Done(fmt.Sprintf("K=%d, inertia %.4g, %d iterations", k, km.Inertia, km.Iters))
+		for _, name := range splitNames {
+			var pred []int32
+			if name == core.SplitTrain {
+				pred = km.Labels
+			} else {
+				xs, _, err := npy.ReadFloat32(splits[name].Embeddings)
+				if err != nil {
+					return "", err
+				}
+				pred = nearestCentre(xs, splits[name].N, d, km.Centers, k)
+			}
+			if err := npy.WriteInt32(filepath.Join(runDir, "kmeans_"+name+".npy"), pred, len(pred)); err != nil {
+				return "", err
+			}
+			sc, err := metrics.Score(labels[name], toInts(pred))
+			if err != nil {
+				return "", err
+			}
+			results = append(results, Result{Method: "kmeans", Selection: "all", Split: name, Scores: sc})
+		}
+		lap("kmeans", tKM)
+	}
+	if test, ok := splits[core.SplitTest]; ok && cfg.Baselines.KNNClassifier {
+		tC := time.Now()
+		xt, _, err := npy.ReadFloat32(test.Embeddings)
+		if err != nil {
+			return "", err
+		}
+		trainLabels, _, err := npy.ReadInt32(train.Labels)
+		if err != nil {
+			return "", err
+		}
+		pred, err := neighbours.Classify(ctx, be.Backend, x, trainLabels, train.N, xt, test.N, d, cfg.Baselines.KNNClassifierK)
+		if err != nil {
+			return "", fmt.Errorf("k-NN classifier: %w", err)
+		}
+		sc, err := metrics.Score(labels[core.SplitTest], toInts(pred))
+		if err != nil {
+			return "", err
+		}
+		results = append(results, Result{Method: "knn-classifier", Selection: fmt.Sprintf("k=%d", cfg.Baselines.KNNClassifierK), Split: core.SplitTest, Scores: sc, Supervised: true})
+		lap("knn_classifier", tC)
+	}
+	x = nil // the loss plugin reads the arrays itself
+
+	// Loss fit, in the loss plugin process.
+	tFit := time.Now()
+	assign := map[string]string{}
+	for name, sd := range splits {
+		assign[name] = sd.Embeddings
+	}
+	var bar *progress
+	res, err := pl.loss.Loss().Fit(ctx, core.FitRequest{
+		Options: lossOpts, Train: train.Embeddings, Neighbours: knnPath, Assign: assign,
+		Clusters: k, Seed: cfg.Seed, Backend: cfg.Backend, OutDir: runDir,
+	}, func(pr core.Progress) {
+		if pr.Message != "" {
+			logf("%s: %s", lossDesc.Name, pr.Message)
+		}
+		if pr.Steps > 0 {
+			if bar == nil {
+				bar = newProgress("train "+lossDesc.Name, "step", pr.Steps)
+			}
+			bar.Set(pr.Step, fmt.Sprintf("epoch %d/%d loss %.4f", pr.Epoch, pr.Epochs, pr.Loss))
+		}
+	})
+	if err != nil {
+		if errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err) {
+			return "", fmt.Errorf("%w: train with loss %s: %v", core.ErrInvalidInput, lossDesc.Name, err)
+		}
+		return "", fmt.Errorf("train with loss %s: %w", lossDesc.Name, err)
+	}
+	if bar != nil {
+		bar.Done(fmt.Sprintf("backend %s, best head %d", res.Backend, res.BestHead))
+	}
+	lap("fit", tFit)
+
+	// Score every head on every split.
+	for _, name := range splitNames {
+		path, ok := res.Assignments[name]
+		if !ok {
+			return "", fmt.Errorf("loss plugin %s returned no assignments for split %s", lossDesc.Name, name)
+		}
+		a, shape, err := npy.ReadInt32(path)
+		if err != nil {
+			return "", err
+		}
+		if len(shape) != 2 || shape[1] != splits[name].N {
+			return "", fmt.Errorf("assignments %s have shape %v, want [heads, %d]", path, shape, splits[name].N)
+		}
+		for h := 0; h < shape[0]; h++ {
+			sc, err := metrics.Score(labels[name], toInts(a[h*shape[1]:(h+1)*shape[1]]))
+			if err != nil {
+				return "", err
+			}
+			results = append(results, Result{Method: lossDesc.Name, Selection: "head-" + strconv.Itoa(h), Split: name, Scores: sc})
+			if h == res.BestHead {
+				results = append(results, Result{Method: lossDesc.Name, Selection: "best-head", Split: name, Scores: sc})
+			}
+		}
+	}
+	seconds["total"] = time.Since(t0).Seconds()
+	mf := MetricsFile{
+		Experiment: cfg.Experiment, Trial: trial, Loss: lossDesc.Name, Backend: res.Backend,
+		BestHead: res.BestHead, HeadLosses: res.HeadLosses, Classes: classes, Clusters: k,
+		Results: results, Seconds: seconds, Finished: time.Now().UTC(),
+	}
+	if err := writeMetrics(runDir, mf); err != nil {
+		return "", err
+	}
+	if err := writeTables(runDir, mf, stdout); err != nil {
+		return "", err
+	}
+	return runDir, nil
+}
+
+func knnGraph(ctx context.Context, st *store.Store, be *backend.Opened, train splitData, x []float32, d, k int) (string, error) {
+	if k >= train.N {
+		return "", fmt.Errorf("%w: neighbours.k = %d needs more than %d train samples", core.ErrInvalidInput, k, train.N)
+	}
+	sum, err := store.FileSHA256(train.Embeddings)
+	if err != nil {
+		return "", err
+	}
+	e := st.Entry("knn", store.Hash("knn", sum, strconv.Itoa(k)))
+	err = withEntry(e, logf, func() (map[string]string, []string, error) {
+		p := newProgress("k-NN graph", "row", train.N)
+		idx, sim, err := neighbours.KNN(ctx, be.Backend, x, train.N, d, k, func(done, total int) { p.Set(done, "") })
+		if err != nil {
+			return nil, nil, fmt.Errorf("k-NN graph: %w", err)
+		}
+		if err := npy.WriteInt32(e.Path("knn"), idx, train.N, k); err != nil {
+			return nil, nil, err
+		}
+		if err := npy.WriteFloat32(e.Path("sim"), sim, train.N, k); err != nil {
+			return nil, nil, err
+		}
+		p.Done(fmt.Sprintf("%d x %d, k=%d, cosine", train.N, d, k))
+		return map[string]string{"embeddings_sha256": sum, "k": strconv.Itoa(k), "metric": "cosine"}, []string{"knn", "sim"}, nil
+	})
+	return e.Path("knn"), err
+}
+
+// resolved returns the options with the plugin schema's defaults filled
+// in, for the run directory's config.yaml (the plugin already validated).
+func resolved(schema []core.Option, given core.Options) core.Options {
+	r, err := core.ResolveOptions(schema, given)
+	if err != nil {
+		return given
+	}
+	return r
+}
+
+func sortedSplits(m map[string]splitData) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		// train first, then test, then the rest by name.
+		ri, rj := splitRank(names[i]), splitRank(names[j])
+		if ri != rj {
+			return ri < rj
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+func splitRank(s string) int {
+	switch s {
+	case core.SplitTrain:
+		return 0
+	case core.SplitTest:
+		return 1
+	}
+	return 2
+}
+
+func toInts(a []int32) []int {
+	out := make([]int, len(a))
+	for i, v := range a {
+		out[i] = int(v)
+	}
+	return out
+}
+
+func writeMetrics(runDir string, mf MetricsFile) error {
+	b, err := json.MarshalIndent(mf, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(runDir, "metrics.json"), append(b, '\n'))
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	return npy.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err })
+}
+
+// nearestCentre assigns each row to its closest k-means centre (squared
+// Euclidean), for splits the centres were not fitted on.
+func nearestCentre(x []float32, n, d int, centres []float32, k int) []int32 {
+	out := make([]int32, n)
+	for i := 0; i < n; i++ {
+		row := x[i*d : (i+1)*d]
+		best, bestDist := 0, math.Inf(1)
+		for c := 0; c < k; c++ {
+			cen := centres[c*d : (c+1)*d]
+			var s float64
+			for j, v := range row {
+				diff := float64(v - cen[j])
+				s += diff * diff
+			}
+			if s < bestDist {
+				best, bestDist = c, s
+			}
+		}
+		out[i] = int32(best)
+	}
+	return out
+}

@@ -1,0 +1,5 @@
+//go:build !onnx
+
+package main
+
+const buildTags = ""
