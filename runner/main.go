@@ -27,7 +27,7 @@ usage:
   clusterlab table RUN_DIR... [--format text|markdown|csv|json] [--split NAME]
                                                  re-render stored results
   clusterlab score --labels Y --pred P [--json]  metrics of any assignment
-  clusterlab plugins                             list installed plugins
+  clusterlab plugins [--options] [--format F]    list installed plugins (and their options)
 
 Config keys can also be set with CLUSTERLAB_<KEY> environment variables
 (double underscore for nesting: CLUSTERLAB_LOSS__EPOCHS=5).
@@ -95,7 +95,7 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	case "score":
 		return cmdScore(args[1:], stdout)
 	case "plugins":
-		return cmdPlugins(ctx, stdout)
+		return cmdPlugins(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -250,7 +250,21 @@ func cmdScore(args []string, stdout io.Writer) error {
 	return renderTables(stdout, "text", []table{t})
 }
 
-func cmdPlugins(ctx context.Context, stdout io.Writer) error {
+func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
+	pos, flags, err := parseArgs(args, map[string]bool{"options": true})
+	if err != nil {
+		return err
+	}
+	if err := onlyFlags(flags, "options", "format"); err != nil {
+		return err
+	}
+	format := "text"
+	if f := flags["format"]; len(f) > 0 {
+		format = f[len(f)-1]
+	}
+	if len(pos) > 0 {
+		return usageError{"plugins takes no arguments"}
+	}
 	list, err := plugins.List(ctx)
 	if err != nil {
 		return err
@@ -267,5 +281,49 @@ func cmdPlugins(ctx context.Context, stdout io.Writer) error {
 		}
 		t.Rows = append(t.Rows, []string{p.Kind, p.Name, p.Version, summary, p.Path})
 	}
-	return renderTables(stdout, "text", []table{t})
+	tables := []table{t}
+	if len(flags["options"]) > 0 {
+		for _, p := range list {
+			if p.Err != nil {
+				continue
+			}
+			c, err := plugins.Launch(ctx, p.Kind, p.Path)
+			if err != nil {
+				return err
+			}
+			tables = append(tables, optionsTable(p.Kind, p.Name, c.Description().Options))
+			c.Kill()
+		}
+	}
+	if err := renderTables(stdout, format, tables); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// optionsTable documents a plugin's option schema: the keys of its config
+// section.
+func optionsTable(kind, name string, opts []core.Option) table {
+	t := table{Title: fmt.Sprintf("options of %s plugin %s (config section %q)", kind, name, kind), Header: []string{"key", "type", "default", "range", "help"}}
+	for _, o := range opts {
+		def := "(required)"
+		if o.Default != nil {
+			def = fmt.Sprint(o.Default)
+		} else if o.Optional {
+			def = "(unset)"
+		}
+		rng := ""
+		switch {
+		case len(o.Choices) > 0:
+			rng = strings.Join(o.Choices, "|")
+		case o.Min != nil && o.Max != nil:
+			rng = fmt.Sprintf("[%g, %g]", *o.Min, *o.Max)
+		case o.Min != nil:
+			rng = fmt.Sprintf(">= %g", *o.Min)
+		case o.Max != nil:
+			rng = fmt.Sprintf("<= %g", *o.Max)
+		}
+		t.Rows = append(t.Rows, []string{o.Name, o.Type, def, rng, o.Help})
+	}
+	return t
 }

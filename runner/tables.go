@@ -59,7 +59,7 @@ func renderTables(w io.Writer, format string, tables []table) error {
 			}
 			opts := []tablewriter.Option{
 				tablewriter.WithHeaderConfig(tw.CellConfig{Formatting: tw.CellFormatting{AutoFormat: tw.Off}, Alignment: tw.CellAlignment{Global: tw.AlignCenter}}),
-				tablewriter.WithRowAlignment(tw.AlignRight),
+				tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: columnAligns(t)}),
 			}
 			if format == "markdown" {
 				opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
@@ -241,4 +241,38 @@ func readMetrics(runDir string) (MetricsFile, error) {
 		return MetricsFile{}, fmt.Errorf("%s/metrics.json is damaged: %w", runDir, err)
 	}
 	return mf, nil
+}
+
+// columnAligns right-aligns columns of numbers and left-aligns text.
+func columnAligns(t table) []tw.Align {
+	out := make([]tw.Align, len(t.Header))
+	for c := range out {
+		numeric := true
+		for _, r := range t.Rows {
+			if c < len(r) && !looksNumeric(r[c]) {
+				numeric = false
+				break
+			}
+		}
+		out[c] = tw.AlignLeft
+		if numeric {
+			out[c] = tw.AlignRight
+		}
+	}
+	return out
+}
+
+func looksNumeric(s string) bool {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "*"))
+	if s == "-" || s == "" {
+		return true
+	}
+	if a, b, ok := strings.Cut(s, "/"); ok {
+		return looksNumeric(a) && looksNumeric(b)
+	}
+	if a, b, ok := strings.Cut(s, " ± "); ok {
+		return looksNumeric(a) && looksNumeric(b)
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
