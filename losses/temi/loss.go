@@ -1,0 +1,214 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/gomlx/gomlx/core/graph"
+)
+
+// Option names of the TEMI loss (the trainer adds its own options).
+const (
+	OptBeta          = "beta"
+	OptProbsMomentum = "probs_momentum"
+	OptPositivePMI   = "positive_pmi"
+)
+
+// StatePrior names the per-head cluster prior pi [H, K].
+const StatePrior = "prior"
+
+// Loss is TEMI (Adaloglou et al., BMVC 2023) as a train.GraphLoss: the
+// head-averaged, prior-normalised beta-PMI between crossed student and
+// teacher views of k-NN pairs. See TEMI.md sections 6-7.
+//
+// The zero value is ready to use.
+type Loss struct{}
+
+var _ train.GraphLoss = Loss{}
+
+// Version changes whenever the loss would compute different numbers.
+const Version = "1.0.0"
+
+// Describe implements train.GraphLoss.
+func (Loss) Describe() core.Description {
+	return core.Description{
+		Kind:    core.KindLoss,
+		Name:    "temi",
+		Version: Version,
+		Summary: "TEMI: head-averaged weighted beta-PMI self-distillation on k-NN pairs (Adaloglou et al., BMVC 2023)",
+		Options: []core.Option{
+			{
+				Name: OptBeta, Type: core.TypeFloat, Default: 0.6, Min: core.Bound(0),
+				Help: "exponent of p_student*p_teacher in the PMI, > 0; 1 gives the plain weighted PMI",
+			},
+			{
+				Name: OptProbsMomentum, Type: core.TypeFloat, Default: 0.9, Min: core.Bound(0), Max: core.Bound(1),
+				Help: "EMA momentum of the per-head cluster prior, in [0, 1); 0 uses the current batch only",
+			},
+			{
+				Name: OptPositivePMI, Type: core.TypeBool, Default: false,
+				Help: "clip each pointwise PMI at 0 from below (use max(pmi, 0)), the authors' positive_pmi option",
+			},
+		},
+	}
+}
+
+// params are the resolved loss options.
+type params struct {
+	beta, momentum float64
+	positivePMI    bool
+}
+
+// resolveParams reads the loss options, filling in defaults for the ones
+// absent (the trainer may hand a map holding only what the user set), and
+// validates the bounds the schema cannot express (beta > 0, momentum < 1).
+func resolveParams(opts core.Options) (params, error) {
+	var mine core.Options = make(core.Options, 3)
+	for _, name := range []string{OptBeta, OptProbsMomentum, OptPositivePMI} {
+		if v, ok := opts[name]; ok {
+			mine[name] = v
+		}
+	}
+	resolved, err := core.ResolveOptions(Loss{}.Describe().Options, mine)
+	if err != nil {
+		return params{}, fmt.Errorf("temi loss: %w", err)
+	}
+	p := params{
+		beta:        resolved.Float(OptBeta),
+		momentum:    resolved.Float(OptProbsMomentum),
+		positivePMI: resolved.Bool(OptPositivePMI),
+	}
+	if p.beta <= 0 {
+		return params{}, fmt.Errorf("temi loss: option %q must be > 0, got %v (0.6 is the paper's value)", OptBeta, p.beta)
+	}
+	if p.momentum >= 1 {
+		return params{}, fmt.Errorf("temi loss: option %q must be < 1, got %v (1 would freeze the prior at uniform)", OptProbsMomentum, p.momentum)
+	}
+	return p, nil
+}
+
+// State implements train.GraphLoss: one cluster prior per head, uniform.
+func (Loss) State(opts core.Options, heads, clusters int) ([]train.StateVar, error) {
+	if _, err := resolveParams(opts); err != nil {
+		return nil, err
+	}
+	if heads < 1 || clusters < 2 {
+		return nil, fmt.Errorf("temi loss: need at least 1 head and 2 clusters, got heads=%d clusters=%d", heads, clusters)
+	}
+	init := make([]float32, heads*clusters)
+	for i := range init {
+		init[i] = 1 / float32(clusters)
+	}
+	return []train.StateVar{{Name: StatePrior, Shape: []int{heads, clusters}, Init: init}}, nil
+}
+
+// Loss implements train.GraphLoss. It returns the per-head losses [H] and
+// the updated prior [H, K].
+//
+// Invalid options or shapes panic with an error, the GoMLX convention while
+// building a graph: graph.Exec turns it into an error. State has already
+// validated the options when the trainer calls this.
+func (l Loss) Loss(in train.LossInputs) (perHead *graph.Node, newState []*graph.Node) {
+	parts := l.build(in)
+	return parts.perHead, []*graph.Node{parts.prior}
+}
+
+// lossParts are the nodes of one TEMI step; weight is kept for the tests.
+type lossParts struct {
+	perHead *graph.Node // [H]
+	prior   *graph.Node // [H, K], updated
+	weight  *graph.Node // [2B]: the pair weight of each row (rows b and B+b share w_b)
+}
+
+func (Loss) build(in train.LossInputs) lossParts {
+	p, err := resolveParams(in.Options)
+	if err != nil {
+		panic(err)
+	}
+	if len(in.State) != 1 {
+		panic(fmt.Errorf("temi loss: want 1 state variable (%s), got %d", StatePrior, len(in.State)))
+	}
+	return temiGraph(p, in.Student, in.Teacher, in.StudentTemp, in.TeacherTemp, in.State[0])
+}
+
+// temiGraph builds the TEMI loss. Shapes: student and teacher [H, 2B, K]
+// (rows b and B+b form pair b), temperatures scalars, prior [H, K].
+//
+// Two choices keep it exact and robust on every backend:
+//
+//   - Log space. (p*q)^beta / pi = exp(beta*(log p + log q) - log pi), and
+//     log-softmax is exact where softmax underflows (teacher temperature
+//     0.05 puts probabilities below 1e-38 in float32, whose Pow(0, beta)
+//     has an infinite derivative). The sum over K is a log-sum-exp shifted
+//     by its (gradient-free) maximum.
+//   - No Slice on the student. The crossed pairs (student view 2 with
+//     teacher view 1, student view 1 with teacher view 2) are the student
+//     rows against the teacher rows swapped by view, so each head's loss is
+//     the mean over all 2B rows of -w*pmi; the weight, being symmetric in
+//     the two views, is the same for row b and row B+b. Only the teacher
+//     (no gradient) is sliced: the onnx backend cannot differentiate Slice.
+//
+// PMI (no weight) and WMI (per-head weight) differ only in pairWeight.
+func temiGraph(p params, student, teacher, studentTemp, teacherTemp, prior *graph.Node) lossParts {
+	if student.Rank() != 3 || !student.Shape().Equal(teacher.Shape()) {
+		panic(fmt.Errorf("temi loss: student %s and teacher %s must both be [heads, 2*batch, clusters]", student.Shape(), teacher.Shape()))
+	}
+	heads, rows, clusters := student.Shape().Dimensions[0], student.Shape().Dimensions[1], student.Shape().Dimensions[2]
+	if rows%2 != 0 {
+		panic(fmt.Errorf("temi loss: %d rows is odd; want 2*batch rows (view 1 then view 2)", rows))
+	}
+	if prior.Rank() != 2 || prior.Shape().Dimensions[0] != heads || prior.Shape().Dimensions[1] != clusters {
+		panic(fmt.Errorf("temi loss: prior %s, want [%d, %d]", prior.Shape(), heads, clusters))
+	}
+	g := student.Graph()
+	dtype := student.DType()
+	batch := rows / 2
+
+	// Teacher side: constants for the student's gradient.
+	teacher = graph.StopGradient(teacher)
+	tLogits := graph.Div(teacher, graph.ConvertDType(graph.StopGradient(teacherTemp), dtype))
+	pt := graph.Softmax(tLogits, -1) // [H, 2B, K]
+
+	// Prior update first: the loss of this step uses the updated prior.
+	mu := graph.Scalar(g, dtype, p.momentum)
+	newPrior := graph.StopGradient(graph.Add(graph.Mul(mu, prior), graph.Mul(graph.OneMinus(mu), graph.ReduceMean(pt, 1))))
+
+	// Teacher rows reordered so that row r faces its pair partner's view.
+	tSwapped := graph.Concatenate([]*graph.Node{
+		graph.SliceAxis(tLogits, 1, graph.AxisRange(batch, rows)),
+		graph.SliceAxis(tLogits, 1, graph.AxisRange(0, batch)),
+	}, 1)
+	logPtSwapped := graph.LogSoftmax(tSwapped, -1)
+	weight := pairWeight(pt, graph.Softmax(tSwapped, -1)) // [2B]
+
+	// Student side.
+	logPs := graph.LogSoftmax(graph.Div(student, graph.ConvertDType(graph.StopGradient(studentTemp), dtype)), -1)
+
+	// pmi[h, r] = log sum_k exp(beta*(log ps + log pt~) - log pi).
+	// The floor only matters for a cluster whose prior has decayed to about
+	// 0 (the authors' division would give inf or NaN there).
+	logPrior := graph.ExpandAxes(graph.Log(graph.MaxScalar(newPrior, priorFloor)), 1) // [H, 1, K]
+	terms := graph.Sub(graph.MulScalar(graph.Add(logPs, logPtSwapped), p.beta), logPrior)
+	shift := graph.StopGradient(graph.ReduceAndKeep(terms, graph.ReduceMax, -1))
+	pmi := graph.Add(graph.Squeeze(shift, -1), graph.Log(graph.ReduceSum(graph.Exp(graph.Sub(terms, shift)), -1))) // [H, 2B]
+	if p.positivePMI {
+		pmi = graph.MaxScalar(pmi, 0.0)
+	}
+	perHead := graph.Neg(graph.ReduceMean(graph.Mul(graph.ExpandAxes(weight, 0), pmi), 1)) // [H]
+	return lossParts{perHead: perHead, prior: newPrior, weight: weight}
+}
+
+// priorFloor bounds the prior away from 0 inside the log. A prior entry
+// only gets there when its cluster's teacher probability has been about 0
+// for hundreds of steps (it shrinks by at most probs_momentum per step);
+// the floor keeps the loss finite instead of failing the run.
+const priorFloor = 1e-30
+
+// pairWeight is TEMI's pair weight for every row: the probability, averaged
+// over all heads, that the two views of the pair fall in the same cluster,
+// w[r] = (1/H) sum_h sum_k pt[h, r, k] * ptSwapped[h, r, k]. It carries no
+// gradient.
+func pairWeight(pt, ptSwapped *graph.Node) *graph.Node {
+	return graph.StopGradient(graph.ReduceMean(graph.ReduceSum(graph.Mul(pt, ptSwapped), -1), 0))
+}
