@@ -1,0 +1,211 @@
+package train
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/gomlx/compute"
+)
+
+// skipWithoutONNX skips loudly: a build without the onnx tag has not
+// checked the fast backend at all.
+func skipWithoutONNX(t testing.TB) {
+	t.Helper()
+	if !onnxTagged {
+		msg := "!!! ONNX BACKEND NOT TESTED: this test binary was built without `-tags onnx`; " +
+			"run `go test -tags onnx ./core/train` to compare the onnx and go backends !!!"
+		fmt.Fprintln(os.Stderr, msg)
+		t.Skip(msg)
+	}
+}
+
+// TestBackendsAgree runs the training graph on the onnx and go backends
+// from the same state and compares the per-head losses, the loss state and
+// the gradients (to 1e-5 relative), then three full training steps across
+// the unfreezing of the last layer, and the assignment graph.
+func TestBackendsAgree(t *testing.T) {
+	skipWithoutONNX(t)
+	goBE, onnxBE := openBackend(t, "go"), openBackend(t, "onnx")
+	archs := []arch{
+		smallArch(),
+		// Equal dimensions everywhere: on onnx, a mis-specified einsum
+		// can silently return wrong numbers when two dimensions match.
+		{D: 8, Heads: 2, Clusters: 8, Layers: 2, Hidden: 8, Bottle: 8},
+	}
+	for ai, a := range archs {
+		gl := pmiLoss{}
+		opts := resolvedOptions(t, gl, core.Options{OptWeightDecay: 0.05})
+		sb, sv := newTestStep(t, a, gl, opts)
+		h := freshHost(sb.specs, sv, 31)
+		perturb(h, 32, 0.05)
+		x := randomMatrix(33, 16, a.D)
+
+		ref := callFlat(t, gradExec(t, goBE, sb), gradArgs(sb, h, x, 0.07)...)
+		got := callFlat(t, gradExec(t, onnxBE, sb), gradArgs(sb, h, x, 0.07)...)
+		names := []string{"per-head losses"}
+		for _, s := range sv {
+			names = append(names, "state "+s.Name)
+		}
+		for _, s := range sb.specs {
+			names = append(names, "gradient of "+s.Name)
+		}
+		for i := range ref {
+			t.Logf("arch %d %s: onnx vs go %.2g", ai, names[i], maxRelDiff(got[i], ref[i]))
+			if d := maxRelDiff(got[i], ref[i]); d > 1e-5 {
+				t.Errorf("arch %d: %s differ between onnx and go by %.2g (relative)", ai, names[i], d)
+			}
+		}
+
+		// Full steps: gather, AdamW, the frozen-layer mask, the EMA.
+		sched := schedules{LR: []float64{0.01, 0.02, 0.03}, WD: []float64{0.1, 0.1, 0.2}, Momentum: []float64{0.9, 0.95, 0.99},
+			TeacherTemp: []float64{0.07, 0.05}, ItersPerEpoch: 2, FrozenIters: 2}
+		data := randomMatrix(34, 40, a.D)
+		runs := map[string]*deviceRun{}
+		for name, be := range map[string]compute.Backend{"go": goBE, "onnx": onnxBE} {
+			r, err := newDeviceRun(be, sb, h, data, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(r.close)
+			runs[name] = r
+		}
+		rng := rand.New(rand.NewPCG(35, 35))
+		for it := range 3 {
+			rows := make([]int32, 16)
+			for j := range rows {
+				rows[j] = int32(rng.IntN(data.Rows))
+			}
+			lg, err := runs["go"].step(rows, sched.stepScalars(it))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lo, err := runs["onnx"].step(rows, sched.stepScalars(it))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxRelDiff(lo, lg); d > 1e-5 {
+				t.Errorf("arch %d step %d: per-head losses onnx %v, go %v", ai, it+1, lo, lg)
+			}
+			hg, _ := runs["go"].toHost()
+			ho, _ := runs["onnx"].toHost()
+			for _, part := range []struct {
+				name     string
+				got, ref [][]float32
+			}{{"student", ho.Student, hg.Student}, {"teacher", ho.Teacher, hg.Teacher}, {"adam_m", ho.M, hg.M}, {"adam_v", ho.V, hg.V}, {"loss state", ho.Loss, hg.Loss}} {
+				for i := range part.ref {
+					if d := maxRelDiff(part.got[i], part.ref[i]); d > 1e-5 {
+						t.Errorf("arch %d step %d: %s #%d differs between onnx and go by %.2g", ai, it+1, part.name, i, d)
+					}
+				}
+			}
+		}
+
+		if ai == 0 {
+			var res [2][2][]float32
+			for bi, r := range []*deviceRun{runs["go"], runs["onnx"]} {
+				as, err := newAssigner(r.be, a, sb.specs, 16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, p, err := as.run(t.Context(), r.teacher(), randomMatrix(36, 37, a.D), 0.1)
+				as.close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range c {
+					res[bi][0] = append(res[bi][0], float32(v))
+				}
+				res[bi][1] = p
+			}
+			if d := maxRelDiff(res[1][1], res[0][1]); d > 1e-5 {
+				t.Errorf("assignment probabilities differ between onnx and go by %.2g", d)
+			}
+			diff := 0
+			for i := range res[0][0] {
+				if res[0][0][i] != res[1][0][i] {
+					diff++
+				}
+			}
+			if diff > 0 {
+				t.Errorf("%d of %d assignments differ between onnx and go", diff, len(res[0][0]))
+			}
+		}
+	}
+}
+
+// processCPU is the user + system CPU time of this process (all threads).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var benchBackend = flag.String("train.backend", "onnx", "backend of BenchmarkTrainStep (onnx, go, ...)")
+
+// benchWarmup untimed steps precede the timed ones.
+const benchWarmup = 6
+
+// BenchmarkTrainStep times one TEMI-sized training step: D=784, H=16,
+// K=10, B=256 (512 rows through student and teacher), 2 layers of 512 and
+// a bottleneck of 256, with the TEMI-like test loss. Compare with
+// `python3 bench/temi_step_torch.py --threads 1`.
+func BenchmarkTrainStep(b *testing.B) {
+	if *benchBackend == "onnx" {
+		skipWithoutONNX(b)
+	}
+	be := openBackend(b, *benchBackend)
+	a := arch{D: 784, Heads: 16, Clusters: 10, Layers: 2, Hidden: 512, Bottle: 256}
+	gl := pmiLoss{}
+	opts := resolvedOptions(b, gl, nil)
+	sb, sv := newTestStep(b, a, gl, opts)
+	h := freshHost(sb.specs, sv, 1)
+	data := randomMatrix(2, 4096, a.D)
+	c, err := newConfig(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.BatchSize = 256
+	sched := newSchedules(c, 16)
+	r, err := newDeviceRun(be, sb, h, data, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.close()
+	nb := neighbours{Idx: make([]int32, 4096*50), N: 4096, K: 50}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := range nb.Idx {
+		nb.Idx[i] = int32(rng.IntN(4096))
+	}
+	rows := epochRows(1, 0, nb, 50, 256)
+	// Untimed warm-up, as the PyTorch script's: the first step compiles,
+	// and the first few fill the backend's buffer pools and arenas.
+	start := time.Now()
+	for i := range benchWarmup {
+		if _, err := r.step(rows[i%len(rows)], sched.stepScalars(i)); err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			b.Logf("compile + first step on %s: %v", *benchBackend, time.Since(start))
+		}
+	}
+	b.ResetTimer()
+	start = time.Now()
+	cpu0 := processCPU()
+	for i := range b.N {
+		it := (i + benchWarmup) % len(sched.LR)
+		if _, err := r.step(rows[it%len(rows)], sched.stepScalars(it)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/step")
+	// CPU time is less disturbed than wall time on a shared machine.
+	b.ReportMetric((processCPU()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/step")
+}

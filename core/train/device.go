@@ -1,0 +1,114 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// deviceRun holds the training state on the backend between steps: the
+// outputs of one step are the inputs of the next and never leave the
+// device except for checkpoints (the per-head losses [H] come back each
+// step).
+type deviceRun struct {
+	be     compute.Backend
+	sb     *stepBuilder
+	exec   *graph.Exec
+	state  []*tensors.Tensor // student, teacher, adam_m, adam_v (P each), loss state (S)
+	data   *tensors.Tensor   // all train embeddings [N, D]
+	donate bool              // donate the state's buffers to each step
+}
+
+// newDeviceRun uploads the state and the train matrix. With donate, each
+// step donates the old state's buffers to the computation (PJRT can then
+// update in place, halving the state's device memory); without it, the old
+// state is released after the step, which on onnx returns its buffers to
+// the executable's output pool (donated onnx buffers are destroyed instead:
+// measured 2.7x slower).
+func newDeviceRun(be compute.Backend, sb *stepBuilder, h *hostState, train matrix, donate bool) (*deviceRun, error) {
+	exec, err := graph.NewExec(be, sb.build)
+	if err != nil {
+		return nil, fmt.Errorf("build training step: %w", err)
+	}
+	r := &deviceRun{be: be, sb: sb, exec: exec.WithName("train_step"), donate: donate}
+	for _, group := range [][][]float32{h.Student, h.Teacher, h.M, h.V} {
+		for i, s := range sb.specs {
+			r.state = append(r.state, tensors.FromFlatDataAndDimensions(group[i], s.Shape...))
+		}
+	}
+	for i, shape := range sb.stateShapes {
+		r.state = append(r.state, tensors.FromFlatDataAndDimensions(h.Loss[i], shape...))
+	}
+	r.data = tensors.FromFlatDataAndDimensions(train.Data, train.Rows, train.Cols)
+	return r, nil
+}
+
+// step runs one training step and returns the per-head losses.
+func (r *deviceRun) step(rows []int32, scalars []float32) ([]float32, error) {
+	args := make([]any, 0, len(r.state)+3)
+	for _, t := range r.state {
+		if !r.donate {
+			args = append(args, t)
+			continue
+		}
+		d, err := graph.DonateTensorBuffer(t, r.be, 0)
+		if err != nil {
+			return nil, fmt.Errorf("training step: donate state: %w", err)
+		}
+		args = append(args, d)
+	}
+	args = append(args, r.data, rows, scalars)
+	outs, err := r.exec.Call(args...)
+	if err != nil {
+		return nil, fmt.Errorf("training step: %w", err)
+	}
+	if len(outs) != len(r.state)+1 {
+		return nil, fmt.Errorf("training step returned %d outputs, want %d", len(outs), len(r.state)+1)
+	}
+	// The old state is no longer needed: release it now (a no-op for
+	// donated buffers; on onnx this hands the buffers back to the
+	// executable's pool for the next step).
+	for i, t := range r.state {
+		_ = t.FinalizeAll()
+		r.state[i] = outs[i]
+	}
+	perHead, err := tensors.CopyFlatData[float32](outs[len(outs)-1])
+	_ = outs[len(outs)-1].FinalizeAll()
+	if err != nil {
+		return nil, fmt.Errorf("read per-head losses: %w", err)
+	}
+	return perHead, nil
+}
+
+// toHost copies the whole state to the host, for a checkpoint.
+func (r *deviceRun) toHost() (*hostState, error) {
+	P := r.sb.numParams()
+	flat := make([][]float32, len(r.state))
+	for i, t := range r.state {
+		v, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, fmt.Errorf("copy training state from the device: %w", err)
+		}
+		flat[i] = v
+	}
+	return &hostState{
+		Student: flat[0:P], Teacher: flat[P : 2*P], M: flat[2*P : 3*P], V: flat[3*P : 4*P],
+		Loss: flat[4*P:],
+	}, nil
+}
+
+// teacher returns the teacher's parameter tensors (still owned by r).
+func (r *deviceRun) teacher() []*tensors.Tensor {
+	P := r.sb.numParams()
+	return r.state[P : 2*P]
+}
+
+func (r *deviceRun) close() {
+	for _, t := range r.state {
+		_ = t.FinalizeAll()
+	}
+	_ = r.data.FinalizeAll()
+	r.exec.Finalize()
+}

@@ -1,0 +1,416 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/npy"
+)
+
+// blobs writes train and test embeddings of `classes` well separated
+// Gaussian blobs and the brute-force cosine k-NN graph of the train split.
+type blobs struct {
+	dir                    string
+	train, test, neighbour string
+	trainLabels            []int
+	testLabels             []int
+	n, d, k, classes       int
+}
+
+func makeBlobs(t *testing.T, n, d, classes, k int) blobs {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(21, 21))
+	centres := make([][]float64, classes)
+	for c := range centres {
+		centres[c] = make([]float64, d)
+		centres[c][c%d] = 5 // orthogonal centres: separable in angle too
+		centres[c][(c+classes)%d] = 2
+	}
+	gen := func(n int) ([]float32, []int) {
+		x := make([]float32, n*d)
+		labels := make([]int, n)
+		for i := range n {
+			c := rng.IntN(classes)
+			labels[i] = c
+			for j := range d {
+				x[i*d+j] = float32(centres[c][j] + 0.6*rng.NormFloat64())
+			}
+		}
+		return x, labels
+	}
+	b := blobs{dir: dir, n: n, d: d, k: k, classes: classes}
+	var xtr, xte []float32
+	xtr, b.trainLabels = gen(n)
+	xte, b.testLabels = gen(n / 4)
+	b.train, b.test, b.neighbour = filepath.Join(dir, "train.npy"), filepath.Join(dir, "test.npy"), filepath.Join(dir, "knn.npy")
+	must(t, npy.WriteFloat32(b.train, xtr, n, d))
+	must(t, npy.WriteFloat32(b.test, xte, n/4, d))
+	must(t, npy.WriteInt32(b.neighbour, bruteKNN(xtr, n, d, k), n, k))
+	return b
+}
+
+// bruteKNN is TEMI.md section 1: cosine similarity, self excluded, most
+// similar first.
+func bruteKNN(x []float32, n, d, k int) []int32 {
+	unit := make([]float64, n*d)
+	for i := range n {
+		var s float64
+		for j := range d {
+			s += float64(x[i*d+j]) * float64(x[i*d+j])
+		}
+		s = math.Sqrt(s)
+		for j := range d {
+			unit[i*d+j] = float64(x[i*d+j]) / s
+		}
+	}
+	out := make([]int32, 0, n*k)
+	idx := make([]int, n)
+	sim := make([]float64, n)
+	for i := range n {
+		for j := range n {
+			idx[j] = j
+			var s float64
+			for c := range d {
+				s += unit[i*d+c] * unit[j*d+c]
+			}
+			sim[j] = s
+		}
+		sim[i] = math.Inf(-1)
+		sort.SliceStable(idx, func(a, b int) bool { return sim[idx[a]] > sim[idx[b]] })
+		for _, j := range idx[:k] {
+			out = append(out, int32(j))
+		}
+	}
+	return out
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// accuracy is the best one-to-one matching of clusters to classes (by
+// brute force over permutations; few classes here).
+func accuracy(pred []int32, labels []int, k int) float64 {
+	counts := make([][]int, k)
+	for i := range counts {
+		counts[i] = make([]int, k)
+	}
+	for i, p := range pred {
+		counts[p][labels[i]]++
+	}
+	perm := make([]int, k)
+	for i := range perm {
+		perm[i] = i
+	}
+	best := 0
+	var rec func(int)
+	rec = func(i int) {
+		if i == k {
+			s := 0
+			for c, l := range perm {
+				s += counts[c][l]
+			}
+			best = max(best, s)
+			return
+		}
+		for j := i; j < k; j++ {
+			perm[i], perm[j] = perm[j], perm[i]
+			rec(i + 1)
+			perm[i], perm[j] = perm[j], perm[i]
+		}
+	}
+	rec(0)
+	return float64(best) / float64(len(pred))
+}
+
+func blobOptions(epochs int) core.Options {
+	return core.Options{
+		OptHeads: 3, OptEpochs: epochs, OptBatchSize: 64, OptLR: 0.02, OptMinLR: 0.002, OptWarmupEpochs: 1,
+		OptHiddenDim: 32, OptBottleneckDim: 16, OptKNN: 5, OptMomentumTeacher: 0.9, OptMaxMomentumTeacher: 0.99,
+	}
+}
+
+func blobRequest(b blobs, opts core.Options, out string) core.FitRequest {
+	return core.FitRequest{Options: opts, Train: b.train, Neighbours: b.neighbour,
+		Assign: map[string]string{"train": b.train, "test": b.test}, Clusters: b.classes, Seed: 5, Backend: "go", OutDir: out}
+}
+
+func withBackend(r core.FitRequest, name string) core.FitRequest {
+	r.Backend = name
+	return r
+}
+
+func readHistory(t *testing.T, path string) []EpochRecord {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []EpochRecord
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r EpochRecord
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("history line %q: %v", sc.Text(), err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestFitBlobs trains on four separable blobs end to end and checks the
+// accuracy of the label-free best head and every output file.
+func TestFitBlobs(t *testing.T) {
+	backends := []string{"go"}
+	if onnxTagged {
+		backends = append(backends, "onnx")
+	}
+	for _, be := range backends {
+		t.Run(be, func(t *testing.T) { testFitBlobs(t, be) })
+	}
+}
+
+func testFitBlobs(t *testing.T, backendName string) {
+	b := makeBlobs(t, 512, 16, 4, 10)
+	out := filepath.Join(b.dir, "run")
+	req := blobRequest(b, blobOptions(12), out)
+	req.Backend = backendName
+	const epochs = 12
+	var msgs []string
+	steps := 0
+	res, err := NewLoss(pmiLoss{}).Fit(context.Background(), req, func(p core.Progress) {
+		if p.Message != "" {
+			msgs = append(msgs, p.Message)
+		}
+		if p.Step > 0 {
+			steps = p.Step
+			if p.Steps != epochs*8 || p.Epochs != epochs {
+				t.Errorf("progress %+v: want %d steps, %d epochs", p, epochs*8, epochs)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Backend, backendName) || len(res.HeadLosses) != 3 || res.BestHead < 0 || res.BestHead > 2 || steps != epochs*8 {
+		t.Errorf("result %+v, last step %d", res, steps)
+	}
+	if len(msgs) == 0 || !strings.Contains(msgs[0], "backend "+backendName) {
+		t.Errorf("first message %q, want the backend", msgs)
+	}
+	for _, l := range res.HeadLosses {
+		if l < res.HeadLosses[res.BestHead] {
+			t.Errorf("best head %d has loss %g, head losses %v", res.BestHead, res.HeadLosses[res.BestHead], res.HeadLosses)
+		}
+	}
+	hist := readHistory(t, res.History)
+	if len(hist) != epochs || hist[epochs-1].Epoch != epochs || len(hist[0].HeadLosses) != 3 {
+		t.Fatalf("history %+v", hist)
+	}
+	if hist[epochs-1].Loss >= hist[0].Loss {
+		t.Errorf("loss did not decrease: %g -> %g", hist[0].Loss, hist[epochs-1].Loss)
+	}
+	for i, r := range hist {
+		if r.TeacherTemp != 0.1 || r.LR <= 0 || r.TeacherMomentum < 0.9 || r.Seconds <= 0 {
+			t.Errorf("history line %d: %+v", i, r)
+		}
+		for h, l := range r.HeadLosses {
+			if math.Abs(l-res.HeadLosses[h]) > 0 && i == epochs-1 {
+				t.Errorf("last history line %v differs from the result %v", r.HeadLosses, res.HeadLosses)
+			}
+		}
+	}
+	for split, labels := range map[string][]int{"train": b.trainLabels, "test": b.testLabels} {
+		assign, shape, err := npy.ReadInt32(res.Assignments[split])
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(labels)
+		if !equalInts(shape, []int{3, n}) {
+			t.Fatalf("%s assignments shape %v", split, shape)
+		}
+		best := assign[res.BestHead*n : (res.BestHead+1)*n]
+		if acc := accuracy(best, labels, 4); acc < 0.97 {
+			t.Errorf("%s accuracy of the best head %.3f, want >= 0.97", split, acc)
+		} else {
+			t.Logf("%s accuracy of the best head %.3f", split, acc)
+		}
+		probs, shape, err := npy.ReadFloat32(filepath.Join(out, "probs_"+split+"_best.npy"))
+		if err != nil || !equalInts(shape, []int{n}) {
+			t.Fatalf("probs of %s: %v %v", split, shape, err)
+		}
+		for _, p := range probs {
+			if !(p >= 0.25 && p <= 1) {
+				t.Fatalf("%s probability %v outside [1/K, 1]", split, p)
+			}
+		}
+	}
+	// The checkpoint is complete and readable with numpy's layout.
+	specs := arch{D: 16, Heads: 3, Clusters: 4, Layers: 2, Hidden: 32, Bottle: 16}.params()
+	sv, _ := pmiLoss{}.State(resolvedOptions(t, pmiLoss{}, nil), 3, 4)
+	_, meta, err := readCheckpoint(filepath.Join(out, CheckpointFile), "", specs, sv)
+	if !errors.Is(err, errOtherConfig) {
+		t.Fatalf("reading with a wrong key: %v", err)
+	}
+	hs, meta, err := readCheckpoint(filepath.Join(out, CheckpointFile), meta.Key, specs, sv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Epoch != epochs || meta.Iter != epochs*8 || len(meta.History) != epochs || len(hs.Teacher) != len(specs) {
+		t.Errorf("checkpoint meta %+v", meta)
+	}
+}
+
+// TestResume: a run cancelled after epoch 2 and resumed gives exactly the
+// assignments and history losses of an uninterrupted run (both backends
+// are deterministic here and the pairs of each epoch depend on the seed and
+// the epoch alone).
+func TestResume(t *testing.T) {
+	backends := []string{"go"}
+	if onnxTagged {
+		backends = append(backends, "onnx")
+	}
+	for _, be := range backends {
+		t.Run(be, func(t *testing.T) { testResume(t, be) })
+	}
+}
+
+func testResume(t *testing.T, backendName string) {
+	b := makeBlobs(t, 256, 8, 4, 6)
+	opts := blobOptions(4)
+	opts[OptHeads] = 2
+	l := NewLoss(pmiLoss{})
+	full := filepath.Join(b.dir, "full")
+	if _, err := l.Fit(context.Background(), withBackend(blobRequest(b, opts, full), backendName), nil); err != nil {
+		t.Fatal(err)
+	}
+	part := filepath.Join(b.dir, "part")
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := l.Fit(ctx, withBackend(blobRequest(b, opts, part), backendName), func(p core.Progress) {
+		if p.Step == 2*4 { // the last step of epoch 2 is always reported
+			cancel()
+		}
+	})
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	if h := readHistory(t, filepath.Join(part, HistoryFile)); len(h) != 2 {
+		t.Fatalf("cancelled run wrote %d history lines, want 2", len(h))
+	}
+	var resumed bool
+	if _, err := l.Fit(context.Background(), withBackend(blobRequest(b, opts, part), backendName), func(p core.Progress) {
+		resumed = resumed || strings.Contains(p.Message, "resuming")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !resumed {
+		t.Error("no resume message")
+	}
+	for _, f := range []string{"assign_train.npy", "assign_test.npy", "probs_test_best.npy"} {
+		a, err1 := os.ReadFile(filepath.Join(full, f))
+		c, err2 := os.ReadFile(filepath.Join(part, f))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, c) {
+			t.Errorf("%s differs between the uninterrupted and the resumed run (%v %v)", f, err1, err2)
+		}
+	}
+	hf, hp := readHistory(t, filepath.Join(full, HistoryFile)), readHistory(t, filepath.Join(part, HistoryFile))
+	for i := range hf {
+		for h := range hf[i].HeadLosses {
+			if hf[i].HeadLosses[h] != hp[i].HeadLosses[h] {
+				t.Errorf("epoch %d head %d loss %v (uninterrupted) vs %v (resumed)", i+1, h, hf[i].HeadLosses[h], hp[i].HeadLosses[h])
+			}
+		}
+	}
+	// A finished run resumes straight to the assignment, without training.
+	var trained bool
+	if _, err := l.Fit(context.Background(), withBackend(blobRequest(b, opts, full), backendName), func(p core.Progress) {
+		trained = trained || p.Step > 0 && p.Message == ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if trained {
+		t.Error("a finished run trained again")
+	}
+	// Another seed is another configuration: the checkpoint is not reused.
+	req := withBackend(blobRequest(b, opts, part), backendName)
+	req.Seed++
+	var ignored bool
+	if _, err := l.Fit(context.Background(), req, func(p core.Progress) {
+		ignored = ignored || strings.Contains(p.Message, "another configuration")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !ignored {
+		t.Error("a checkpoint of another seed was not reported as ignored")
+	}
+}
+
+// TestNonFiniteLossStops: a loss that turns NaN in epoch 2 stops training
+// with a clear error, keeping the checkpoint and history of epoch 1.
+func TestNonFiniteLossStops(t *testing.T) {
+	b := makeBlobs(t, 128, 8, 2, 6)
+	opts := blobOptions(3)
+	opts[OptWarmupTeacherTemp], opts[OptTeacherTemp], opts[OptWarmupTeacherTempEpochs] = 0.2, 0.1, 2
+	out := filepath.Join(b.dir, "nan")
+	_, err := NewLoss(pmiLoss{nanBelowTeacherTemp: 0.15}).Fit(context.Background(), blobRequest(b, opts, out), nil)
+	if err == nil || !strings.Contains(err.Error(), "NaN") || !strings.Contains(err.Error(), "epoch 2 step 1") {
+		t.Fatalf("error %v, want a NaN loss at epoch 2 step 1", err)
+	}
+	if h := readHistory(t, filepath.Join(out, HistoryFile)); len(h) != 1 {
+		t.Errorf("%d history lines, want 1", len(h))
+	}
+	zr, err := os.ReadFile(filepath.Join(out, CheckpointFile))
+	if err != nil || len(zr) == 0 {
+		t.Errorf("checkpoint of epoch 1 missing: %v", err)
+	}
+}
+
+func TestFitRejectsBadInputs(t *testing.T) {
+	b := makeBlobs(t, 64, 4, 2, 3)
+	l := NewLoss(pmiLoss{})
+	nanPath := filepath.Join(b.dir, "nan.npy")
+	x, _, _ := npy.ReadFloat32(b.train)
+	x[13] = float32(math.Inf(1))
+	must(t, npy.WriteFloat32(nanPath, x, 64, 4))
+	for name, c := range map[string]struct {
+		mod  func(*core.FitRequest)
+		want string
+	}{
+		"batch":      {func(r *core.FitRequest) { r.Options[OptBatchSize] = 65 }, "batch_size"},
+		"knn":        {func(r *core.FitRequest) { r.Options[OptKNN] = 4 }, "knn"},
+		"clusters":   {func(r *core.FitRequest) { r.Clusters = 1 }, "clusters"},
+		"infinite":   {func(r *core.FitRequest) { r.Train = nanPath }, "row 3, column 1 is not finite"},
+		"neighbours": {func(r *core.FitRequest) { r.Neighbours = b.train }, "neighbours"},
+		"split":      {func(r *core.FitRequest) { r.Assign = map[string]string{"../x": b.test} }, "split name"},
+		"backend":    {func(r *core.FitRequest) { r.Backend = "tpu" }, "unknown backend"},
+		"option":     {func(r *core.FitRequest) { r.Options["bogus"] = 1 }, "bogus"},
+	} {
+		opts := blobOptions(1)
+		opts[OptBatchSize], opts[OptKNN] = 16, 3
+		req := blobRequest(b, opts, filepath.Join(b.dir, name))
+		c.mod(&req)
+		_, err := l.Fit(context.Background(), req, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", name, err, c.want)
+		}
+	}
+}

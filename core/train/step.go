@@ -1,0 +1,163 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/gomlx/gomlx/core/graph"
+)
+
+// stepBuilder builds the one training-step graph: student and teacher
+// heads, the GraphLoss, its gradient, AdamW and the teacher EMA.
+//
+// Inputs, in order (all float32 but the indices):
+//
+//	student[P], teacher[P], adam_m[P], adam_v[P], lossState[S],
+//	data [N, D] (all train embeddings, on the device for the whole run),
+//	rows [2B] int32 (anchors then their partners; gathered in the graph),
+//	scalars [numScalars] (see the sc* constants)
+//
+// Outputs: student'[P], teacher'[P], adam_m'[P], adam_v'[P],
+// lossState'[S], perHead [H]. The trainer feeds the outputs of one step
+// back as the inputs of the next, so the state stays on the device.
+type stepBuilder struct {
+	arch        arch
+	specs       []paramSpec
+	loss        GraphLoss
+	opts        core.Options
+	stateShapes [][]int
+	studentTemp float64
+}
+
+func (sb *stepBuilder) numParams() int { return len(sb.specs) }
+func (sb *stepBuilder) numState() int  { return len(sb.stateShapes) }
+
+// numInputs is the number of inputs of the step graph.
+func (sb *stepBuilder) numInputs() int { return 4*sb.numParams() + sb.numState() + 3 }
+
+// lossAndGrads runs the heads on x [R, D] and returns the per-head losses
+// [H], the new loss state and the gradient of the mean loss with respect to
+// every student parameter.
+func (sb *stepBuilder) lossAndGrads(student, teacher, state []*graph.Node, x, teacherTemp *graph.Node) (perHead *graph.Node, newState, grads []*graph.Node) {
+	g := x.Graph()
+	studentOut, cache := sb.arch.forwardCached(student, x)
+	teacherOut := graph.StopGradient(sb.arch.forward(teacher, x))
+	perHead, newState = sb.loss.Loss(LossInputs{
+		Options:     sb.opts,
+		Student:     studentOut,
+		Teacher:     teacherOut,
+		StudentTemp: graph.Scalar(g, floatDType, sb.studentTemp),
+		TeacherTemp: teacherTemp,
+		State:       state,
+	})
+	if perHead == nil || perHead.Rank() != 1 || perHead.Shape().Dimensions[0] != sb.arch.Heads || perHead.DType() != floatDType {
+		panic(fmt.Errorf("loss %q returned per-head losses of shape %v, want float32 [%d]", sb.loss.Describe().Name, shapeOf(perHead), sb.arch.Heads))
+	}
+	if len(newState) != len(state) {
+		panic(fmt.Errorf("loss %q returned %d state values, but declared %d in State", sb.loss.Describe().Name, len(newState), len(state)))
+	}
+	for i, s := range newState {
+		if s == nil || !s.Shape().Equal(state[i].Shape()) {
+			panic(fmt.Errorf("loss %q returned state #%d of shape %v, want %s", sb.loss.Describe().Name, i, shapeOf(s), state[i].Shape()))
+		}
+		newState[i] = graph.StopGradient(s)
+	}
+	// Automatic differentiation through the loss only; the heads'
+	// backward pass is written out (see arch.backward).
+	dLogits := graph.Gradient(graph.ReduceAllMean(perHead), studentOut)[0]
+	return perHead, newState, sb.arch.backward(student, cache, dLogits)
+}
+
+func shapeOf(n *graph.Node) any {
+	if n == nil {
+		return "nil"
+	}
+	return n.Shape()
+}
+
+// build is the graph function of the training step (see stepBuilder).
+func (sb *stepBuilder) build(in []*graph.Node) []*graph.Node {
+	P, S := sb.numParams(), sb.numState()
+	if len(in) != sb.numInputs() {
+		panic(fmt.Errorf("train step: got %d inputs, want %d", len(in), sb.numInputs()))
+	}
+	student, teacher := in[0:P], in[P:2*P]
+	adamM, adamV := in[2*P:3*P], in[3*P:4*P]
+	state := in[4*P : 4*P+S]
+	data, rows, sc := in[4*P+S], in[4*P+S+1], in[4*P+S+2]
+	g := data.Graph()
+	scalar := func(i int) *graph.Node { return graph.Reshape(graph.Slice(sc, graph.AxisElem(i))) }
+
+	// The gradient never flows into data, so Gather's int64-index
+	// gradient restriction on onnx does not apply.
+	x := graph.Gather(data, graph.ExpandAxes(rows, -1)) // [2B, D]
+	perHead, newState, grads := sb.lossAndGrads(student, teacher, state, x, scalar(scTeacherTemp))
+
+	decay := scalar(scDecay)
+	stepBody, bc2Body := scalar(scStepBody), scalar(scBC2Body)
+	stepLast, bc2Last := scalar(scStepLast), scalar(scBC2Last)
+	updateLast := graph.GreaterThan(scalar(scUpdateLast), graph.Scalar(g, floatDType, 0.5))
+	mom, oneMinusM := scalar(scMomentum), scalar(scOneMinusM)
+	b1, oneMinusB1 := graph.Scalar(g, floatDType, adamBeta1), graph.Scalar(g, floatDType, 1-adamBeta1)
+	b2, oneMinusB2 := graph.Scalar(g, floatDType, adamBeta2), graph.Scalar(g, floatDType, 1-adamBeta2)
+	eps := graph.Scalar(g, floatDType, adamEps)
+
+	newStudent := make([]*graph.Node, P)
+	newTeacher := make([]*graph.Node, P)
+	newM := make([]*graph.Node, P)
+	newV := make([]*graph.Node, P)
+	for i, spec := range sb.specs {
+		stepSize, bc2 := stepBody, bc2Body
+		if spec.Last {
+			stepSize, bc2 = stepLast, bc2Last
+		}
+		// torch.optim.AdamW: p*(1-lr*wd) - lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps),
+		// rearranged as p*(1-lr*wd) - (lr/bc1*sqrt(bc2)) * m / (sqrt(v) + eps*sqrt(bc2))
+		// to save one pass over the (large) tensors; the difference is
+		// float rounding.
+		p := student[i]
+		if spec.Decay {
+			p = graph.Mul(p, decay)
+		}
+		grad := grads[i]
+		m := graph.Add(graph.Mul(adamM[i], b1), graph.Mul(grad, oneMinusB1))
+		v := graph.Add(graph.Mul(adamV[i], b2), graph.Mul(graph.Mul(grad, grad), oneMinusB2))
+		denom := graph.Add(graph.Sqrt(v), graph.Mul(eps, bc2))
+		p = graph.Sub(p, graph.Mul(graph.Div(m, denom), graph.Mul(stepSize, bc2)))
+		if spec.Last {
+			// A frozen last layer is skipped entirely, moments included,
+			// as torch does for a parameter whose grad is None.
+			p = graph.Where(updateLast, p, student[i])
+			m = graph.Where(updateLast, m, adamM[i])
+			v = graph.Where(updateLast, v, adamV[i])
+		}
+		newStudent[i], newM[i], newV[i] = p, m, v
+		// Teacher EMA after the optimiser step: t*m + (1-m)*s.
+		newTeacher[i] = graph.Add(graph.Mul(teacher[i], mom), graph.Mul(oneMinusM, p))
+	}
+	out := make([]*graph.Node, 0, 4*P+S+1)
+	out = append(out, newStudent...)
+	out = append(out, newTeacher...)
+	out = append(out, newM...)
+	out = append(out, newV...)
+	out = append(out, newState...)
+	return append(out, perHead)
+}
+
+// assignBuilder builds the assignment graph: the teacher's logits on x
+// [Ba, D] alone, their argmax per head [H, Ba] int32, and the max softmax
+// probability at the given temperature [H, Ba].
+type assignBuilder struct {
+	arch  arch
+	specs []paramSpec
+}
+
+// build takes teacher[P], x [Ba, D], temperature (scalar).
+func (ab *assignBuilder) build(in []*graph.Node) []*graph.Node {
+	P := len(ab.specs)
+	teacher, x, temp := in[:P], in[P], in[P+1]
+	logits := ab.arch.forward(teacher, x) // [H, Ba, K]
+	cluster := graph.ArgMax(logits, -1)   // int32
+	prob := graph.ReduceMax(graph.Softmax(graph.Div(logits, temp), -1), -1)
+	return []*graph.Node{cluster, prob}
+}
