@@ -36,8 +36,11 @@ func wantPluginError(t *testing.T, err error, kind, name, path, problem string, 
 			t.Fatalf("error does not quote %q from the plugin's stderr:\n%s", s, msg)
 		}
 	}
-	if IsInvalidInput(err) {
-		t.Fatalf("a plugin failure counts as invalid input: %v", err)
+	// A program that is not a plugin at all is the user's input (the
+	// config names it): invalid input, exit 2. A plugin that fails is not.
+	notAPlugin := strings.Contains(msg, "is not a clusterlab plugin")
+	if IsInvalidInput(err) != notAPlugin {
+		t.Fatalf("IsInvalidInput = %v for %v", IsInvalidInput(err), err)
 	}
 	return pe
 }
