@@ -37,29 +37,40 @@ func (c *Client) ready(kind, op string) error {
 	return nil
 }
 
-type datasetClient struct{ c *Client }
-
-func (d *datasetClient) Describe(ctx context.Context, opts core.Options) (core.DatasetInfo, error) {
-	if err := d.c.ready(core.KindDataset, "describe a dataset"); err != nil {
-		return core.DatasetInfo{}, err
+// describeCall runs the Describe RPC of any plugin kind with the options
+// encoded, under the Describe timeout, and converts the answer.
+func describeCall[R any, T any](ctx context.Context, c *Client, kind, op string, opts core.Options,
+	call func(context.Context, *pb.DescribeRequest) (R, error), fromPB func(R) (T, error)) (T, error) {
+	var zero T
+	if err := c.ready(kind, op); err != nil {
+		return zero, err
 	}
 	raw, err := encodeOptions(opts)
 	if err != nil {
-		return core.DatasetInfo{}, err
+		return zero, err
 	}
-	var resp *pb.DatasetInfo
-	err = d.c.describe(ctx, func(ctx context.Context) (err error) {
-		resp, err = pb.NewDatasetClient(d.c.grpcConn()).Describe(ctx, &pb.DescribeRequest{OptionsJson: raw})
+	var resp R
+	err = c.describe(ctx, func(ctx context.Context) (err error) {
+		resp, err = call(ctx, &pb.DescribeRequest{OptionsJson: raw})
 		return err
 	})
 	if err != nil {
-		return core.DatasetInfo{}, err
+		return zero, err
 	}
-	info, err := datasetInfoFromPB(resp)
+	info, err := fromPB(resp)
 	if err != nil {
-		return core.DatasetInfo{}, d.c.protocolError("Describe", err)
+		return zero, c.protocolError("Describe", err)
 	}
 	return info, nil
+}
+
+type datasetClient struct{ c *Client }
+
+func (d *datasetClient) Describe(ctx context.Context, opts core.Options) (core.DatasetInfo, error) {
+	return describeCall(ctx, d.c, core.KindDataset, "describe a dataset", opts,
+		func(ctx context.Context, req *pb.DescribeRequest) (*pb.DatasetInfo, error) {
+			return pb.NewDatasetClient(d.c.grpcConn()).Describe(ctx, req)
+		}, datasetInfoFromPB)
 }
 
 func (d *datasetClient) Read(ctx context.Context, req core.ReadRequest, send func(core.ImageBatch) error) error {
@@ -104,26 +115,10 @@ func (d *datasetClient) Read(ctx context.Context, req core.ReadRequest, send fun
 type backboneClient struct{ c *Client }
 
 func (b *backboneClient) Describe(ctx context.Context, opts core.Options) (core.BackboneInfo, error) {
-	if err := b.c.ready(core.KindBackbone, "describe a backbone"); err != nil {
-		return core.BackboneInfo{}, err
-	}
-	raw, err := encodeOptions(opts)
-	if err != nil {
-		return core.BackboneInfo{}, err
-	}
-	var resp *pb.BackboneInfo
-	err = b.c.describe(ctx, func(ctx context.Context) (err error) {
-		resp, err = pb.NewBackboneClient(b.c.grpcConn()).Describe(ctx, &pb.DescribeRequest{OptionsJson: raw})
-		return err
-	})
-	if err != nil {
-		return core.BackboneInfo{}, err
-	}
-	info, err := backboneInfoFromPB(resp)
-	if err != nil {
-		return core.BackboneInfo{}, b.c.protocolError("Describe", err)
-	}
-	return info, nil
+	return describeCall(ctx, b.c, core.KindBackbone, "describe a backbone", opts,
+		func(ctx context.Context, req *pb.DescribeRequest) (*pb.BackboneInfo, error) {
+			return pb.NewBackboneClient(b.c.grpcConn()).Describe(ctx, req)
+		}, backboneInfoFromPB)
 }
 
 // sendImages sends one image batch as one or more messages.
@@ -282,26 +277,10 @@ func (b *backboneClient) Embed(ctx context.Context, req core.EmbedRequest, in co
 type lossClient struct{ c *Client }
 
 func (l *lossClient) Describe(ctx context.Context, opts core.Options) (core.Description, error) {
-	if err := l.c.ready(core.KindLoss, "describe a loss"); err != nil {
-		return core.Description{}, err
-	}
-	raw, err := encodeOptions(opts)
-	if err != nil {
-		return core.Description{}, err
-	}
-	var resp *pb.Description
-	err = l.c.describe(ctx, func(ctx context.Context) (err error) {
-		resp, err = pb.NewLossClient(l.c.grpcConn()).Describe(ctx, &pb.DescribeRequest{OptionsJson: raw})
-		return err
-	})
-	if err != nil {
-		return core.Description{}, err
-	}
-	d, err := descriptionFromPB(resp)
-	if err != nil {
-		return core.Description{}, l.c.protocolError("Describe", err)
-	}
-	return d, nil
+	return describeCall(ctx, l.c, core.KindLoss, "describe a loss", opts,
+		func(ctx context.Context, req *pb.DescribeRequest) (*pb.Description, error) {
+			return pb.NewLossClient(l.c.grpcConn()).Describe(ctx, req)
+		}, descriptionFromPB)
 }
 
 func (l *lossClient) Fit(ctx context.Context, req core.FitRequest, progress func(core.Progress)) (core.FitResult, error) {

@@ -15,26 +15,35 @@ import (
 
 // The plugin-side adapters: gRPC servers that call a core implementation.
 
+// serveDescribe answers the Describe RPC of any plugin kind: decode the
+// options, call the implementation, fill in the kind, encode.
+func serveDescribe[T any, P any](ctx context.Context, req *pb.DescribeRequest, kind string,
+	describe func(context.Context, core.Options) (T, error), desc func(*T) *core.Description, toPB func(T) (P, error)) (P, error) {
+	var zero P
+	opts, err := decodeOptions(req.GetOptionsJson())
+	if err != nil {
+		return zero, invalidOptions(err)
+	}
+	info, err := describe(ctx, opts)
+	if err != nil {
+		return zero, toStatus(err)
+	}
+	fillDescription(desc(&info), kind)
+	p, err := toPB(info)
+	if err != nil {
+		return zero, status.Errorf(codes.Internal, "%s description: %v", kind, err)
+	}
+	return p, nil
+}
+
 type datasetServer struct {
 	pb.UnimplementedDatasetServer
 	impl core.Dataset
 }
 
 func (s *datasetServer) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb.DatasetInfo, error) {
-	opts, err := decodeOptions(req.GetOptionsJson())
-	if err != nil {
-		return nil, invalidOptions(err)
-	}
-	info, err := s.impl.Describe(ctx, opts)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	fillDescription(&info.Description, core.KindDataset)
-	p, err := datasetInfoToPB(info)
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "dataset description: %v", err)
-	}
-	return p, nil
+	return serveDescribe(ctx, req, core.KindDataset, s.impl.Describe,
+		func(i *core.DatasetInfo) *core.Description { return &i.Description }, datasetInfoToPB)
 }
 
 func (s *datasetServer) Read(req *pb.ReadRequest, stream pb.Dataset_ReadServer) error {
@@ -69,20 +78,8 @@ type backboneServer struct {
 }
 
 func (s *backboneServer) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb.BackboneInfo, error) {
-	opts, err := decodeOptions(req.GetOptionsJson())
-	if err != nil {
-		return nil, invalidOptions(err)
-	}
-	info, err := s.impl.Describe(ctx, opts)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	fillDescription(&info.Description, core.KindBackbone)
-	p, err := backboneInfoToPB(info)
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "backbone description: %v", err)
-	}
-	return p, nil
+	return serveDescribe(ctx, req, core.KindBackbone, s.impl.Describe,
+		func(i *core.BackboneInfo) *core.Description { return &i.Description }, backboneInfoToPB)
 }
 
 // backboneStream is what Fit and Embed streams have in common.
@@ -175,20 +172,8 @@ type lossServer struct {
 }
 
 func (s *lossServer) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb.Description, error) {
-	opts, err := decodeOptions(req.GetOptionsJson())
-	if err != nil {
-		return nil, invalidOptions(err)
-	}
-	d, err := s.impl.Describe(ctx, opts)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	fillDescription(&d, core.KindLoss)
-	p, err := descriptionToPB(d)
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "loss description: %v", err)
-	}
-	return p, nil
+	return serveDescribe(ctx, req, core.KindLoss, s.impl.Describe,
+		func(d *core.Description) *core.Description { return d }, descriptionToPB)
 }
 
 func (s *lossServer) Fit(req *pb.FitRequest, stream pb.Loss_FitServer) error {

@@ -333,41 +333,31 @@ func EncodeHeader(dtype string, shape []int) []byte {
 
 // WriteFloat32 writes data with the given shape as "<f4", atomically.
 func WriteFloat32(path string, data []float32, shape ...int) error {
-	if err := checkShape(len(data), shape); err != nil {
-		return err
-	}
-	return WriteAtomic(path, func(w io.Writer) error {
-		if _, err := w.Write(EncodeHeader("<f4", shape)); err != nil {
-			return err
-		}
-		buf := make([]byte, 0, 1<<16)
-		for _, v := range data {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-			if len(buf) >= 1<<16 {
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
-			}
-		}
-		_, err := w.Write(buf)
-		return err
+	return write(path, "<f4", data, shape, func(b []byte, v float32) []byte {
+		return binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
 	})
 }
 
 // WriteInt32 writes data with the given shape as "<i4", atomically.
 func WriteInt32(path string, data []int32, shape ...int) error {
+	return write(path, "<i4", data, shape, func(b []byte, v int32) []byte {
+		return binary.LittleEndian.AppendUint32(b, uint32(v))
+	})
+}
+
+// write encodes data in 64 KiB chunks behind the header, atomically.
+func write[T any](path, dtype string, data []T, shape []int, appendOne func([]byte, T) []byte) error {
 	if err := checkShape(len(data), shape); err != nil {
 		return err
 	}
 	return WriteAtomic(path, func(w io.Writer) error {
-		if _, err := w.Write(EncodeHeader("<i4", shape)); err != nil {
+		if _, err := w.Write(EncodeHeader(dtype, shape)); err != nil {
 			return err
 		}
 		buf := make([]byte, 0, 1<<16)
 		for _, v := range data {
-			buf = binary.LittleEndian.AppendUint32(buf, uint32(v))
-			if len(buf) >= 1<<16 {
+			buf = appendOne(buf, v)
+			if len(buf) >= 1<<16-8 {
 				if _, err := w.Write(buf); err != nil {
 					return err
 				}
