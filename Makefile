@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 TAGS ?= onnx
 export GOMLX_NO_AUTO_INSTALL := 1
-export GOFLAGS := -mod=mod
+export GOFLAGS := -mod=readonly
 
 ORT_LIB := .deps/onnxruntime/libonnxruntime.so
 # Plugin folders; each builds to bin/plugins/clusterlab-<kind>-<name>.
