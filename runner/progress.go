@@ -30,10 +30,15 @@ type progress struct {
 // newProgress starts a progress display on stderr. unit names what is
 // counted ("img", "step", "row"); total may be 0 when unknown.
 func newProgress(label, unit string, total int) *progress {
-	return &progress{
+	now := time.Now()
+	p := &progress{
 		w: os.Stderr, tty: term.IsTerminal(int(os.Stderr.Fd())),
-		label: label, unit: unit, total: total, start: time.Now(), every: 10 * time.Second,
+		label: label, unit: unit, total: total, start: now, every: 10 * time.Second,
 	}
+	if !p.tty {
+		p.lastDraw = now // the first plain line after `every`, with a meaningful rate
+	}
+	return p
 }
 
 // Set records progress and redraws if due.
