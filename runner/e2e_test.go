@@ -37,10 +37,11 @@ func buildBinaries(t *testing.T) string {
 			return
 		}
 		targets := map[string]string{
-			"clusterlab":                         "./runner",
-			"plugins/clusterlab-dataset-idx":     "./datasets/idx",
-			"plugins/clusterlab-backbone-pixels": "./backbones/pixels",
-			"plugins/clusterlab-loss-temi":       "./losses/temi",
+			"clusterlab":                              "./runner",
+			"plugins/clusterlab-dataset-idx":          "./datasets/idx",
+			"plugins/clusterlab-backbone-pixels":      "./backbones/pixels",
+			"plugins/clusterlab-backbone-precomputed": "./backbones/precomputed",
+			"plugins/clusterlab-loss-temi":            "./losses/temi",
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -259,6 +260,45 @@ func TestPluginsCommand(t *testing.T) {
 	for _, name := range []string{"idx", "pixels", "temi", filepath.Join(bin, "plugins")} {
 		if !strings.Contains(r.stdout, name) {
 			t.Errorf("plugins output lacks %s:\n%s", name, r.stdout)
+		}
+	}
+}
+
+// TestEmbedThenPrecomputed embeds an MNIST subset with `clusterlab embed
+// --json`, then feeds the written .npy files back through the precomputed
+// backbone: the second embedding must equal the first, bit for bit.
+func TestEmbedThenPrecomputed(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(smallConfig), 0o644)
+	r := clusterlab(t, dir, nil, "embed", "small.yaml", "--json")
+	if r.code != 0 {
+		t.Fatalf("embed: %d %s", r.code, r.stderr)
+	}
+	var paths map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &paths); err != nil {
+		t.Fatal(err, r.stdout)
+	}
+	if paths["train"] == "" || paths["test"] == "" {
+		t.Fatalf("embed --json: %v", paths)
+	}
+	r = clusterlab(t, dir, nil, "embed", "small.yaml", "--json", "--set", "backbone.plugin=precomputed",
+		"--set", "backbone.pca_dims=", "--set", "backbone.train="+paths["train"], "--set", "backbone.test="+paths["test"])
+	if r.code == 0 {
+		t.Fatalf("pca_dims is not an option of precomputed; want a config error, got success")
+	}
+	cfg := strings.Replace(smallConfig, "backbone: {plugin: pixels, pca_dims: 32}", "backbone: {plugin: precomputed, train: "+paths["train"]+", test: "+paths["test"]+"}", 1)
+	os.WriteFile(filepath.Join(dir, "pre.yaml"), []byte(cfg), 0o644)
+	r = clusterlab(t, dir, nil, "embed", "pre.yaml", "--json")
+	if r.code != 0 {
+		t.Fatalf("embed precomputed: %d %s", r.code, r.stderr)
+	}
+	var again map[string]string
+	json.Unmarshal([]byte(r.stdout), &again)
+	for _, s := range []string{"train", "test"} {
+		a, _ := os.ReadFile(paths[s])
+		b, err := os.ReadFile(again[s])
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("split %s: precomputed embeddings differ from the originals (%v)", s, err)
 		}
 	}
 }

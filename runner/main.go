@@ -24,6 +24,8 @@ const usage = `clusterlab: deep image clustering on frozen features
 
 usage:
   clusterlab run CONFIG [--set key=value ...]   run one experiment
+  clusterlab embed CONFIG [--set key=value ...] [--json]
+                                                 compute or reuse the embeddings of every split
   clusterlab table RUN_DIR... [--format text|markdown|csv|json] [--split NAME]
                                                  re-render stored results
   clusterlab score --labels Y --pred P [--json]  metrics of any assignment
@@ -90,6 +92,8 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout)
+	case "embed":
+		return cmdEmbed(ctx, args[1:], stdout)
 	case "table":
 		return cmdTable(args[1:], stdout)
 	case "score":

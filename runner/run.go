@@ -80,6 +80,48 @@ func optionErr(cfg *config.Config, section string, err error) error {
 	return err
 }
 
+// sources are the launched dataset and backbone of a config, described.
+type sources struct {
+	pl     *launched
+	dsInfo core.DatasetInfo
+	bbInfo core.BackboneInfo
+	dsRef  pluginRef
+	bbRef  pluginRef
+}
+
+// launchSources launches and describes the dataset and backbone plugins,
+// validating their config sections.
+func launchSources(ctx context.Context, cfg *config.Config, pl *launched) (*sources, error) {
+	var err error
+	if pl.ds, err = describeSection(ctx, cfg, core.KindDataset, "dataset", cfg.Dataset); err != nil {
+		return nil, err
+	}
+	dsInfo, err := pl.ds.Dataset().Describe(ctx, cfg.Dataset.Options)
+	if err != nil {
+		return nil, optionErr(cfg, "dataset", err)
+	}
+	if _, ok := dsInfo.Split(core.SplitTrain); !ok {
+		return nil, fmt.Errorf("%w: dataset %s has no train split", core.ErrInvalidInput, dsInfo.Name)
+	}
+	if pl.bb, err = describeSection(ctx, cfg, core.KindBackbone, "backbone", cfg.Backbone); err != nil {
+		return nil, err
+	}
+	bbInfo, err := pl.bb.Backbone().Describe(ctx, cfg.Backbone.Options)
+	if err != nil {
+		return nil, optionErr(cfg, "backbone", err)
+	}
+	return &sources{
+		pl: pl, dsInfo: dsInfo, bbInfo: bbInfo,
+		dsRef: pluginRef{Name: dsInfo.Name, Identity: dsInfo.Identity, Options: resolved(dsInfo.Options, cfg.Dataset.Options)},
+		bbRef: pluginRef{Name: bbInfo.Name, Identity: bbInfo.Identity, Options: resolved(bbInfo.Options, cfg.Backbone.Options)},
+	}, nil
+}
+
+// embed computes or reuses the embeddings of every split.
+func (s *sources) embed(ctx context.Context, st *store.Store) (map[string]splitData, error) {
+	return embedAll(ctx, st, s.pl.ds.Dataset(), s.dsInfo, s.dsRef, s.pl.bb.Backbone(), s.bbInfo, s.bbRef, logf)
+}
+
 // runExperiment runs one trial and returns its run directory.
 func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (string, error) {
 	t0 := time.Now()
@@ -92,19 +134,11 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	}
 	var pl launched
 	defer pl.kill()
-
-	// Dataset.
-	if pl.ds, err = describeSection(ctx, cfg, core.KindDataset, "dataset", cfg.Dataset); err != nil {
+	src, err := launchSources(ctx, cfg, &pl)
+	if err != nil {
 		return "", err
 	}
-	dsInfo, err := pl.ds.Dataset().Describe(ctx, cfg.Dataset.Options)
-	if err != nil {
-		return "", optionErr(cfg, "dataset", err)
-	}
-	dsRef := pluginRef{Name: dsInfo.Name, Identity: dsInfo.Identity, Options: resolved(dsInfo.Options, cfg.Dataset.Options)}
-	if _, ok := dsInfo.Split(core.SplitTrain); !ok {
-		return "", fmt.Errorf("%w: dataset %s has no train split", core.ErrInvalidInput, dsInfo.Name)
-	}
+	dsInfo, dsRef, bbRef := src.dsInfo, src.dsRef, src.bbRef
 	classes := len(dsInfo.Classes)
 	k := cfg.Clusters
 	if k == 0 {
@@ -113,16 +147,6 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	if k < 2 {
 		return "", &config.Error{File: cfg.File, Key: "clusters", Msg: fmt.Sprintf("need at least 2 clusters (dataset has %d classes); set clusters", classes)}
 	}
-
-	// Backbone.
-	if pl.bb, err = describeSection(ctx, cfg, core.KindBackbone, "backbone", cfg.Backbone); err != nil {
-		return "", err
-	}
-	bbInfo, err := pl.bb.Backbone().Describe(ctx, cfg.Backbone.Options)
-	if err != nil {
-		return "", optionErr(cfg, "backbone", err)
-	}
-	bbRef := pluginRef{Name: bbInfo.Name, Identity: bbInfo.Identity, Options: resolved(bbInfo.Options, cfg.Backbone.Options)}
 
 	// Loss: validate its options now, before any long work.
 	if pl.loss, err = describeSection(ctx, cfg, core.KindLoss, "loss", cfg.Loss); err != nil {
@@ -154,7 +178,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 
 	// Embeddings.
 	tEmbed := time.Now()
-	splits, err := embedAll(ctx, st, pl.ds.Dataset(), dsInfo, dsRef, pl.bb.Backbone(), bbInfo, bbRef, logf)
+	splits, err := src.embed(ctx, st)
 	if err != nil {
 		return "", err
 	}
