@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -77,5 +78,24 @@ func TestPluginOptionError(t *testing.T) {
 	err := PluginOptionError("f.yaml", "loss", errors.New(`option "beta": -1 is below the minimum 0`))
 	if err.Error() != `config f.yaml: key "loss.beta": -1 is below the minimum 0` {
 		t.Fatal(err)
+	}
+}
+
+// Every shipped config must load (plugin options are checked by the
+// plugins; the end-to-end tests run the MNIST ones).
+func TestShippedConfigsLoad(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.yaml")
+	if len(files) < 5 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, f := range files {
+		c, err := Load(f, nil)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if c.Dataset.Plugin == "" || c.Backbone.Plugin == "" || c.Loss.Plugin != "temi" {
+			t.Errorf("%s: sections %+v %+v %+v", f, c.Dataset, c.Backbone, c.Loss)
+		}
 	}
 }
