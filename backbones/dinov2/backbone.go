@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/clusterlab/clusterlab/core"
+)
+
+// Backbone embeds images with a DINOv2 ONNX model on ONNX Runtime. The zero
+// value is ready to use.
+type Backbone struct{}
+
+var _ core.Backbone = Backbone{}
+
+// Describe implements core.Backbone. With options it loads the model's
+// description (not its weights) to check that its inputs and outputs fit
+// the options, and hashes the model file for the identity.
+func (Backbone) Describe(ctx context.Context, opts core.Options) (core.BackboneInfo, error) {
+	d := description()
+	if opts == nil {
+		return core.BackboneInfo{Description: d}, nil
+	}
+	p, err := resolve(opts)
+	if err != nil {
+		return core.BackboneInfo{}, err
+	}
+	m, err := loadModel(p.model)
+	if err != nil {
+		return core.BackboneInfo{}, fmt.Errorf("dinov2: %w", err)
+	}
+	if _, err := m.checkIO(p); err != nil {
+		return core.BackboneInfo{}, fmt.Errorf("dinov2: %w", err)
+	}
+	d.Identity = p.identity(m.sha256)
+	return core.BackboneInfo{Description: d}, nil
+}
+
+// Fit implements core.Backbone. The model is frozen: there is nothing to
+// fit, and the runner does not call Fit since NeedsFit is false.
+func (Backbone) Fit(ctx context.Context, req core.EmbedRequest, in core.BatchReader) error {
+	return nil
+}
+
+// Embed implements core.Backbone: one EmbeddingBatch per image batch, in
+// order. The model session is created when the first batch gives the image
+// size; see pipeline.go for how reading, preprocessing, inference and
+// sending overlap.
+func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchReader, send func(core.EmbeddingBatch) error) error {
+	p, err := resolve(req.Options)
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(p.model)
+	if err != nil {
+		return fmt.Errorf("dinov2: %w", err)
+	}
+	first, err := in.Next()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("dinov2: read images: %w", err)
+	}
+	plan, err := p.pre.Plan(first.Height, first.Width, first.Channels)
+	if err != nil {
+		return fmt.Errorf("dinov2: %w: images of %v: %w", core.ErrInvalidInput, geometryOf(first), err)
+	}
+	oh, ow := plan.OutputSize()
+	s, err := takeSession(m, p, oh, ow)
+	if err != nil {
+		return fmt.Errorf("dinov2: %w", err)
+	}
+	if err := s.embed(ctx, plan, first, in, send); err != nil {
+		s.destroy()
+		return err
+	}
+	release(s)
+	return nil
+}
