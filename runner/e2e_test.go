@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/clusterlab/clusterlab/core/backend"
 )
 
 // The end-to-end tests build the real runner and plugins and run them as
@@ -39,6 +41,8 @@ func buildBinaries(t *testing.T) string {
 		targets := map[string]string{
 			"clusterlab":                              "./runner",
 			"plugins/clusterlab-dataset-idx":          "./datasets/idx",
+			"plugins/clusterlab-dataset-cifar":        "./datasets/cifar",
+			"plugins/clusterlab-backbone-dinov2":      "./backbones/dinov2",
 			"plugins/clusterlab-backbone-pixels":      "./backbones/pixels",
 			"plugins/clusterlab-backbone-precomputed": "./backbones/precomputed",
 			"plugins/clusterlab-loss-temi":            "./losses/temi",
@@ -83,6 +87,11 @@ func clusterlab(t *testing.T, dir string, env []string, args ...string) result {
 	cmd := exec.Command(filepath.Join(bin, "clusterlab"), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=")
+	// The binaries live in a temporary folder, away from the project's
+	// .deps/onnxruntime; point them at the library `make setup` installed.
+	if lib, err := backend.FindOrtLibrary(); err == nil {
+		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
+	}
 	cmd.Env = append(cmd.Env, env...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
@@ -300,5 +309,46 @@ func TestEmbedThenPrecomputed(t *testing.T) {
 		if err != nil || !bytes.Equal(a, b) {
 			t.Errorf("split %s: precomputed embeddings differ from the originals (%v)", s, err)
 		}
+	}
+}
+
+// TestEndToEndCIFAR100TinyDINOv2 runs `clusterlab run` on the small
+// CIFAR-100 fixture (python version, packed) and the tiny DINOv2-architecture
+// ONNX model, through real plugin processes: the headline pipeline at toy
+// size.
+func TestEndToEndCIFAR100TinyDINOv2(t *testing.T) {
+	root, _ := filepath.Abs("..")
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`
+experiment: cifar_tiny
+seed: 2
+clusters: 5
+dataset: {plugin: cifar, name: cifar100, root: %s}
+backbone: {plugin: dinov2, model: %s, pooling: cls+patch-mean, batch_size: 8}
+neighbours: {k: 5}
+baselines: {kmeans_n_init: 2, knn_classifier_k: 5}
+loss: {plugin: temi, heads: 2, epochs: 2, batch_size: 8, warmup_epochs: 1, knn: 5, hidden_dim: 32, bottleneck_dim: 16}
+`, filepath.Join(root, "datasets/cifar/testdata/cifar-100-python.tar.gz"), filepath.Join(root, "backbones/dinov2/testdata/dinov2_tiny_reg4.onnx"))
+	os.WriteFile(filepath.Join(dir, "cifar.yaml"), []byte(cfg), 0o644)
+	r := clusterlab(t, dir, nil, "run", "cifar.yaml")
+	if r.code != 0 {
+		t.Fatalf("run failed (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	runDir := filepath.Join(dir, strings.TrimSpace(r.stdout[strings.LastIndex(r.stdout, "run directory: ")+len("run directory: "):]))
+	mf, err := readMetrics(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.Clusters != 5 || mf.Classes != 100 {
+		t.Errorf("clusters %d classes %d", mf.Clusters, mf.Classes)
+	}
+	n := map[string]int{}
+	for _, res := range mf.Results {
+		if res.Method == "temi" && res.Selection == "best-head" {
+			n[res.Split] = res.N
+		}
+	}
+	if n["train"] != 30 || n["test"] != 10 {
+		t.Errorf("best-head results cover %v images, want train 30 and test 10", n)
 	}
 }

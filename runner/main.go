@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/metrics"
 	"github.com/clusterlab/clusterlab/plugins"
 	"github.com/clusterlab/clusterlab/runner/config"
@@ -46,6 +47,13 @@ func main() {
 }
 
 func mainWithStatus(args []string, stdout, stderr io.Writer) int {
+	// Plugins inherit the environment: hand them the ONNX Runtime library
+	// the runner found, so they need not find it from their own folder.
+	if os.Getenv(backend.OrtLibEnv) == "" {
+		if lib, err := backend.FindOrtLibrary(); err == nil {
+			os.Setenv(backend.OrtLibEnv, lib)
+		}
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	defer plugins.KillAll()
