@@ -35,6 +35,18 @@ class HFLayout(torch.nn.Module):
         return torch.cat(parts, dim=1), cls
 
 
+def bake_pos_embed(model, size):
+    """Replace the model's position-embedding interpolation by its result
+    for size x size inputs. The *_reg models interpolate with antialiased
+    bicubic, which ONNX cannot express; the exported graph then holds the
+    exact tensor PyTorch computes for that size."""
+    patch = model.patch_size
+    tokens = torch.zeros(1, 1 + (size // patch) ** 2, model.embed_dim)
+    with torch.no_grad():
+        baked = model.interpolate_pos_encoding(tokens, size, size).detach().clone()
+    model.interpolate_pos_encoding = lambda x, w, h: baked.to(x.dtype)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="dinov2_vitb14", help="torch.hub name, e.g. dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitb14_reg")
@@ -43,6 +55,7 @@ def main():
     ap.add_argument("--opset", type=int, default=17)
     args = ap.parse_args()
     model = torch.hub.load("facebookresearch/dinov2", args.model).eval()
+    bake_pos_embed(model, args.size)
     wrapped = HFLayout(model).eval()
     x = torch.randn(2, 3, args.size, args.size)
     with torch.no_grad():
