@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"syscall"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/gomlx/compute"
@@ -139,73 +138,30 @@ func TestBackendsAgree(t *testing.T) {
 	}
 }
 
-// processCPU is the user + system CPU time of this process (all threads).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 var benchBackend = flag.String("train.backend", "onnx", "backend of BenchmarkTrainStep (onnx, go, ...)")
 
-// benchWarmup untimed steps precede the timed ones.
-const benchWarmup = 6
-
-// BenchmarkTrainStep times one TEMI-sized training step: D=784, H=16,
-// K=10, B=256 (512 rows through student and teacher), 2 layers of 512 and
-// a bottleneck of 256, with the TEMI-like test loss. Compare with
-// `python3 bench/temi_step_torch.py --threads 1`.
+// BenchmarkTrainStep times one TEMI-sized training step
+// (DefaultStepBenchConfig: D=784, H=16, K=10, B=256, two layers of 512, a
+// bottleneck of 256) with the TEMI-like test loss, after the untimed
+// warm-up of NewStepBench. The real TEMI loss has the same benchmark in
+// losses/temi; bench/temi_step_compare.sh compares it with PyTorch.
 func BenchmarkTrainStep(b *testing.B) {
-	if *benchBackend == "onnx" {
+	if strings.HasPrefix(*benchBackend, "onnx") {
 		skipWithoutONNX(b)
 	}
-	be := openBackend(b, *benchBackend)
-	a := arch{D: 784, Heads: 16, Clusters: 10, Layers: 2, Hidden: 512, Bottle: 256}
-	gl := pmiLoss{}
-	opts := resolvedOptions(b, gl, nil)
-	sb, sv := newTestStep(b, a, gl, opts)
-	h := freshHost(sb.specs, sv, 1)
-	data := randomMatrix(2, 4096, a.D)
-	c, err := newConfig(opts)
+	s, err := NewStepBench(b.Context(), pmiLoss{}, *benchBackend, DefaultStepBenchConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.BatchSize = 256
-	sched := newSchedules(c, 16)
-	r, err := newDeviceRun(be, sb, h, data, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.close()
-	nb := neighbours{Idx: make([]int32, 4096*50), N: 4096, K: 50}
-	rng := rand.New(rand.NewPCG(3, 3))
-	for i := range nb.Idx {
-		nb.Idx[i] = int32(rng.IntN(4096))
-	}
-	rows := epochRows(1, 0, nb, 50, 256)
-	// Untimed warm-up, as the PyTorch script's: the first step compiles,
-	// and the first few fill the backend's buffer pools and arenas.
-	start := time.Now()
-	for i := range benchWarmup {
-		if _, err := r.step(rows[i%len(rows)], sched.stepScalars(i)); err != nil {
-			b.Fatal(err)
-		}
-		if i == 0 {
-			b.Logf("compile + first step on %s: %v", *benchBackend, time.Since(start))
-		}
-	}
-	b.ResetTimer()
-	start = time.Now()
-	cpu0 := processCPU()
-	for i := range b.N {
-		it := (i + benchWarmup) % len(sched.LR)
-		if _, err := r.step(rows[it%len(rows)], sched.stepScalars(it)); err != nil {
+	defer s.Close()
+	c := s.StartClock()
+	for b.Loop() {
+		if err := s.Step(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/step")
-	// CPU time is less disturbed than wall time on a shared machine.
-	b.ReportMetric((processCPU()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/step")
+	t := c.Stop(b.N)
+	b.Logf("%s: compile + first step %v; thread loads %.2f of %d threads; at most %d runnable at once",
+		t.Backend, t.FirstStep, t.ThreadLoad, t.OSThreads, t.MaxRunnable)
+	t.Report(b.ReportMetric)
 }
