@@ -197,6 +197,27 @@ func TestEndToEndMNISTSubset(t *testing.T) {
 	if !strings.Contains(r2.stderr, "embeddings of train: cached") {
 		t.Errorf("second run did not reuse the cache:\n%s", r2.stderr)
 	}
+
+	// Over-clustering: K = 15 > 10 classes works and is scored both ways.
+	r3 := clusterlab(t, dir, nil, "run", "small.yaml", "--set", "clusters=15", "--set", "loss.epochs=1")
+	if r3.code != 0 {
+		t.Fatalf("over-clustering run failed: %s", r3.stderr)
+	}
+	if !strings.Contains(r3.stdout, "test majority ACC") || !strings.Contains(r3.stdout, "/15") {
+		t.Errorf("over-clustering table lacks the majority ACC column or K=15:\n%s", r3.stdout)
+	}
+	mf3, err := readMetrics(filepath.Join(dir, strings.TrimSpace(r3.stdout[strings.LastIndex(r3.stdout, "run directory: ")+len("run directory: "):])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mf3.Results {
+		if !r.Supervised && r.MajorityACC < r.ACC {
+			t.Errorf("majority ACC %.4f below one-to-one ACC %.4f for %s/%s/%s", r.MajorityACC, r.ACC, r.Method, r.Selection, r.Split)
+		}
+	}
+	if mf3.Clusters != 15 {
+		t.Errorf("clusters %d, want 15", mf3.Clusters)
+	}
 }
 
 func TestBadInputExitsTwo(t *testing.T) {

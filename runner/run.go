@@ -31,7 +31,21 @@ type Result struct {
 	Selection string `json:"selection"` // best-head, head-3, all (baselines)
 	Split     string `json:"split"`
 	metrics.Scores
-	Supervised bool `json:"supervised,omitempty"` // uses labels (upper reference)
+	// MajorityACC maps each cluster to its most frequent class (many to
+	// one), as the TEMI authors report over-clustering; ACC is always the
+	// one-to-one Hungarian matching.
+	MajorityACC float64 `json:"majority_acc"`
+	Supervised  bool    `json:"supervised,omitempty"` // uses labels (upper reference)
+}
+
+// score computes the metrics of one assignment.
+func score(method, selection, split string, labels []int, pred []int32) (Result, error) {
+	p := toInts(pred)
+	sc, err := metrics.Score(labels, p)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Method: method, Selection: selection, Split: split, Scores: sc, MajorityACC: metrics.MajorityACC(labels, p)}, nil
 }
 
 // MetricsFile is metrics.json of a run directory.
@@ -251,11 +265,11 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 			if err := npy.WriteInt32(filepath.Join(runDir, "kmeans_"+name+".npy"), pred, len(pred)); err != nil {
 				return "", err
 			}
-			sc, err := metrics.Score(labels[name], toInts(pred))
+			r, err := score("kmeans", "all", name, labels[name], pred)
 			if err != nil {
 				return "", err
 			}
-			results = append(results, Result{Method: "kmeans", Selection: "all", Split: name, Scores: sc})
+			results = append(results, r)
 		}
 		lap("kmeans", tKM)
 	}
@@ -273,11 +287,12 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 		if err != nil {
 			return "", fmt.Errorf("k-NN classifier: %w", err)
 		}
-		sc, err := metrics.Score(labels[core.SplitTest], toInts(pred))
+		r, err := score("knn-classifier", fmt.Sprintf("k=%d", cfg.Baselines.KNNClassifierK), core.SplitTest, labels[core.SplitTest], pred)
 		if err != nil {
 			return "", err
 		}
-		results = append(results, Result{Method: "knn-classifier", Selection: fmt.Sprintf("k=%d", cfg.Baselines.KNNClassifierK), Split: core.SplitTest, Scores: sc, Supervised: true})
+		r.Supervised = true
+		results = append(results, r)
 		lap("knn_classifier", tC)
 	}
 	x = nil // the loss plugin reads the arrays itself
@@ -328,13 +343,14 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 			return "", fmt.Errorf("assignments %s have shape %v, want [heads, %d]", path, shape, splits[name].N)
 		}
 		for h := 0; h < shape[0]; h++ {
-			sc, err := metrics.Score(labels[name], toInts(a[h*shape[1]:(h+1)*shape[1]]))
+			r, err := score(lossDesc.Name, "head-"+strconv.Itoa(h), name, labels[name], a[h*shape[1]:(h+1)*shape[1]])
 			if err != nil {
 				return "", err
 			}
-			results = append(results, Result{Method: lossDesc.Name, Selection: "head-" + strconv.Itoa(h), Split: name, Scores: sc})
+			results = append(results, r)
 			if h == res.BestHead {
-				results = append(results, Result{Method: lossDesc.Name, Selection: "best-head", Split: name, Scores: sc})
+				r.Selection = "best-head"
+				results = append(results, r)
 			}
 		}
 	}
