@@ -373,3 +373,50 @@ loss: {plugin: temi, heads: 2, epochs: 2, batch_size: 8, warmup_epochs: 1, knn: 
 		t.Errorf("best-head results cover %v images, want train 30 and test 10", n)
 	}
 }
+
+// TestSweep runs a small sweep (2 variants x 2 seeds, 2 at a time) through
+// real plugin processes, checks the mean ± std table, reruns it (every
+// trial is skipped) and re-renders the table from the directories alone.
+func TestSweep(t *testing.T) {
+	dir := t.TempDir()
+	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 1", 1) + `
+sweep:
+  grid:
+    loss.beta: [0.6, 1.0]
+  seeds: [0, 1]
+  parallel: 2
+`
+	os.WriteFile(filepath.Join(dir, "sweep.yaml"), []byte(cfg), 0o644)
+	r := clusterlab(t, dir, nil, "run", "sweep.yaml")
+	if r.code != 0 {
+		t.Fatalf("sweep failed (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"beta=0.6", "beta=1", " ± ", "kmeans (baseline)", "knn-classifier (baseline)", "best head", "sweep directory: "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("sweep output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	expDir := filepath.Join(dir, "runs", "e2e")
+	trials, _ := filepath.Glob(filepath.Join(expDir, "*", "metrics.json"))
+	if len(trials) != 4 {
+		t.Fatalf("want 4 finished trials, got %v", trials)
+	}
+	// Embeddings and the k-NN graph were computed once for all trials.
+	if n := strings.Count(r.stderr, "k-NN graph   done"); n != 1 {
+		t.Errorf("k-NN graph computed %d times, want once", n)
+	}
+	again := clusterlab(t, dir, nil, "run", "sweep.yaml")
+	if again.code != 0 || strings.Count(again.stderr, "already finished") != 4 {
+		t.Errorf("rerun did not skip the 4 finished trials (%d):\n%s", again.code, again.stderr)
+	}
+	stored, _ := os.ReadFile(filepath.Join(expDir, "sweep_tables.txt"))
+	tr := clusterlab(t, dir, nil, "table", expDir)
+	if tr.code != 0 || tr.stdout != string(stored) {
+		t.Errorf("table from the directories differs from the sweep's:\n%s\n---\n%s", tr.stdout, stored)
+	}
+	for _, f := range formats {
+		if tr := clusterlab(t, dir, nil, "table", expDir, "--format", f); tr.code != 0 || !strings.Contains(tr.stdout, "beta=0.6") {
+			t.Errorf("table --format %s: %d %s", f, tr.code, tr.stderr)
+		}
+	}
+}

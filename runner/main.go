@@ -28,7 +28,8 @@ usage:
   clusterlab embed CONFIG [--set key=value ...] [--json]
                                                  compute or reuse the embeddings of every split
   clusterlab table RUN_DIR... [--format text|markdown|csv|json] [--split NAME]
-                                                 re-render stored results
+                                                 re-render stored results (a sweep's
+                                                 trials, or its experiment directory)
   clusterlab score --labels Y --pred P [--json]  metrics of any assignment
   clusterlab plugins [--options] [--format F]    list installed plugins (and their options)
 
@@ -171,6 +172,14 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Sweep != nil {
+		dir, err := runSweep(ctx, cfg, stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nsweep directory: %s\n", dir)
+		return nil
+	}
 	runDir, err := runExperiment(ctx, cfg, stdout)
 	if err != nil {
 		return err
@@ -194,16 +203,23 @@ func cmdTable(args []string, stdout io.Writer) error {
 	if f := flags["format"]; len(f) > 0 {
 		format = f[len(f)-1]
 	}
+	runs, err := loadRuns(pos)
+	if err != nil {
+		return fmt.Errorf("%w: %v", core.ErrInvalidInput, err)
+	}
+	split := "test"
+	if sp := flags["split"]; len(sp) > 0 {
+		split = sp[len(sp)-1]
+	}
 	var tables []table
-	for _, dir := range pos {
-		mf, err := readMetrics(dir)
-		if err != nil {
-			return fmt.Errorf("%w: %v", core.ErrInvalidInput, err)
-		}
-		if s := flags["split"]; len(s) > 0 {
-			mf.Results = filterSplit(mf.Results, s[len(s)-1])
+	if len(runs) > 1 || runs[0].VariantName != "" {
+		tables = sweepTables(runs, split)
+	} else {
+		mf := runs[0]
+		if sp := flags["split"]; len(sp) > 0 {
+			mf.Results = filterSplit(mf.Results, split)
 			if len(mf.Results) == 0 {
-				return fmt.Errorf("%w: %s has no results for split %q", core.ErrInvalidInput, dir, s[len(s)-1])
+				return fmt.Errorf("%w: no results for split %q", core.ErrInvalidInput, split)
 			}
 		}
 		tables = append(tables, comparisonTable(mf), headsTable(mf))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,17 +51,22 @@ func score(method, selection, split string, labels []int, pred []int32) (Result,
 
 // MetricsFile is metrics.json of a run directory.
 type MetricsFile struct {
-	Experiment string             `json:"experiment"`
-	Trial      string             `json:"trial"`
-	Loss       string             `json:"loss"`
-	Backend    string             `json:"backend"`
-	BestHead   int                `json:"best_head"`
-	HeadLosses []float64          `json:"head_losses"`
-	Classes    int                `json:"classes"`
-	Clusters   int                `json:"clusters"`
-	Results    []Result           `json:"results"`
-	Seconds    map[string]float64 `json:"seconds"`
-	Finished   time.Time          `json:"finished"`
+	Experiment string    `json:"experiment"`
+	Trial      string    `json:"trial"`
+	Loss       string    `json:"loss"`
+	Backend    string    `json:"backend"`
+	BestHead   int       `json:"best_head"`
+	HeadLosses []float64 `json:"head_losses"`
+	Classes    int       `json:"classes"`
+	Clusters   int       `json:"clusters"`
+	// Variant and VariantName are set for the trials of a sweep: the
+	// value of each swept key, and the name every seed of it shares.
+	Variant     map[string]any     `json:"variant,omitempty"`
+	VariantName string             `json:"variant_name,omitempty"`
+	Seed        int64              `json:"seed"`
+	Results     []Result           `json:"results"`
+	Seconds     map[string]float64 `json:"seconds"`
+	Finished    time.Time          `json:"finished"`
 }
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
@@ -182,6 +188,16 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 		trial = fmt.Sprintf("seed%d-%s", cfg.Seed, store.Hash(string(cfgYAML))[:8])
 	}
 	runDir := filepath.Join(cfg.RunsDir, cfg.Experiment, trial)
+	if done, err := finishedWith(runDir, cfgYAML); err != nil {
+		return "", err
+	} else if done {
+		logf("%s is already finished with this config; its results are reused (delete the directory to rerun)", runDir)
+		mf, err := readMetrics(runDir)
+		if err != nil {
+			return "", err
+		}
+		return runDir, renderTables(stdout, "text", []table{comparisonTable(mf)})
+	}
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return "", fmt.Errorf("create run directory: %w; set runs_dir to a writable folder", err)
 	}
@@ -358,7 +374,10 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	mf := MetricsFile{
 		Experiment: cfg.Experiment, Trial: trial, Loss: lossDesc.Name, Backend: res.Backend,
 		BestHead: res.BestHead, HeadLosses: res.HeadLosses, Classes: classes, Clusters: k,
-		Results: results, Seconds: seconds, Finished: time.Now().UTC(),
+		Results: results, Seconds: seconds, Finished: time.Now().UTC(), Seed: cfg.Seed,
+	}
+	if cfg.TrialInfo != nil {
+		mf.Variant, mf.VariantName = cfg.TrialInfo.Variant, cfg.TrialInfo.VariantName
 	}
 	if err := writeMetrics(runDir, mf); err != nil {
 		return "", err
@@ -473,4 +492,17 @@ func nearestCentre(x []float32, n, d int, centres []float32, k int) []int32 {
 		out[i] = int32(best)
 	}
 	return out
+}
+
+// finishedWith reports whether runDir holds a finished run (metrics.json)
+// of exactly this resolved config.
+func finishedWith(runDir string, cfgYAML []byte) (bool, error) {
+	if _, err := os.Stat(filepath.Join(runDir, "metrics.json")); err != nil {
+		return false, nil
+	}
+	old, err := os.ReadFile(filepath.Join(runDir, "config.yaml"))
+	if err != nil {
+		return false, nil
+	}
+	return bytes.Equal(old, cfgYAML), nil
 }

@@ -58,6 +58,10 @@ type Config struct {
 		KNNClassifier  bool
 		KNNClassifierK int
 	}
+	// Sweep is set when the config has a sweep: section (the trials).
+	Sweep *Sweep
+	// TrialInfo is set on the trials of a sweep.
+	TrialInfo *TrialInfo
 	// Resolved is the merged config as a nested map (after env and --set),
 	// before plugin defaults are filled in.
 	Resolved map[string]any
@@ -163,6 +167,20 @@ func LoadBytes(file string, raw []byte, environ []string, sets []string) (*Confi
 	}
 	if err := k.Load(confmap.Provider(overrides, "."), nil); err != nil {
 		return nil, &Error{File: file, Msg: fmt.Sprintf("--set: %v", err)}
+	}
+	if raw := k.Get("sweep"); raw != nil {
+		sw, err := parseSweep(file, k, k.Raw()["sweep"])
+		if err != nil {
+			return nil, err
+		}
+		base := k.Copy()
+		base.Delete("sweep")
+		c, err := fromKoanf(file, base)
+		if err != nil {
+			return nil, err
+		}
+		c.Sweep = sw
+		return c, nil
 	}
 	return fromKoanf(file, k)
 }

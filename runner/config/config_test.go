@@ -99,3 +99,58 @@ func TestShippedConfigsLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestSweepTrials(t *testing.T) {
+	y := base + `
+sweep:
+  grid:
+    loss.beta: [0.5, 1.0]
+  variants:
+    - {name: temi, loss.plugin: temi}
+    - {loss.plugin: pmi, loss.epochs: 2}
+  seeds: [0, 1]
+  parallel: 2
+`
+	c, err := LoadBytes("s.yaml", []byte(y), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := c.Sweep
+	if sw == nil || sw.Parallel != 2 || len(sw.Trials) != 8 {
+		t.Fatalf("%+v", sw)
+	}
+	if strings.Join(sw.Keys, " ") != "loss.beta loss.epochs loss.plugin" {
+		t.Fatalf("keys %v", sw.Keys)
+	}
+	names := map[string]bool{}
+	for _, tr := range sw.Trials {
+		names[tr.Trial] = true
+		if tr.TrialInfo == nil || tr.Loss.Options["beta"] == nil {
+			t.Fatalf("trial %+v", tr)
+		}
+	}
+	for _, want := range []string{"temi,beta=0.5-seed0", "temi,beta=1-seed1", "beta=0.5,epochs=2,loss=pmi-seed1"} {
+		if !names[want] {
+			t.Errorf("no trial %q in %v", want, names)
+		}
+	}
+	for _, tr := range sw.Trials {
+		if tr.Trial == "beta=0.5,epochs=2,loss=pmi-seed1" && (tr.Loss.Plugin != "pmi" || tr.Seed != 1 || tr.Loss.Options["epochs"] != 2) {
+			t.Errorf("overrides not applied: %+v %v", tr, tr.Loss.Options)
+		}
+	}
+	bad := map[string]string{
+		"sweep: {grid: {loss.beta: 3}}":   "sweep.grid.loss.beta",
+		"sweep: {seeds: [a]}":             "sweep.seeds",
+		"sweep: {parallel: 0}":            "sweep.parallel",
+		"sweep: {grids: {}}":              "sweep.grids",
+		"sweep: {grid: {epochs: [1, 2]}}": `key "epochs": unknown key`,
+		"sweep: {variants: [{seed: 1}]}":  "cannot be swept",
+	}
+	for s, want := range bad {
+		_, err := LoadBytes("s.yaml", []byte(base+s+"\n"), nil, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want error containing %q, got %v", s, want, err)
+		}
+	}
+}

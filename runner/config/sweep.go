@@ -1,0 +1,236 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/knadh/koanf/v2"
+)
+
+// Sweep is the `sweep:` section of a config: trials over a grid of config
+// keys, an explicit list of variants, and seeds.
+//
+//	sweep:
+//	  grid:                 # every combination of these values
+//	    loss.beta: [0.5, 0.6, 0.8, 1.0]
+//	  variants:             # and/or an explicit list of overrides
+//	    - {name: temi, loss.plugin: temi}
+//	    - {name: scan, loss.plugin: scan}
+//	  seeds: [0, 1, 2]      # every variant with every seed
+//	  parallel: 1           # trials run at once
+type Sweep struct {
+	Keys     []string // the swept keys (grid and variant keys), sorted
+	Parallel int
+	Trials   []*Config
+}
+
+// Trial fields of a Config that belongs to a sweep.
+type TrialInfo struct {
+	// Variant is the value of each swept key in this trial.
+	Variant map[string]any
+	// VariantName names the variant (all seeds share it).
+	VariantName string
+}
+
+func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, &Error{File: file, Key: "sweep", Msg: "want a section with grid, variants, seeds, parallel"}
+	}
+	sw := &Sweep{Parallel: 1}
+	var grid []map[string]any
+	var variants []map[string]any
+	var names []string
+	seeds := []int64{}
+	for key, v := range m {
+		switch key {
+		case "grid":
+			g, ok := v.(map[string]any)
+			if !ok {
+				return nil, &Error{File: file, Key: "sweep.grid", Msg: "want a mapping of config keys to lists of values"}
+			}
+			flat := map[string]any{}
+			flatten("", g, flat)
+			gkeys := sortedKeys(flat)
+			grid = []map[string]any{{}}
+			for _, gk := range gkeys {
+				vals, ok := flat[gk].([]any)
+				if !ok || len(vals) == 0 {
+					return nil, &Error{File: file, Key: "sweep.grid." + gk, Msg: "want a non-empty list of values"}
+				}
+				var next []map[string]any
+				for _, point := range grid {
+					for _, val := range vals {
+						p := copyMap(point)
+						p[gk] = val
+						next = append(next, p)
+					}
+				}
+				grid = next
+			}
+		case "variants":
+			list, ok := v.([]any)
+			if !ok || len(list) == 0 {
+				return nil, &Error{File: file, Key: "sweep.variants", Msg: "want a non-empty list of mappings (config key: value, and an optional name)"}
+			}
+			for i, item := range list {
+				vm, ok := item.(map[string]any)
+				if !ok {
+					return nil, &Error{File: file, Key: fmt.Sprintf("sweep.variants[%d]", i), Msg: "want a mapping of config keys to values"}
+				}
+				flat := map[string]any{}
+				flatten("", vm, flat)
+				name, _ := flat["name"].(string)
+				delete(flat, "name")
+				variants = append(variants, flat)
+				names = append(names, name)
+			}
+		case "seeds":
+			list, ok := v.([]any)
+			if !ok || len(list) == 0 {
+				return nil, &Error{File: file, Key: "sweep.seeds", Msg: "want a non-empty list of integers"}
+			}
+			for _, s := range list {
+				n, ok := s.(int)
+				if !ok || n < 0 {
+					return nil, &Error{File: file, Key: "sweep.seeds", Msg: fmt.Sprintf("want non-negative integers, got %v", s)}
+				}
+				seeds = append(seeds, int64(n))
+			}
+		case "parallel":
+			n, ok := v.(int)
+			if !ok || n < 1 {
+				return nil, &Error{File: file, Key: "sweep.parallel", Msg: fmt.Sprintf("want an integer >= 1, got %v", v)}
+			}
+			sw.Parallel = n
+		default:
+			return nil, &Error{File: file, Key: "sweep." + key, Msg: "unknown key; sweep keys are grid, variants, seeds, parallel"}
+		}
+	}
+	if len(variants) == 0 {
+		variants, names = []map[string]any{{}}, []string{""}
+	}
+	if len(grid) == 0 {
+		grid = []map[string]any{{}}
+	}
+	if len(seeds) == 0 {
+		s, _ := k.Get("seed").(int)
+		seeds = []int64{int64(s)}
+	}
+	keySet := map[string]bool{}
+	for _, v := range variants {
+		for key := range v {
+			keySet[key] = true
+		}
+	}
+	for _, p := range grid {
+		for key := range p {
+			keySet[key] = true
+		}
+	}
+	for key := range keySet {
+		if key == "seed" || key == "trial" || key == "experiment" {
+			return nil, &Error{File: file, Key: "sweep", Msg: fmt.Sprintf("%s cannot be swept (use sweep.seeds for seeds)", key)}
+		}
+		sw.Keys = append(sw.Keys, key)
+	}
+	sort.Strings(sw.Keys)
+	seen := map[string]bool{}
+	for vi, variant := range variants {
+		for _, point := range grid {
+			over := copyMap(variant)
+			for key, val := range point {
+				over[key] = val
+			}
+			vname := names[vi]
+			if vname == "" {
+				vname = variantName(over)
+			} else if len(point) > 0 {
+				vname += "," + variantName(point)
+			}
+			for _, seed := range seeds {
+				tk := k.Copy()
+				tk.Delete("sweep")
+				for key, val := range over {
+					if err := tk.Set(key, val); err != nil {
+						return nil, &Error{File: file, Key: key, Msg: err.Error()}
+					}
+				}
+				trial := fmt.Sprintf("%s-seed%d", vname, seed)
+				if seen[trial] {
+					return nil, &Error{File: file, Key: "sweep", Msg: fmt.Sprintf("two trials are both named %q; give the variants distinct names", trial)}
+				}
+				seen[trial] = true
+				tk.Set("seed", int(seed))
+				tk.Set("trial", trial)
+				c, err := fromKoanf(file, tk)
+				if err != nil {
+					return nil, err
+				}
+				c.TrialInfo = &TrialInfo{Variant: over, VariantName: vname}
+				sw.Trials = append(sw.Trials, c)
+			}
+		}
+	}
+	return sw, nil
+}
+
+// variantName renders swept values as key=value pairs (the last part of
+// each key), sorted by key, safe as a directory name.
+func variantName(over map[string]any) string {
+	if len(over) == 0 {
+		return "base"
+	}
+	var parts []string
+	for _, key := range sortedKeys(over) {
+		short := key[strings.LastIndex(key, ".")+1:]
+		if short == "plugin" {
+			short = key[:strings.Index(key, ".")]
+		}
+		parts = append(parts, short+"="+formatValue(over[key]))
+	}
+	return strings.NewReplacer("/", "_", " ", "_").Replace(strings.Join(parts, ","))
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+func flatten(prefix string, m map[string]any, out map[string]any) {
+	for key, v := range m {
+		full := key
+		if prefix != "" {
+			full = prefix + "." + key
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flatten(full, sub, out)
+			continue
+		}
+		out[full] = v
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for key := range m {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func copyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for key, v := range m {
+		out[key] = v
+	}
+	return out
+}
