@@ -85,6 +85,8 @@ func TestPluginOptionError(t *testing.T) {
 // plugins; the end-to-end tests run the MNIST ones).
 func TestShippedConfigsLoad(t *testing.T) {
 	files, _ := filepath.Glob("../../configs/*.yaml")
+	more, _ := filepath.Glob("../../configs/ablations/*.yaml")
+	files = append(files, more...)
 	if len(files) < 5 {
 		t.Fatalf("found only %v", files)
 	}
@@ -93,6 +95,9 @@ func TestShippedConfigsLoad(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
+		}
+		if strings.Contains(f, "ablations") && (c.Sweep == nil || len(c.Sweep.Trials) < 9) {
+			t.Errorf("%s: want a sweep of at least 9 trials", f)
 		}
 		if c.Dataset.Plugin == "" || c.Backbone.Plugin == "" || c.Loss.Plugin != "temi" {
 			t.Errorf("%s: sections %+v %+v %+v", f, c.Dataset, c.Backbone, c.Loss)
