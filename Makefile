@@ -8,7 +8,7 @@ export GOFLAGS := -mod=readonly
 
 ORT_LIB := .deps/onnxruntime/libonnxruntime.so
 # Plugin folders; each builds to bin/plugins/clusterlab-<kind>-<name>.
-PLUGIN_DIRS := datasets/idx datasets/cifar backbones/dinov2 backbones/pixels backbones/precomputed losses/temi
+PLUGIN_DIRS := datasets/idx datasets/cifar backbones/dinov2 backbones/pixels backbones/precomputed losses/temi losses/pmi losses/scan
 
 .PHONY: all setup build demo test bench clean fmt vet
 

@@ -45,6 +45,8 @@ func buildBinaries(t *testing.T) string {
 			"plugins/clusterlab-backbone-dinov2":      "./backbones/dinov2",
 			"plugins/clusterlab-backbone-pixels":      "./backbones/pixels",
 			"plugins/clusterlab-backbone-precomputed": "./backbones/precomputed",
+			"plugins/clusterlab-loss-pmi":             "./losses/pmi",
+			"plugins/clusterlab-loss-scan":            "./losses/scan",
 			"plugins/clusterlab-loss-temi":            "./losses/temi",
 		}
 		var wg sync.WaitGroup

@@ -5,6 +5,8 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/clusterlab/clusterlab/losses/internal/lossgraph"
+	"github.com/clusterlab/clusterlab/losses/internal/lossopts"
 	"github.com/gomlx/gomlx/core/graph"
 )
 
@@ -64,15 +66,9 @@ type params struct {
 // absent (the trainer may hand a map holding only what the user set), and
 // validates the bounds the schema cannot express (beta > 0, momentum < 1).
 func resolveParams(opts core.Options) (params, error) {
-	var mine core.Options = make(core.Options, 3)
-	for _, name := range []string{OptBeta, OptProbsMomentum, OptPositivePMI} {
-		if v, ok := opts[name]; ok {
-			mine[name] = v
-		}
-	}
-	resolved, err := core.ResolveOptions(Loss{}.Describe().Options, mine)
+	resolved, err := lossopts.Resolve("temi", Loss{}.Describe().Options, opts)
 	if err != nil {
-		return params{}, fmt.Errorf("temi loss: %w", err)
+		return params{}, err
 	}
 	p := params{
 		beta:        resolved.Float(OptBeta),
@@ -135,80 +131,34 @@ func (Loss) build(in train.LossInputs) lossParts {
 // temiGraph builds the TEMI loss. Shapes: student and teacher [H, 2B, K]
 // (rows b and B+b form pair b), temperatures scalars, prior [H, K].
 //
-// Two choices keep it exact and robust on every backend:
-//
-//   - Log space. (p*q)^beta / pi = exp(beta*(log p + log q) - log pi), and
-//     log-softmax is exact where softmax underflows (teacher temperature
-//     0.05 puts probabilities below 1e-38 in float32, whose Pow(0, beta)
-//     has an infinite derivative). The sum over K is a log-sum-exp shifted
-//     by its (gradient-free) maximum.
-//   - No Slice on the student. The crossed pairs (student view 2 with
-//     teacher view 1, student view 1 with teacher view 2) are the student
-//     rows against the teacher rows swapped by view, so each head's loss is
-//     the mean over all 2B rows of -w*pmi; the weight, being symmetric in
-//     the two views, is the same for row b and row B+b. Only the teacher
-//     (no gradient) is sliced: the onnx backend cannot differentiate Slice.
-//
-// PMI (no weight) and WMI (per-head weight) differ only in pairWeight.
+// The pieces (package lossgraph) are exact in log space, where
+// (p*q)^beta / pi = exp(beta*(log p + log q) - log pi) stays finite when
+// probabilities underflow float32, and slice only the teacher: the
+// crossed pairs (student view 2 with teacher view 1, student view 1 with
+// teacher view 2) are the student rows against the teacher rows swapped
+// by view, so each head's loss is the mean over all 2B rows of -w*pmi;
+// the weight, being symmetric in the two views, is the same for row b and
+// row B+b. The onnx backend cannot differentiate Slice.
 func temiGraph(p params, student, teacher, studentTemp, teacherTemp, prior *graph.Node) lossParts {
-	if student.Rank() != 3 || !student.Shape().Equal(teacher.Shape()) {
-		panic(fmt.Errorf("temi loss: student %s and teacher %s must both be [heads, 2*batch, clusters]", student.Shape(), teacher.Shape()))
-	}
-	heads, rows, clusters := student.Shape().Dimensions[0], student.Shape().Dimensions[1], student.Shape().Dimensions[2]
-	if rows%2 != 0 {
-		panic(fmt.Errorf("temi loss: %d rows is odd; want 2*batch rows (view 1 then view 2)", rows))
-	}
-	if prior.Rank() != 2 || prior.Shape().Dimensions[0] != heads || prior.Shape().Dimensions[1] != clusters {
-		panic(fmt.Errorf("temi loss: prior %s, want [%d, %d]", prior.Shape(), heads, clusters))
-	}
-	g := student.Graph()
-	dtype := student.DType()
-	batch := rows / 2
+	d := lossgraph.CheckLogits("temi", student, teacher)
+	lossgraph.CheckPrior("temi", prior, d)
 
 	// Teacher side: constants for the student's gradient.
-	teacher = graph.StopGradient(teacher)
-	tLogits := graph.Div(teacher, graph.ConvertDType(graph.StopGradient(teacherTemp), dtype))
+	tLogits := lossgraph.Tempered(graph.StopGradient(teacher), teacherTemp)
 	pt := graph.Softmax(tLogits, -1) // [H, 2B, K]
-
 	// Prior update first: the loss of this step uses the updated prior.
-	mu := graph.Scalar(g, dtype, p.momentum)
-	newPrior := graph.StopGradient(graph.Add(graph.Mul(mu, prior), graph.Mul(graph.OneMinus(mu), graph.ReduceMean(pt, 1))))
-
-	// Teacher rows reordered so that row r faces its pair partner's view.
-	tSwapped := graph.Concatenate([]*graph.Node{
-		graph.SliceAxis(tLogits, 1, graph.AxisRange(batch, rows)),
-		graph.SliceAxis(tLogits, 1, graph.AxisRange(0, batch)),
-	}, 1)
-	logPtSwapped := graph.LogSoftmax(tSwapped, -1)
-	weight := pairWeight(pt, graph.Softmax(tSwapped, -1)) // [2B]
+	newPrior := lossgraph.EMAPrior(prior, pt, p.momentum)
+	tPartner := lossgraph.SwapViews(tLogits) // row r: its pair partner's teacher logits
+	// The pair weight: the probability, averaged over all heads, that the
+	// two views of the pair fall in the same cluster. No gradient.
+	weight := graph.ReduceMean(lossgraph.Agreement(pt, graph.Softmax(tPartner, -1)), 0) // [2B]
 
 	// Student side.
-	logPs := graph.LogSoftmax(graph.Div(student, graph.ConvertDType(graph.StopGradient(studentTemp), dtype)), -1)
-
-	// pmi[h, r] = log sum_k exp(beta*(log ps + log pt~) - log pi).
-	// The floor only matters for a cluster whose prior has decayed to about
-	// 0 (the authors' division would give inf or NaN there).
-	logPrior := graph.ExpandAxes(graph.Log(graph.MaxScalar(newPrior, priorFloor)), 1) // [H, 1, K]
-	terms := graph.Sub(graph.MulScalar(graph.Add(logPs, logPtSwapped), p.beta), logPrior)
-	shift := graph.StopGradient(graph.ReduceAndKeep(terms, graph.ReduceMax, -1))
-	pmi := graph.Add(graph.Squeeze(shift, -1), graph.Log(graph.ReduceSum(graph.Exp(graph.Sub(terms, shift)), -1))) // [H, 2B]
+	logPs := graph.LogSoftmax(lossgraph.Tempered(student, studentTemp), -1)
+	pmi := lossgraph.PMI(logPs, graph.LogSoftmax(tPartner, -1), newPrior, p.beta) // [H, 2B]
 	if p.positivePMI {
 		pmi = graph.MaxScalar(pmi, 0.0)
 	}
 	perHead := graph.Neg(graph.ReduceMean(graph.Mul(graph.ExpandAxes(weight, 0), pmi), 1)) // [H]
 	return lossParts{perHead: perHead, prior: newPrior, weight: weight}
-}
-
-// priorFloor bounds the prior away from 0 inside the log. A prior entry
-// only gets there when its cluster's teacher probability has been about 0
-// for hundreds of steps (it shrinks by at most probs_momentum per step);
-// the floor keeps the loss finite instead of failing the run.
-const priorFloor = 1e-30
-
-// pairWeight is TEMI's pair weight for every row: the probability, averaged
-// over all heads, that the two views of the pair fall in the same cluster,
-// w[r] = (1/H) sum_h sum_k pt[h, r, k] * ptSwapped[h, r, k]. It carries no
-// gradient.
-func pairWeight(pt, ptSwapped *graph.Node) *graph.Node {
-	return graph.StopGradient(graph.ReduceMean(graph.ReduceSum(graph.Mul(pt, ptSwapped), -1), 0))
 }

@@ -1,0 +1,69 @@
+package losstest
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/train"
+)
+
+// BenchTrainStep times one train step of the real loss at the sizes of
+// the performance target (train.DefaultStepBenchConfig: D=784, H=16, K=10,
+// B=256, two layers of 512, bottleneck 256), after its untimed warm-up, on
+// backendSpec (onnx, go, xla:PLUGIN). Besides ns/op it reports ms/step,
+// cpu-ms/step (process CPU time, all threads), busy-threads and
+// runnable-threads (see train.StepTiming).
+func BenchTrainStep(b *testing.B, loss train.GraphLoss, backendSpec string) {
+	name := loss.Describe().Name
+	if strings.HasPrefix(backendSpec, "onnx") && !OnnxTag {
+		msg := fmt.Sprintf("!!! %s TRAIN STEP NOT BENCHMARKED: this test binary was built without `-tags onnx`; "+
+			"run `go test -tags onnx -run '^$' -bench TrainStep ./losses/%s` (or pass -%s.backend=go) !!!", strings.ToUpper(name), name, name)
+		fmt.Fprintln(os.Stderr, msg)
+		b.Skip(msg)
+	}
+	s, err := train.NewStepBench(b.Context(), loss, backendSpec, train.DefaultStepBenchConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c := s.StartClock()
+	for b.Loop() {
+		if err := s.Step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	t := c.Stop(b.N)
+	b.Logf("%s: compile + first step %v; thread loads %.2f of %d threads; at most %d runnable at once; last loss %.4f",
+		t.Backend, t.FirstStep, t.ThreadLoad, t.OSThreads, t.MaxRunnable, t.LastLoss)
+	t.Report(b.ReportMetric)
+}
+
+// CheckTrainStepBench keeps the benchmark's path working in ordinary test
+// runs: a few train steps (heads, loss, AdamW, teacher EMA, loss state) of
+// the real loss at small sizes on every backend, through the trainer's
+// step code. opts are loss options (nil for the defaults).
+func CheckTrainStepBench(t *testing.T, loss train.GraphLoss, opts core.Options) {
+	t.Helper()
+	for _, name := range Backends {
+		t.Run(name, func(t *testing.T) {
+			SkipUntagged(t, name)
+			cfg := train.StepBenchConfig{D: 12, Heads: 3, Clusters: 5, Batch: 8, Layers: 2, Hidden: 10, Bottleneck: 7,
+				Rows: 40, Warmup: 2, Steps: 3, Seed: 4, Options: opts}
+			tm, err := train.TimeSteps(t.Context(), loss, name, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(tm.Backend, name) || tm.Steps != 3 || tm.WallMS <= 0 {
+				t.Errorf("timing %+v: want 3 steps on %s with a positive time", tm, name)
+			}
+			// Step fails on a non-finite loss; a zero one would mean the
+			// loss never reached the step.
+			if tm.LastLoss == 0 {
+				t.Errorf("last loss %v; want the loss of the last step", tm.LastLoss)
+			}
+		})
+	}
+}

@@ -1,0 +1,7 @@
+// Command clusterlab-loss-scan is the SCAN loss plugin: the shared trainer
+// of core/train around the SCAN graph loss (see loss.go).
+package main
+
+import "github.com/clusterlab/clusterlab/plugins"
+
+func main() { plugins.ServeLoss(Loss{}) }
