@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clusterlab/clusterlab/core/backend"
 )
 
 // pluginProcesses lists running processes whose executable lies in dir.
@@ -93,5 +96,57 @@ func TestInterruptStopsPlugins(t *testing.T) {
 			t.Fatalf("plugin processes left after SIGINT: %v", left)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSweepInterruptResume interrupts a sweep after its first trial has
+// finished; running it again skips the finished trial and completes the
+// others.
+func TestSweepInterruptResume(t *testing.T) {
+	bin := buildBinaries(t)
+	dir := t.TempDir()
+	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 2", 1) + `
+sweep:
+  grid:
+    loss.beta: [0.6, 1.0]
+  seeds: [0, 1]
+`
+	os.WriteFile(filepath.Join(dir, "sweep.yaml"), []byte(cfg), 0o644)
+	cmd := exec.Command(filepath.Join(bin, "clusterlab"), "run", "sweep.yaml")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=")
+	if lib, err := backend.FindOrtLibrary(); err == nil {
+		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
+	}
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	var log strings.Builder
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "sweep: trial") && strings.Contains(sc.Text(), " done (") {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	go io.Copy(io.Discard, stderr)
+	cmd.Wait()
+	finished, _ := filepath.Glob(filepath.Join(dir, "runs", "e2e", "*", "metrics.json"))
+	if len(finished) == 0 || len(finished) == 4 {
+		t.Fatalf("after the interrupt %d trials are finished, want between 1 and 3:\n%s", len(finished), log.String())
+	}
+	r := clusterlab(t, dir, nil, "run", "sweep.yaml")
+	if r.code != 0 {
+		t.Fatalf("rerun failed: %s", r.stderr)
+	}
+	if n := strings.Count(r.stderr, "already finished"); n != len(finished) {
+		t.Errorf("rerun skipped %d trials, want the %d finished ones:\n%s", n, len(finished), r.stderr)
+	}
+	all, _ := filepath.Glob(filepath.Join(dir, "runs", "e2e", "*", "metrics.json"))
+	if len(all) != 4 {
+		t.Errorf("after the rerun %d trials are finished, want 4", len(all))
 	}
 }
