@@ -12,9 +12,9 @@ import (
 
 // Option names of the PMI loss (the trainer adds its own options).
 const (
-	OptBeta          = "beta"
-	OptProbsMomentum = "probs_momentum"
-	OptPositivePMI   = "positive_pmi"
+	OptBeta          = lossopts.OptBeta
+	OptProbsMomentum = lossopts.OptProbsMomentum
+	OptPositivePMI   = lossopts.OptPositivePMI
 	OptWeight        = "weight"
 )
 
@@ -28,7 +28,7 @@ const (
 )
 
 // StatePrior names the per-head cluster prior pi [H, K].
-const StatePrior = "prior"
+const StatePrior = lossopts.StatePrior
 
 // Loss is the PMI ablation of TEMI (TEMI.md section 7, the authors'
 // losses/mi.py PMI and WMI classes) as a train.GraphLoss: per head, the
@@ -52,24 +52,10 @@ func (Loss) Describe() core.Description {
 		Name:    "pmi",
 		Version: Version,
 		Summary: "PMI: per-head prior-normalised beta-PMI self-distillation on k-NN pairs, no pair weight (weight=head gives WMI)",
-		Options: []core.Option{
-			{
-				Name: OptBeta, Type: core.TypeFloat, Default: 0.6, Min: core.Bound(0),
-				Help: "exponent of p_student*p_teacher in the PMI, > 0; 1 gives the plain PMI",
-			},
-			{
-				Name: OptProbsMomentum, Type: core.TypeFloat, Default: 0.9, Min: core.Bound(0), Max: core.Bound(1),
-				Help: "EMA momentum of each head's cluster prior, in [0, 1); 0 uses the current batch only",
-			},
-			{
-				Name: OptPositivePMI, Type: core.TypeBool, Default: false,
-				Help: "clip each pointwise PMI at 0 from below (use max(pmi, 0)), the authors' positive_pmi option",
-			},
-			{
-				Name: OptWeight, Type: core.TypeString, Default: WeightNone, Choices: []string{WeightNone, WeightHead},
-				Help: "pair weight: none (PMI) or head (WMI: each head weighs a pair by sum_k pt(k|view1)*pt(k|view2) of its own teacher)",
-			},
-		},
+		Options: append(lossopts.PMIOptions("the plain PMI", "each head's cluster prior"), core.Option{
+			Name: OptWeight, Type: core.TypeString, Default: WeightNone, Choices: []string{WeightNone, WeightHead},
+			Help: "pair weight: none (PMI) or head (WMI: each head weighs a pair by sum_k pt(k|view1)*pt(k|view2) of its own teacher)",
+		}),
 	}
 }
 
@@ -84,23 +70,11 @@ type params struct {
 // absent, and validates the bounds the schema cannot express (beta > 0,
 // momentum < 1).
 func resolveParams(opts core.Options) (params, error) {
-	resolved, err := lossopts.Resolve("pmi", Loss{}.Describe().Options, opts)
+	p, resolved, err := lossopts.ResolvePMI("pmi", Loss{}.Describe().Options, opts)
 	if err != nil {
 		return params{}, err
 	}
-	p := params{
-		beta:        resolved.Float(OptBeta),
-		momentum:    resolved.Float(OptProbsMomentum),
-		positivePMI: resolved.Bool(OptPositivePMI),
-		weight:      resolved.String(OptWeight),
-	}
-	if p.beta <= 0 {
-		return params{}, fmt.Errorf("pmi loss: option %q must be > 0, got %v (0.6 is the paper's value)", OptBeta, p.beta)
-	}
-	if p.momentum >= 1 {
-		return params{}, fmt.Errorf("pmi loss: option %q must be < 1, got %v (1 would freeze the prior at uniform)", OptProbsMomentum, p.momentum)
-	}
-	return p, nil
+	return params{beta: p.Beta, momentum: p.Momentum, positivePMI: p.PositivePMI, weight: resolved.String(OptWeight)}, nil
 }
 
 // State implements train.GraphLoss: one cluster prior per head, uniform.
@@ -108,14 +82,7 @@ func (Loss) State(opts core.Options, heads, clusters int) ([]train.StateVar, err
 	if _, err := resolveParams(opts); err != nil {
 		return nil, err
 	}
-	if heads < 1 || clusters < 2 {
-		return nil, fmt.Errorf("pmi loss: need at least 1 head and 2 clusters, got heads=%d clusters=%d", heads, clusters)
-	}
-	init := make([]float32, heads*clusters)
-	for i := range init {
-		init[i] = 1 / float32(clusters)
-	}
-	return []train.StateVar{{Name: StatePrior, Shape: []int{heads, clusters}, Init: init}}, nil
+	return lossopts.UniformPrior("pmi", heads, clusters)
 }
 
 // Loss implements train.GraphLoss. It returns the per-head losses [H] and

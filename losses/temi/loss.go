@@ -12,13 +12,13 @@ import (
 
 // Option names of the TEMI loss (the trainer adds its own options).
 const (
-	OptBeta          = "beta"
-	OptProbsMomentum = "probs_momentum"
-	OptPositivePMI   = "positive_pmi"
+	OptBeta          = lossopts.OptBeta
+	OptProbsMomentum = lossopts.OptProbsMomentum
+	OptPositivePMI   = lossopts.OptPositivePMI
 )
 
 // StatePrior names the per-head cluster prior pi [H, K].
-const StatePrior = "prior"
+const StatePrior = lossopts.StatePrior
 
 // Loss is TEMI (Adaloglou et al., BMVC 2023) as a train.GraphLoss: the
 // head-averaged, prior-normalised beta-PMI between crossed student and
@@ -39,20 +39,7 @@ func (Loss) Describe() core.Description {
 		Name:    "temi",
 		Version: Version,
 		Summary: "TEMI: head-averaged weighted beta-PMI self-distillation on k-NN pairs (Adaloglou et al., BMVC 2023)",
-		Options: []core.Option{
-			{
-				Name: OptBeta, Type: core.TypeFloat, Default: 0.6, Min: core.Bound(0),
-				Help: "exponent of p_student*p_teacher in the PMI, > 0; 1 gives the plain weighted PMI",
-			},
-			{
-				Name: OptProbsMomentum, Type: core.TypeFloat, Default: 0.9, Min: core.Bound(0), Max: core.Bound(1),
-				Help: "EMA momentum of the per-head cluster prior, in [0, 1); 0 uses the current batch only",
-			},
-			{
-				Name: OptPositivePMI, Type: core.TypeBool, Default: false,
-				Help: "clip each pointwise PMI at 0 from below (use max(pmi, 0)), the authors' positive_pmi option",
-			},
-		},
+		Options: lossopts.PMIOptions("the plain weighted PMI", "the per-head cluster prior"),
 	}
 }
 
@@ -66,22 +53,8 @@ type params struct {
 // absent (the trainer may hand a map holding only what the user set), and
 // validates the bounds the schema cannot express (beta > 0, momentum < 1).
 func resolveParams(opts core.Options) (params, error) {
-	resolved, err := lossopts.Resolve("temi", Loss{}.Describe().Options, opts)
-	if err != nil {
-		return params{}, err
-	}
-	p := params{
-		beta:        resolved.Float(OptBeta),
-		momentum:    resolved.Float(OptProbsMomentum),
-		positivePMI: resolved.Bool(OptPositivePMI),
-	}
-	if p.beta <= 0 {
-		return params{}, fmt.Errorf("temi loss: option %q must be > 0, got %v (0.6 is the paper's value)", OptBeta, p.beta)
-	}
-	if p.momentum >= 1 {
-		return params{}, fmt.Errorf("temi loss: option %q must be < 1, got %v (1 would freeze the prior at uniform)", OptProbsMomentum, p.momentum)
-	}
-	return p, nil
+	p, _, err := lossopts.ResolvePMI("temi", Loss{}.Describe().Options, opts)
+	return params{beta: p.Beta, momentum: p.Momentum, positivePMI: p.PositivePMI}, err
 }
 
 // State implements train.GraphLoss: one cluster prior per head, uniform.
@@ -89,14 +62,7 @@ func (Loss) State(opts core.Options, heads, clusters int) ([]train.StateVar, err
 	if _, err := resolveParams(opts); err != nil {
 		return nil, err
 	}
-	if heads < 1 || clusters < 2 {
-		return nil, fmt.Errorf("temi loss: need at least 1 head and 2 clusters, got heads=%d clusters=%d", heads, clusters)
-	}
-	init := make([]float32, heads*clusters)
-	for i := range init {
-		init[i] = 1 / float32(clusters)
-	}
-	return []train.StateVar{{Name: StatePrior, Shape: []int{heads, clusters}, Init: init}}, nil
+	return lossopts.UniformPrior("temi", heads, clusters)
 }
 
 // Loss implements train.GraphLoss. It returns the per-head losses [H] and
