@@ -422,3 +422,21 @@ sweep:
 		}
 	}
 }
+
+// TestConfigDocInSync keeps docs/CONFIG.md equal to what the shipped
+// plugins declare (regenerate it with the command the file names).
+func TestConfigDocInSync(t *testing.T) {
+	doc, err := os.ReadFile("../docs/CONFIG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := clusterlab(t, t.TempDir(), nil, "plugins", "--options", "--format", "markdown")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	i := strings.Index(r.stdout, "**options of dataset")
+	j := strings.Index(string(doc), "**options of dataset")
+	if i < 0 || j < 0 || r.stdout[i:] != string(doc[j:]) {
+		t.Fatalf("docs/CONFIG.md is out of date: regenerate it with `bin/clusterlab plugins --options --format markdown`")
+	}
+}
