@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/clusterlab/clusterlab/core"
@@ -154,6 +156,13 @@ func withEntry(e store.Entry, logf func(string, ...any), compute func() (map[str
 		logf("warning: %v; recomputing it", err)
 		if err := e.Invalidate(); err != nil {
 			return err
+		}
+	}
+	// Temporary files of a writer that was killed: never read, but as big
+	// as the arrays. Nobody else writes here while we hold the lock.
+	if stale, _ := filepath.Glob(filepath.Join(e.Dir, ".*.tmp-*")); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
 		}
 	}
 	id, names, err := compute()

@@ -34,6 +34,14 @@ type TrialInfo struct {
 	VariantName string
 }
 
+// MaxTrials bounds the trials of one sweep, so a typo in a grid cannot
+// expand into millions of runs (or exhaust memory while loading).
+const MaxTrials = 10000
+
+func tooMany(file string, n int) error {
+	return &Error{File: file, Key: "sweep", Msg: fmt.Sprintf("expands to at least %d trials, more than %d; split it into several sweeps", n, MaxTrials)}
+}
+
 func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
 	m, ok := raw.(map[string]any)
 	if !ok {
@@ -59,6 +67,9 @@ func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
 				vals, ok := flat[gk].([]any)
 				if !ok || len(vals) == 0 {
 					return nil, &Error{File: file, Key: "sweep.grid." + gk, Msg: "want a non-empty list of values"}
+				}
+				if len(grid)*len(vals) > MaxTrials {
+					return nil, tooMany(file, len(grid)*len(vals))
 				}
 				var next []map[string]any
 				for _, point := range grid {
@@ -118,6 +129,9 @@ func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
 	if len(seeds) == 0 {
 		s, _ := k.Get("seed").(int)
 		seeds = []int64{int64(s)}
+	}
+	if n := len(variants) * len(grid) * len(seeds); n > MaxTrials {
+		return nil, tooMany(file, n)
 	}
 	keySet := map[string]bool{}
 	for _, v := range variants {
