@@ -1,6 +1,9 @@
 package core
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // ErrInvalidInput marks errors caused by the user's input (config, data
 // files, models, options) rather than by the program or the machine. The
@@ -10,3 +13,18 @@ var ErrInvalidInput = errors.New("invalid input")
 
 // Is makes option errors invalid input.
 func (e *OptionError) Is(target error) bool { return target == ErrInvalidInput }
+
+// InvalidInput marks err as caused by the user's input (exit status 2)
+// without changing its message. It returns nil for nil and leaves context
+// cancellations alone.
+func InvalidInput(err error) error {
+	if err == nil || errors.Is(err, ErrInvalidInput) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return invalidInputError{err}
+}
+
+type invalidInputError struct{ err error }
+
+func (e invalidInputError) Error() string   { return e.err.Error() }
+func (e invalidInputError) Unwrap() []error { return []error{e.err, ErrInvalidInput} }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/core/npy"
 )
 
 // The end-to-end tests build the real runner and plugins and run them as
@@ -239,6 +241,24 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"plugin option type", smallConfig, []string{"--set", "backbone.pca_dims=many"}, []string{`key "backbone.pca_dims"`}},
 		{"unknown plugin", smallConfig, []string{"--set", "loss.plugin=nosuch"}, []string{"nosuch"}},
 		{"not a plugin", smallConfig, []string{"--set", "loss.plugin=/bin/true"}, []string{"/bin/true"}},
+		{"K above samples", smallConfig, []string{"--set", "clusters=3000"}, []string{`key "clusters"`, "3000 clusters for 2000 train samples"}},
+		{"batch above samples", smallConfig, []string{"--set", "loss.batch_size=4096"}, []string{`key "loss.batch_size"`, "exceeds the 2000 train embeddings"}},
+		{"garbled idx file", smallConfig, []string{"--set", "dataset.name=idx", "--set", "dataset.root=garbled"}, []string{"garbled/train-images-idx3-ubyte", "byte offset 0"}},
+		{"wrong onnx model", strings.Replace(smallConfig, "backbone: {plugin: pixels, pca_dims: 32}", "backbone: {plugin: dinov2, model: "+filepath.Join(repoRoot(t), "backbones/dinov2/testdata/not_a_vit.onnx")+"}", 1), nil, []string{"not_a_vit.onnx", "not [N, 3, H, W]"}},
+		{"non-finite features", strings.Replace(smallConfig, "backbone: {plugin: pixels, pca_dims: 32}", "backbone: {plugin: precomputed, dir: nan}", 1), nil, []string{"nan/train.npy", "non-finite value at row 5, column 3"}},
+	}
+	// A garbled idx folder and features with a NaN, as users meet them.
+	os.MkdirAll(filepath.Join(dir, "garbled"), 0o755)
+	for i, f := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"} {
+		os.WriteFile(filepath.Join(dir, "garbled", f), bytes.Repeat([]byte{byte(0x41 + i)}, 100), 0o644)
+	}
+	feats := make([]float32, 2000*8)
+	feats[5*8+3] = float32(math.NaN())
+	if err := npy.WriteFloat32(filepath.Join(dir, "nan", "train.npy"), feats, 2000, 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteFloat32(filepath.Join(dir, "nan", "test.npy"), make([]float32, 500*8), 500, 8); err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,6 +277,14 @@ func TestBadInputExitsTwo(t *testing.T) {
 	if r := clusterlab(t, dir, nil, "frobnicate"); r.code != 2 {
 		t.Errorf("unknown command: exit %d", r.code)
 	}
+}
+
+func repoRoot(t *testing.T) string {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 func TestScoreCommand(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
@@ -336,7 +337,10 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	})
 	if err != nil {
 		if errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err) {
-			return "", fmt.Errorf("%w: train with loss %s: %v", core.ErrInvalidInput, lossDesc.Name, err)
+			if strings.HasPrefix(err.Error(), "option \"") {
+				return "", config.PluginOptionError(cfg.File, "loss", err)
+			}
+			return "", core.InvalidInput(fmt.Errorf("train with loss %s: %w", lossDesc.Name, err))
 		}
 		return "", fmt.Errorf("train with loss %s: %w", lossDesc.Name, err)
 	}

@@ -102,7 +102,9 @@ func (Dataset) Describe(ctx context.Context, opts core.Options) (core.DatasetInf
 	}
 	v, err := open(ctx, cfg)
 	if err != nil {
-		return core.DatasetInfo{}, err
+		// Missing, truncated or garbled files and bad roots are the user's
+		// input: the runner exits 2.
+		return core.DatasetInfo{}, core.InvalidInput(err)
 	}
 	return v.info(), nil
 }
