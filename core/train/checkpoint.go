@@ -58,6 +58,10 @@ type checkpointMeta struct {
 	State  []arrayInfo `json:"state"`
 	// History holds one record per completed epoch.
 	History []EpochRecord `json:"history"`
+	// PartialSums are the per-head loss sums of the steps already done in
+	// the interrupted epoch (Iter beyond Epoch full epochs): a checkpoint
+	// written on interrupt resumes mid-epoch, byte for byte.
+	PartialSums []float64 `json:"partial_sums,omitempty"`
 }
 
 // hostState is the full training state on the host, for checkpoints.

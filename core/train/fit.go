@@ -20,6 +20,10 @@ import (
 	"github.com/clusterlab/clusterlab/core/npy"
 )
 
+// afterStep, when set by a test, is called after every training step with
+// the 0-based global iteration (to interrupt a run at an exact step).
+var afterStep func(it int)
+
 // NewLoss wraps a GraphLoss in the shared trainer: the result is the
 // core.Loss that plugins.ServeLoss serves.
 func NewLoss(gl GraphLoss) core.Loss { return &trainerLoss{gl: gl} }
@@ -188,19 +192,46 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	defer run.close()
 	host = nil
 
+	if done := meta.Iter - meta.Epoch*ipe; done < 0 || done >= ipe || (done > 0 && len(meta.PartialSums) != cfg.Heads) {
+		return core.FitResult{}, fmt.Errorf("checkpoint %s is inconsistent (iteration %d, epoch %d, %d partial sums); delete it to start the run afresh", ckpt, meta.Iter, meta.Epoch, len(meta.PartialSums))
+	}
 	lastReport := time.Time{}
 	for epoch := meta.Epoch; epoch < cfg.Epochs; epoch++ {
 		epochStart := time.Now()
 		sums := make([]float64, cfg.Heads)
 		batches := epochRows(req.Seed, epoch, nb, cfg.KNN, cfg.BatchSize)
+		// A checkpoint written on interrupt resumes inside its epoch.
+		first := meta.Iter - epoch*ipe
+		if first > 0 {
+			copy(sums, meta.PartialSums)
+		} else {
+			first = 0
+		}
 		for b, rows := range batches {
+			if b < first {
+				continue
+			}
 			if err := ctx.Err(); err != nil {
-				return core.FitResult{}, fmt.Errorf("training stopped at epoch %d step %d (checkpoint of epoch %d kept in %s): %w", epoch+1, b+1, meta.Epoch, ckpt, err)
+				// Save the steps done since the last checkpoint, then stop.
+				if it := epoch*ipe + b; it > meta.Iter {
+					meta.Iter, meta.PartialSums = it, sums
+					h, herr := run.toHost()
+					if herr == nil {
+						herr = writeCheckpoint(ckpt, meta, specs, stateVars, h)
+					}
+					if herr != nil {
+						return core.FitResult{}, fmt.Errorf("training stopped at epoch %d step %d; writing its checkpoint failed (%v), the one of epoch %d is kept in %s: %w", epoch+1, b+1, herr, meta.Epoch, ckpt, err)
+					}
+				}
+				return core.FitResult{}, fmt.Errorf("training stopped at epoch %d step %d; checkpoint written to %s, rerun to resume: %w", epoch+1, b+1, ckpt, err)
 			}
 			it := epoch*ipe + b
 			perHead, err := run.step(rows, sched.stepScalars(it))
 			if err != nil {
 				return core.FitResult{}, err
+			}
+			if afterStep != nil {
+				afterStep(it)
 			}
 			mean := 0.0
 			for h, l := range perHead {
@@ -227,7 +258,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		}
 		rec.Seconds = time.Since(epochStart).Seconds()
 		history = append(history, rec)
-		meta.Epoch, meta.Iter, meta.History = epoch+1, (epoch+1)*ipe, history
+		meta.Epoch, meta.Iter, meta.History, meta.PartialSums = epoch+1, (epoch+1)*ipe, history, nil
 		if (epoch+1)%cfg.CheckpointEvery == 0 || epoch+1 == cfg.Epochs {
 			h, err := run.toHost()
 			if err != nil {

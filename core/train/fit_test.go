@@ -340,6 +340,39 @@ func testResume(t *testing.T, backendName string) {
 			}
 		}
 	}
+	// Interrupted in the middle of epoch 3: the checkpoint written on
+	// interrupt resumes inside the epoch, and the result is the same.
+	mid := filepath.Join(b.dir, "mid")
+	ctx, cancel = context.WithCancel(context.Background())
+	afterStep = func(it int) {
+		if it == 2*4+1 {
+			cancel()
+		}
+	}
+	_, err = l.Fit(ctx, withBackend(blobRequest(b, opts, mid), backendName), nil)
+	afterStep = nil
+	cancel()
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "checkpoint written") {
+		t.Fatalf("run cancelled mid-epoch: %v", err)
+	}
+	if _, err := l.Fit(context.Background(), withBackend(blobRequest(b, opts, mid), backendName), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"assign_train.npy", "assign_test.npy", "probs_test_best.npy"} {
+		a, _ := os.ReadFile(filepath.Join(full, f))
+		c, err := os.ReadFile(filepath.Join(mid, f))
+		if err != nil || !bytes.Equal(a, c) {
+			t.Errorf("%s differs after a mid-epoch interrupt (%v)", f, err)
+		}
+	}
+	hm := readHistory(t, filepath.Join(mid, HistoryFile))
+	for i := range hf {
+		for h := range hf[i].HeadLosses {
+			if hf[i].HeadLosses[h] != hm[i].HeadLosses[h] {
+				t.Errorf("mid-epoch resume: epoch %d head %d loss %v vs %v", i+1, h, hf[i].HeadLosses[h], hm[i].HeadLosses[h])
+			}
+		}
+	}
 	// A finished run resumes straight to the assignment, without training.
 	var trained bool
 	if _, err := l.Fit(context.Background(), withBackend(blobRequest(b, opts, full), backendName), func(p core.Progress) {
