@@ -25,6 +25,12 @@ import (
 // started it is still alive.
 const parentPollInterval = 500 * time.Millisecond
 
+// inflight counts the streaming work calls (Read, Fit, Embed) in progress,
+// so that serve lets them wind down when the plugin is stopped.
+var inflight sync.WaitGroup
+
+const inflightGrace = 10 * time.Second
+
 // ServeDataset serves d as a dataset plugin. It is the whole main of a
 // dataset plugin executable (clusterlab-dataset-<name>):
 //
@@ -96,6 +102,16 @@ func serve(kind string, register func(*grpc.Server)) {
 			JSONFormat: jsonLogs,
 		}),
 	})
+	// The runner stopped us (after an interrupt, say): let the work calls
+	// still running finish their cleanup, such as the trainer's checkpoint
+	// on cancellation, before the process exits. Bounded: the runner kills
+	// a plugin that does not stop within a few seconds anyway.
+	finished := make(chan struct{})
+	go func() { inflight.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(inflightGrace):
+	}
 	if !served.Load() {
 		// go-plugin gave up before serving anything, without exiting.
 		fmt.Fprintf(realStderr, "%s: could not start serving the clusterlab plugin protocol (see the error above)\n", exe)
@@ -138,6 +154,8 @@ func (g guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h
 }
 
 func (g guard) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	inflight.Add(1)
+	defer inflight.Done()
 	g.restoreStderr()
 	defer func() {
 		if r := recover(); r != nil {

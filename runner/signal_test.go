@@ -1,7 +1,9 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -86,6 +88,33 @@ func TestInterruptStopsPlugins(t *testing.T) {
 	if !strings.Contains(log.String(), "Run the same command again to resume") {
 		t.Errorf("no resume hint:\n%s", log.String())
 	}
+	// The loss plugin saved its state on the interrupt: a checkpoint with
+	// the steps done (mid-epoch ones included) is there to resume from.
+	ckpts, _ := filepath.Glob(filepath.Join(dir, "runs", "e2e", "*", "checkpoint.npz"))
+	if len(ckpts) != 1 {
+		t.Fatalf("want one checkpoint after SIGINT, got %v", ckpts)
+	}
+	zr, err := zip.OpenReader(ckpts[0])
+	if err != nil {
+		t.Fatalf("checkpoint after SIGINT is not readable: %v", err)
+	}
+	var meta struct {
+		Iteration   int       `json:"iteration"`
+		PartialSums []float64 `json:"partial_sums"`
+	}
+	for _, f := range zr.File {
+		if f.Name == "meta.json" {
+			rc, _ := f.Open()
+			json.NewDecoder(rc).Decode(&meta)
+			rc.Close()
+		}
+	}
+	zr.Close()
+	if meta.Iteration == 0 {
+		t.Errorf("checkpoint after SIGINT records no training step")
+	}
+	t.Logf("checkpoint after SIGINT: iteration %d, partial sums %v", meta.Iteration, meta.PartialSums)
+
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		left := pluginProcesses(t, bin)
