@@ -125,25 +125,11 @@ func (Loss) build(in train.LossInputs) lossParts {
 // w = 1 for PMI. The pieces are exact in log space and safe on the onnx
 // backend (see package lossgraph).
 func pmiGraph(p params, student, teacher, studentTemp, teacherTemp, prior *graph.Node) lossParts {
-	d := lossgraph.CheckLogits("pmi", student, teacher)
-	lossgraph.CheckPrior("pmi", prior, d)
-
-	// Teacher side: constants for the student's gradient.
-	tLogits := lossgraph.Tempered(graph.StopGradient(teacher), teacherTemp)
-	pt := graph.Softmax(tLogits, -1) // [H, 2B, K]
-	// Each head's prior is updated first, from that head's 2B teacher
-	// rows; the loss of this step uses the updated prior.
-	newPrior := lossgraph.EMAPrior(prior, pt, p.momentum)
-	tPartner := lossgraph.SwapViews(tLogits) // row r: its pair partner's teacher logits
-
-	logPs := graph.LogSoftmax(lossgraph.Tempered(student, studentTemp), -1)
-	pmi := lossgraph.PMI(logPs, graph.LogSoftmax(tPartner, -1), newPrior, p.beta) // [H, 2B]
-	if p.positivePMI {
-		pmi = graph.MaxScalar(pmi, 0.0)
-	}
-	parts := lossParts{prior: newPrior}
+	c := lossgraph.NewCrossedPMI("pmi", student, teacher, studentTemp, teacherTemp, prior, p.beta, p.momentum, p.positivePMI)
+	pmi := c.PMI // [H, 2B]; w = 1 for PMI
+	parts := lossParts{prior: c.Prior}
 	if p.weight == WeightHead {
-		parts.weight = lossgraph.Agreement(pt, graph.Softmax(tPartner, -1)) // [H, 2B]
+		parts.weight = c.Agreement // WMI: each head's own pair agreement
 		pmi = graph.Mul(parts.weight, pmi)
 	}
 	parts.perHead = graph.Neg(graph.ReduceMean(pmi, 1))

@@ -106,25 +106,10 @@ func (Loss) build(in train.LossInputs) lossParts {
 // the weight, being symmetric in the two views, is the same for row b and
 // row B+b. The onnx backend cannot differentiate Slice.
 func temiGraph(p params, student, teacher, studentTemp, teacherTemp, prior *graph.Node) lossParts {
-	d := lossgraph.CheckLogits("temi", student, teacher)
-	lossgraph.CheckPrior("temi", prior, d)
-
-	// Teacher side: constants for the student's gradient.
-	tLogits := lossgraph.Tempered(graph.StopGradient(teacher), teacherTemp)
-	pt := graph.Softmax(tLogits, -1) // [H, 2B, K]
-	// Prior update first: the loss of this step uses the updated prior.
-	newPrior := lossgraph.EMAPrior(prior, pt, p.momentum)
-	tPartner := lossgraph.SwapViews(tLogits) // row r: its pair partner's teacher logits
+	c := lossgraph.NewCrossedPMI("temi", student, teacher, studentTemp, teacherTemp, prior, p.beta, p.momentum, p.positivePMI)
 	// The pair weight: the probability, averaged over all heads, that the
 	// two views of the pair fall in the same cluster. No gradient.
-	weight := graph.ReduceMean(lossgraph.Agreement(pt, graph.Softmax(tPartner, -1)), 0) // [2B]
-
-	// Student side.
-	logPs := graph.LogSoftmax(lossgraph.Tempered(student, studentTemp), -1)
-	pmi := lossgraph.PMI(logPs, graph.LogSoftmax(tPartner, -1), newPrior, p.beta) // [H, 2B]
-	if p.positivePMI {
-		pmi = graph.MaxScalar(pmi, 0.0)
-	}
-	perHead := graph.Neg(graph.ReduceMean(graph.Mul(graph.ExpandAxes(weight, 0), pmi), 1)) // [H]
-	return lossParts{perHead: perHead, prior: newPrior, weight: weight}
+	weight := graph.ReduceMean(c.Agreement, 0)                                               // [2B]
+	perHead := graph.Neg(graph.ReduceMean(graph.Mul(graph.ExpandAxes(weight, 0), c.PMI), 1)) // [H]
+	return lossParts{perHead: perHead, prior: c.Prior, weight: weight}
 }

@@ -135,3 +135,32 @@ func PMI(logPs, logPtPartner, prior *graph.Node, beta float64) *graph.Node {
 func Agreement(pt, ptPartner *graph.Node) *graph.Node {
 	return graph.StopGradient(graph.ReduceSum(graph.Mul(pt, ptPartner), -1))
 }
+
+// CrossedPMI is what the prior-normalised beta-PMI losses (TEMI, PMI, WMI)
+// share: the per-head prior updated first from the teacher, then the
+// pointwise PMI of each student row against its pair partner's teacher row.
+type CrossedPMI struct {
+	PMI       *graph.Node // [H, 2B]; clipped at 0 when positive
+	Prior     *graph.Node // [H, K], updated
+	Agreement *graph.Node // [H, 2B] sum_k pt(k|row) * pt(k|partner), no gradient
+}
+
+// NewCrossedPMI builds CrossedPMI for student and teacher logits [H, 2B, K]
+// (rows b and B+b form pair b), scalar temperatures and the prior [H, K].
+// The teacher carries no gradient; only the teacher is sliced, so the onnx
+// backend can differentiate it.
+func NewCrossedPMI(loss string, student, teacher, studentTemp, teacherTemp, prior *graph.Node, beta, momentum float64, positive bool) CrossedPMI {
+	d := CheckLogits(loss, student, teacher)
+	CheckPrior(loss, prior, d)
+	tLogits := Tempered(graph.StopGradient(teacher), teacherTemp)
+	pt := graph.Softmax(tLogits, -1) // [H, 2B, K]
+	// Prior update first: the loss of this step uses the updated prior.
+	newPrior := EMAPrior(prior, pt, momentum)
+	tPartner := SwapViews(tLogits) // row r: its pair partner's teacher logits
+	logPs := graph.LogSoftmax(Tempered(student, studentTemp), -1)
+	pmi := PMI(logPs, graph.LogSoftmax(tPartner, -1), newPrior, beta)
+	if positive {
+		pmi = graph.MaxScalar(pmi, 0.0)
+	}
+	return CrossedPMI{PMI: pmi, Prior: newPrior, Agreement: Agreement(pt, graph.Softmax(tPartner, -1))}
+}
