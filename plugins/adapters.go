@@ -121,6 +121,31 @@ func (b *backboneClient) Describe(ctx context.Context, opts core.Options) (core.
 		}, backboneInfoFromPB)
 }
 
+// sendAll sends the header of a Fit or Embed stream, then every batch of
+// in. readErr is the reader's error or a malformed batch it gave;
+// streamErr means the plugin ended or broke the stream (its status comes
+// with the receive side).
+func sendAll(send func(*pb.BackboneInput) error, header *pb.EmbedRequest, in core.BatchReader) (readErr, streamErr error) {
+	if err := send(&pb.BackboneInput{Input: &pb.BackboneInput_Header{Header: header}}); err != nil {
+		return nil, err
+	}
+	for {
+		ib, err := in.Next()
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+		if err := sendImages(send, ib); err != nil {
+			if err != io.EOF && !isStreamError(err) {
+				return err, nil
+			}
+			return nil, err
+		}
+	}
+}
+
 // sendImages sends one image batch as one or more messages.
 func sendImages(send func(*pb.BackboneInput) error, ib core.ImageBatch) error {
 	if err := checkImageBatch(ib); err != nil {
@@ -155,21 +180,9 @@ func (b *backboneClient) Fit(ctx context.Context, req core.EmbedRequest, in core
 	if err != nil {
 		return b.c.callError(ctx, "Fit", err)
 	}
-	err = stream.Send(&pb.BackboneInput{Input: &pb.BackboneInput_Header{Header: header}})
-	for err == nil {
-		var ib core.ImageBatch
-		ib, err = in.Next()
-		if err == io.EOF {
-			err = nil
-			break
-		}
-		if err != nil {
-			return err // the reader's own error (e.g. the dataset's)
-		}
-		err = sendImages(stream.Send, ib)
-		if err != nil && err != io.EOF && !isStreamError(err) {
-			return err
-		}
+	readErr, err := sendAll(stream.Send, header, in)
+	if readErr != nil {
+		return readErr // the reader's own error (e.g. the dataset's)
 	}
 	// io.EOF from Send means the plugin ended the stream: its status comes
 	// with CloseAndRecv.
@@ -218,26 +231,13 @@ func (b *backboneClient) Embed(ctx context.Context, req core.EmbedRequest, in co
 			pumpMu.Unlock()
 			cancel() // unblocks Recv below
 		}
-		if err := stream.Send(&pb.BackboneInput{Input: &pb.BackboneInput_Header{Header: header}}); err != nil {
-			return // the stream is broken: Recv reports why
-		}
-		for {
-			ib, err := in.Next()
-			if err == io.EOF {
-				_ = stream.CloseSend()
-				return
-			}
-			if err != nil {
-				fail(err)
-				return
-			}
-			if err := sendImages(stream.Send, ib); err != nil {
-				if err != io.EOF && !isStreamError(err) {
-					fail(err) // a malformed batch from the reader
-				}
-				return
-			}
-		}
+		readErr, streamErr := sendAll(stream.Send, header, in)
+		switch {
+		case readErr != nil:
+			fail(readErr)
+		case streamErr == nil:
+			_ = stream.CloseSend()
+		} // a broken stream: Recv reports why
 	}()
 	failed := func() error {
 		pumpMu.Lock()
