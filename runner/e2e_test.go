@@ -1,9 +1,12 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -97,6 +100,12 @@ func clusterlab(t *testing.T, dir string, env []string, args ...string) result {
 		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
 	}
 	cmd.Env = append(cmd.Env, env...)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd to its end and returns its status and output.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -245,6 +254,10 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"batch above samples", smallConfig, []string{"--set", "loss.batch_size=4096"}, []string{`key "loss.batch_size"`, "exceeds the 2000 train embeddings"}},
 		{"garbled idx file", smallConfig, []string{"--set", "dataset.name=idx", "--set", "dataset.root=garbled"}, []string{"garbled/train-images-idx3-ubyte", "byte offset 0"}},
 		{"wrong onnx model", strings.Replace(smallConfig, "backbone: {plugin: pixels, pca_dims: 32}", "backbone: {plugin: dinov2, model: "+filepath.Join(repoRoot(t), "backbones/dinov2/testdata/not_a_vit.onnx")+"}", 1), nil, []string{"not_a_vit.onnx", "not [N, 3, H, W]"}},
+		{"truncated CIFAR binary", cifarConfig("cifar10", "cifar/trunc"), nil, []string{"cifar/trunc/data_batch_3.bin", "at byte offset 9219", "truncated"}},
+		{"garbled CIFAR pickle", cifarConfig("cifar100", "cifar/garbled"), nil, []string{"cifar/garbled/train", "at byte offset 208", "garbled"}},
+		{"truncated CIFAR archive", cifarConfig("cifar10", "cifar/cut.tar.gz"), nil, []string{"cifar/cut.tar.gz", "member cifar-10-batches-py/", "byte offset", "truncated"}},
+		{"missing CIFAR file", cifarConfig("cifar10", "cifar/missing"), nil, []string{"cifar/missing has no test_batch.bin"}},
 		{"non-finite features", strings.Replace(smallConfig, "backbone: {plugin: pixels, pca_dims: 32}", "backbone: {plugin: precomputed, dir: nan}", 1), nil, []string{"nan/train.npy", "non-finite value at row 5, column 3"}},
 	}
 	// A garbled idx folder and features with a NaN, as users meet them.
@@ -252,6 +265,27 @@ func TestBadInputExitsTwo(t *testing.T) {
 	for i, f := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"} {
 		os.WriteFile(filepath.Join(dir, "garbled", f), bytes.Repeat([]byte{byte(0x41 + i)}, 100), 0o644)
 	}
+	// CIFAR files as users meet them when a download or copy went wrong:
+	// a binary batch cut mid-record, a pickle with garbage inside, an
+	// archive cut short, a folder missing a batch.
+	testdata := filepath.Join(repoRoot(t), "datasets/cifar/testdata")
+	cifarDir := filepath.Join(dir, "cifar")
+	untarGz(t, filepath.Join(testdata, "cifar-10-binary.tar.gz"), filepath.Join(cifarDir, "bin"))
+	untarGz(t, filepath.Join(testdata, "cifar-100-python.tar.gz"), filepath.Join(cifarDir, "py"))
+	os.Rename(filepath.Join(cifarDir, "bin/cifar-10-batches-bin"), filepath.Join(cifarDir, "trunc"))
+	if err := os.Truncate(filepath.Join(cifarDir, "trunc/data_batch_3.bin"), 10000); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(filepath.Join(cifarDir, "py/cifar-100-python"), filepath.Join(cifarDir, "garbled"))
+	pk, _ := os.ReadFile(filepath.Join(cifarDir, "garbled/train"))
+	copy(pk[200:260], bytes.Repeat([]byte{0xff}, 60))
+	os.WriteFile(filepath.Join(cifarDir, "garbled/train"), pk, 0o644)
+	gz, _ := os.ReadFile(filepath.Join(testdata, "cifar-10-python.tar.gz"))
+	os.WriteFile(filepath.Join(cifarDir, "cut.tar.gz"), gz[:len(gz)/2], 0o644)
+	untarGz(t, filepath.Join(testdata, "cifar-10-binary.tar.gz"), filepath.Join(cifarDir, "bin"))
+	os.Rename(filepath.Join(cifarDir, "bin/cifar-10-batches-bin"), filepath.Join(cifarDir, "missing"))
+	os.Remove(filepath.Join(cifarDir, "missing/test_batch.bin"))
+
 	feats := make([]float32, 2000*8)
 	feats[5*8+3] = float32(math.NaN())
 	if err := npy.WriteFloat32(filepath.Join(dir, "nan", "train.npy"), feats, 2000, 8); err != nil {
@@ -276,6 +310,48 @@ func TestBadInputExitsTwo(t *testing.T) {
 	}
 	if r := clusterlab(t, dir, nil, "frobnicate"); r.code != 2 {
 		t.Errorf("unknown command: exit %d", r.code)
+	}
+}
+
+// cifarConfig is smallConfig on a CIFAR dataset at root.
+func cifarConfig(name, root string) string {
+	return strings.Replace(smallConfig, "dataset: {plugin: idx, name: mnist, limit_train: 2000, limit_test: 500}",
+		fmt.Sprintf("dataset: {plugin: cifar, name: %s, root: %s}", name, root), 1)
+}
+
+// untarGz unpacks the regular files of a .tar.gz under dst.
+func untarGz(t *testing.T, archive, dst string) {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg || strings.Contains(h.Name, "..") {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dst, h.Name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -182,7 +182,15 @@ func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo co
 		p := newProgress("embed "+sp.Name, "img", sp.Count)
 		rd := newDatasetReader(ctx, ds, dsRef.Options, sp.Name, readBatchSize(dsInfo), sp.Count, nil)
 		defer rd.Close()
-		var values []float32
+		// Rows go to a temporary .npy as they arrive, so the runner holds
+		// one batch, not the split; the file is renamed into place only
+		// when every row is there.
+		var rows *npy.RowWriter
+		defer func() {
+			if rows != nil {
+				rows.Abort()
+			}
+		}()
 		dim, got := 0, 0
 		err := bb.Embed(ctx, core.EmbedRequest{Options: bbRef.Options, StateDir: stateDir, Dataset: dsInfo, Split: sp.Name}, rd, func(b core.EmbeddingBatch) error {
 			if dim == 0 {
@@ -190,17 +198,26 @@ func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo co
 					return fmt.Errorf("backbone %s sent embeddings of dimension %d", bbRef.Name, b.Dim)
 				}
 				dim = b.Dim
-				values = make([]float32, sp.Count*dim)
+				need := uint64(sp.Count) * uint64(dim+1) * 4
+				if err := store.CheckFree(e.Dir, need, fmt.Sprintf("the %d x %d embeddings of split %s", sp.Count, dim, sp.Name)); err != nil {
+					return err
+				}
+				var err error
+				if rows, err = npy.CreateFloat32Rows(e.Path("embeddings"), sp.Count, dim); err != nil {
+					return err
+				}
 			}
-			if b.Dim != dim || b.Offset < 0 || b.Offset+b.Count > sp.Count || len(b.Values) != b.Count*dim {
-				return fmt.Errorf("backbone %s sent a bad batch (offset %d, count %d, dim %d, %d values)", bbRef.Name, b.Offset, b.Count, b.Dim, len(b.Values))
+			if b.Dim != dim || b.Offset != got || b.Offset+b.Count > sp.Count || len(b.Values) != b.Count*dim {
+				return fmt.Errorf("backbone %s sent a bad batch (offset %d, count %d, dim %d, %d values; expected offset %d)", bbRef.Name, b.Offset, b.Count, b.Dim, len(b.Values), got)
 			}
 			for i, v := range b.Values {
 				if v != v || v > 3.4e38 || v < -3.4e38 {
 					return fmt.Errorf("%w: backbone %s produced a non-finite feature for image %d of split %s", core.ErrInvalidInput, bbRef.Name, b.Offset+i/dim, sp.Name)
 				}
 			}
-			copy(values[b.Offset*dim:], b.Values)
+			if err := rows.Append(b.Values); err != nil {
+				return err
+			}
 			got += b.Count
 			p.Set(got, "")
 			return nil
@@ -208,12 +225,13 @@ func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo co
 		if err != nil {
 			return nil, nil, fmt.Errorf("embed split %s with backbone %s: %w", sp.Name, bbRef.Name, err)
 		}
-		if got != sp.Count {
+		if got != sp.Count || rows == nil {
 			return nil, nil, fmt.Errorf("backbone %s returned %d embeddings for %d images of split %s", bbRef.Name, got, sp.Count, sp.Name)
 		}
-		if err := npy.WriteFloat32(e.Path("embeddings"), values, sp.Count, dim); err != nil {
+		if err := rows.Commit(); err != nil {
 			return nil, nil, err
 		}
+		rows = nil
 		if err := npy.WriteInt32(e.Path("labels"), rd.labels, sp.Count); err != nil {
 			return nil, nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/metrics"
+	"github.com/clusterlab/clusterlab/core/store"
 	"github.com/clusterlab/clusterlab/plugins"
 	"github.com/clusterlab/clusterlab/runner/config"
 )
@@ -63,6 +64,9 @@ func mainWithStatus(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "clusterlab: %v\n", err)
+	if diskFull(err) {
+		fmt.Fprintln(stderr, "clusterlab: the disk is full (or a file size limit was reached). Files are renamed into place only when complete, so nothing half-written is kept; free some space and run the same command again to resume.")
+	}
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
@@ -354,4 +358,19 @@ func optionsTable(kind, name string, opts []core.Option) table {
 		t.Rows = append(t.Rows, []string{o.Name, o.Type, def, rng, o.Help})
 	}
 	return t
+}
+
+// diskFull reports whether err comes from a full disk, a quota or a file
+// size limit, in this process or (as text, through gRPC) in a plugin.
+func diskFull(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) || errors.Is(err, store.ErrNoSpace) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"no space left on device", "disk quota exceeded", "file too large"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

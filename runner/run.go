@@ -199,9 +199,25 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 		}
 		return runDir, renderTables(stdout, "text", []table{comparisonTable(mf)})
 	}
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
+	// One process per run directory: a second `clusterlab run` of the same
+	// trial would interleave checkpoints and results.
+	unlock, err := store.TryLockDir(runDir)
+	if errors.Is(err, store.ErrLocked) {
+		return "", fmt.Errorf("%w; wait for that run to finish (or stop it), or give this one another trial name", err)
+	} else if err != nil {
 		return "", fmt.Errorf("create run directory: %w; set runs_dir to a writable folder", err)
 	}
+	defer unlock()
+	// The holder before us may have finished this very trial.
+	if done, err := finishedWith(runDir, cfgYAML); err == nil && done {
+		logf("%s was finished by another run meanwhile; its results are reused", runDir)
+		mf, err := readMetrics(runDir)
+		if err != nil {
+			return "", err
+		}
+		return runDir, renderTables(stdout, "text", []table{comparisonTable(mf)})
+	}
+	removeStaleTemps(runDir)
 	if err := writeFileAtomic(filepath.Join(runDir, "config.yaml"), cfgYAML); err != nil {
 		return "", fmt.Errorf("run directory %s is not writable: %w", runDir, err)
 	}
@@ -396,6 +412,9 @@ func knnGraph(ctx context.Context, st *store.Store, be *backend.Opened, train sp
 	if k >= train.N {
 		return "", fmt.Errorf("%w: neighbours.k = %d needs more than %d train samples", core.ErrInvalidInput, k, train.N)
 	}
+	if err := store.CheckFree(st.Root, uint64(train.N)*uint64(k)*8, fmt.Sprintf("the k-NN graph (%d x %d)", train.N, k)); err != nil {
+		return "", err
+	}
 	sum, err := store.FileSHA256(train.Embeddings)
 	if err != nil {
 		return "", err
@@ -509,4 +528,15 @@ func finishedWith(runDir string, cfgYAML []byte) (bool, error) {
 		return false, nil
 	}
 	return bytes.Equal(old, cfgYAML), nil
+}
+
+// removeStaleTemps deletes the temporary files (".<name>.tmp-*") that a
+// killed writer left in the run directory. They are never read (every
+// file is renamed into place only when complete), so this only frees
+// space; the caller holds the directory's lock, so no writer is active.
+func removeStaleTemps(runDir string) {
+	stale, _ := filepath.Glob(filepath.Join(runDir, ".*.tmp-*"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
 }

@@ -404,16 +404,27 @@ func WriteAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err = bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = f.Sync(); err != nil {
+	return commitTemp(f, path)
+}
+
+// commitTemp fsyncs and closes the temporary file f and renames it to
+// path, then syncs the directory so the rename survives a crash.
+func commitTemp(f *os.File, path string) error {
+	// CreateTemp makes the file private (0600); a finished array is as
+	// readable as any file the user writes.
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
-	if err = f.Close(); err != nil {
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
 	}
-	if err = os.Rename(f.Name(), path); err != nil {
+	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("rename into %s: %w", path, err)
 	}
-	if d, derr := os.Open(dir); derr == nil {
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
 		_ = d.Sync() // make the rename durable; best effort on filesystems that refuse
 		d.Close()
 	}
