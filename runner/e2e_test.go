@@ -258,6 +258,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"garbled CIFAR pickle", cifarConfig("cifar100", "cifar/garbled"), nil, []string{"cifar/garbled/train", "at byte offset 208", "garbled"}},
 		{"truncated CIFAR archive", cifarConfig("cifar10", "cifar/cut.tar.gz"), nil, []string{"cifar/cut.tar.gz", "member cifar-10-batches-py/", "byte offset", "truncated"}},
 		{"missing CIFAR file", cifarConfig("cifar10", "cifar/missing"), nil, []string{"cifar/missing has no test_batch.bin"}},
+		{"missing idx files", smallConfig, []string{"--set", "dataset.name=idx", "--set", "dataset.root=emptyidx"}, []string{"no train-images-idx3-ubyte in emptyidx"}},
+		{"infinite features", strings.Replace(smallConfig, "backbone: {plugin: pixels, pca_dims: 32}", "backbone: {plugin: precomputed, dir: inf}", 1), nil, []string{"inf/test.npy", "non-finite value at row 7, column 0"}},
 		{"non-finite features", strings.Replace(smallConfig, "backbone: {plugin: pixels, pca_dims: 32}", "backbone: {plugin: precomputed, dir: nan}", 1), nil, []string{"nan/train.npy", "non-finite value at row 5, column 3"}},
 	}
 	// A garbled idx folder and features with a NaN, as users meet them.
@@ -286,6 +288,15 @@ func TestBadInputExitsTwo(t *testing.T) {
 	os.Rename(filepath.Join(cifarDir, "bin/cifar-10-batches-bin"), filepath.Join(cifarDir, "missing"))
 	os.Remove(filepath.Join(cifarDir, "missing/test_batch.bin"))
 
+	os.MkdirAll(filepath.Join(dir, "emptyidx"), 0o755)
+	testFeats := make([]float32, 500*8)
+	testFeats[7*8] = float32(math.Inf(-1))
+	if err := npy.WriteFloat32(filepath.Join(dir, "inf", "train.npy"), make([]float32, 2000*8), 2000, 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteFloat32(filepath.Join(dir, "inf", "test.npy"), testFeats, 500, 8); err != nil {
+		t.Fatal(err)
+	}
 	feats := make([]float32, 2000*8)
 	feats[5*8+3] = float32(math.NaN())
 	if err := npy.WriteFloat32(filepath.Join(dir, "nan", "train.npy"), feats, 2000, 8); err != nil {
