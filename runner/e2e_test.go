@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"io"
 	"math"
 	"os"
@@ -186,6 +187,39 @@ func TestEndToEndMNISTSubset(t *testing.T) {
 	hist, _ := os.ReadFile(filepath.Join(runDir, "history.jsonl"))
 	if n := strings.Count(strings.TrimSpace(string(hist)), "\n") + 1; n != 3 {
 		t.Errorf("history.jsonl has %d lines, want 3 epochs", n)
+	}
+
+	// Pictures: every plot, a gallery per split and the report, as valid,
+	// non-trivial PNGs; `clusterlab report` redraws them from the
+	// directory alone.
+	pictures := []string{"plot_loss.png", "plot_schedule.png", "plot_cluster_sizes_train.png", "plot_cluster_sizes_test.png",
+		"plot_confusion_train.png", "plot_confusion_test.png", "gallery_train.png", "gallery_test.png"}
+	for _, f := range pictures {
+		checkPNG(t, filepath.Join(runDir, f))
+	}
+	html, _ := os.ReadFile(filepath.Join(runDir, "report.html"))
+	if n := strings.Count(string(html), "data:image/png;base64,"); n != len(pictures) {
+		t.Errorf("report.html inlines %d images, want %d", n, len(pictures))
+	}
+	md, _ := os.ReadFile(filepath.Join(runDir, "report.md"))
+	for _, want := range append(pictures, "best-head", "experiment: e2e") {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	for _, f := range []string{"report.md", "report.html", "plot_loss.png", "plot_confusion_test.png"} {
+		os.Remove(filepath.Join(runDir, f))
+	}
+	if rr := clusterlab(t, dir, nil, "report", runDir); rr.code != 0 || !strings.Contains(rr.stdout, "report.html") {
+		t.Errorf("clusterlab report (%d): %s %s", rr.code, rr.stdout, rr.stderr)
+	}
+	checkPNG(t, filepath.Join(runDir, "plot_loss.png"))
+	checkPNG(t, filepath.Join(runDir, "plot_confusion_test.png"))
+	if html2, _ := os.ReadFile(filepath.Join(runDir, "report.html")); string(html2) != string(html) {
+		t.Errorf("report.html redrawn by clusterlab report differs from the run's")
+	}
+	if rr := clusterlab(t, dir, nil, "report", dir); rr.code != 2 || !strings.Contains(rr.stderr, "not a finished run directory") {
+		t.Errorf("clusterlab report on a non-run directory: exit %d %s", rr.code, rr.stderr)
 	}
 
 	// The table re-renders from the run directory alone, in every format.
@@ -553,5 +587,40 @@ func TestConfigDocInSync(t *testing.T) {
 	j := strings.Index(string(doc), "**options of dataset")
 	if i < 0 || j < 0 || r.stdout[i:] != string(doc[j:]) {
 		t.Fatalf("docs/CONFIG.md is out of date: regenerate it with `bin/clusterlab plugins --options --format markdown`")
+	}
+}
+
+// checkPNG decodes a PNG and checks it is a real picture: not tiny, many
+// colours, not one colour all over.
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	im, err := png.Decode(f)
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	b := im.Bounds()
+	if b.Dx() < 100 || b.Dy() < 100 {
+		t.Errorf("%s is only %dx%d", path, b.Dx(), b.Dy())
+	}
+	count := map[[4]uint32]int{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, a := im.At(x, y).RGBA()
+			count[[4]uint32{r, g, bl, a}]++
+		}
+	}
+	most := 0
+	for _, n := range count {
+		most = max(most, n)
+	}
+	if len(count) < 20 || most > b.Dx()*b.Dy()*97/100 {
+		t.Errorf("%s looks empty: %d colours, the commonest covers %d of %d pixels", path, len(count), most, b.Dx()*b.Dy())
 	}
 }

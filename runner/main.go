@@ -31,6 +31,8 @@ usage:
   clusterlab table RUN_DIR... [--format text|markdown|csv|json] [--split NAME]
                                                  re-render stored results (a sweep's
                                                  trials, or its experiment directory)
+  clusterlab report RUN_DIR...                   redraw the plots and report.md/report.html
+                                                 of finished runs
   clusterlab score --labels Y --pred P [--json]  metrics of any assignment
   clusterlab plugins [--options] [--format F]    list installed plugins (and their options)
 
@@ -109,6 +111,8 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 		return cmdEmbed(ctx, args[1:], stdout)
 	case "table":
 		return cmdTable(args[1:], stdout)
+	case "report":
+		return cmdReport(args[1:], stdout)
 	case "score":
 		return cmdScore(args[1:], stdout)
 	case "plugins":

@@ -24,6 +24,7 @@ import (
 	"github.com/clusterlab/clusterlab/core/store"
 	"github.com/clusterlab/clusterlab/plugins"
 	"github.com/clusterlab/clusterlab/runner/config"
+	"github.com/clusterlab/clusterlab/runner/report"
 )
 
 // Result is one row of metrics.json: one method, one selection of its
@@ -197,6 +198,9 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 		if err != nil {
 			return "", err
 		}
+		if _, err := os.Stat(filepath.Join(runDir, report.MarkdownFile)); err != nil {
+			buildReport(runDir) // killed between its results and its report
+		}
 		return runDir, renderTables(stdout, "text", []table{comparisonTable(mf)})
 	}
 	// One process per run directory: a second `clusterlab run` of the same
@@ -266,6 +270,9 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 			return "", err
 		}
 		labels[name] = toInts(l)
+	}
+	if err := writeReportInputs(runDir, dsInfo, labels); err != nil {
+		return "", err
 	}
 	var results []Result
 	splitNames := sortedSplits(splits)
@@ -390,6 +397,15 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 			}
 		}
 	}
+	// Galleries need the dataset's images again; pictures never fail a run.
+	tGal := time.Now()
+	if err := writeGalleries(ctx, cfg, runDir, splitNames, res.BestHead, k, dsInfo.Classes); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		logf("warning: gallery: %v", err)
+	}
+	lap("gallery", tGal)
 	seconds["total"] = time.Since(t0).Seconds()
 	mf := MetricsFile{
 		Experiment: cfg.Experiment, Trial: trial, Loss: lossDesc.Name, Backend: res.Backend,
@@ -405,6 +421,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	if err := writeTables(runDir, mf, stdout); err != nil {
 		return "", err
 	}
+	buildReport(runDir)
 	return runDir, nil
 }
 

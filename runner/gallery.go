@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/plugins"
+	"github.com/clusterlab/clusterlab/runner/config"
+	"github.com/clusterlab/clusterlab/runner/report"
+)
+
+// writeReportInputs stores what the report needs beyond the trainer's
+// files: the ground-truth labels of every split and the class names, so
+// that `clusterlab report` can redraw everything from the run directory.
+func writeReportInputs(runDir string, dsInfo core.DatasetInfo, labels map[string][]int) error {
+	for name, l := range labels {
+		v := make([]int32, len(l))
+		for i, x := range l {
+			v[i] = int32(x)
+		}
+		if err := npy.WriteInt32(filepath.Join(runDir, report.LabelsFile(name)), v, len(v)); err != nil {
+			return err
+		}
+	}
+	b, err := json.MarshalIndent(report.Dataset{Name: dsInfo.Name, Classes: dsInfo.Classes}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(runDir, report.DatasetFile), append(b, '\n'))
+}
+
+// galleryPerCluster is how many images a gallery shows per cluster.
+func galleryPerCluster(k int) int {
+	if k <= 20 {
+		return 10
+	}
+	return 8
+}
+
+// writeGalleries renders gallery_<split>.png for every split: one row per
+// cluster with the images the teacher of the best head is most confident
+// about, captioned with the matched class and purity. The images are read
+// back from the dataset plugin (relaunched: it was stopped after the
+// embedding), streaming each split once and keeping only the picked ones.
+func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, splitNames []string, bestHead, k int, classes []string) error {
+	c, err := plugins.Launch(ctx, core.KindDataset, cfg.Dataset.Plugin)
+	if err != nil {
+		return fmt.Errorf("dataset plugin: %w", err)
+	}
+	defer c.Kill()
+	ds := c.Dataset()
+	info, err := ds.Describe(ctx, cfg.Dataset.Options)
+	if err != nil {
+		return err
+	}
+	for _, split := range splitNames {
+		t0 := time.Now()
+		assign, shape, err := npy.ReadInt32(filepath.Join(runDir, report.AssignFile(split)))
+		if err != nil {
+			return err
+		}
+		if len(shape) != 2 || bestHead >= shape[0] {
+			return fmt.Errorf("%s has shape %v, no head %d", report.AssignFile(split), shape, bestHead)
+		}
+		n := shape[1]
+		best := assign[bestHead*n : (bestHead+1)*n]
+		probs, _, err := npy.ReadFloat32(filepath.Join(runDir, report.ProbsFile(split)))
+		if err != nil {
+			return err
+		}
+		labels, _, err := npy.ReadInt32(filepath.Join(runDir, report.LabelsFile(split)))
+		if err != nil {
+			return err
+		}
+		picks, err := report.GalleryPicks(best, probs, k, galleryPerCluster(k))
+		if err != nil {
+			return err
+		}
+		sums, err := report.ClusterSummaries(best, labels, classes, k)
+		if err != nil {
+			return err
+		}
+		want := map[int]image.Image{}
+		for _, p := range picks {
+			for _, i := range p {
+				want[i] = nil
+			}
+		}
+		err = ds.Read(ctx, core.ReadRequest{Options: cfg.Dataset.Options, Split: split, BatchSize: readBatchSize(info)}, func(b core.ImageBatch) error {
+			per := b.Height * b.Width * b.Channels
+			for j := 0; j < b.Count; j++ {
+				if _, ok := want[b.Offset+j]; ok {
+					want[b.Offset+j] = toImage(b.Pixels[j*per:(j+1)*per], b.Height, b.Width, b.Channels)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read split %s for its gallery: %w", split, err)
+		}
+		rows := make([]report.GalleryRow, len(picks))
+		for c, p := range picks {
+			rows[c].Title = sums[c].Title()
+			for _, i := range p {
+				if im := want[i]; im != nil {
+					rows[c].Images = append(rows[c].Images, im)
+				}
+			}
+		}
+		if err := report.RenderGallery(filepath.Join(runDir, report.GalleryFile(split)), rows); err != nil {
+			return err
+		}
+		logf("gallery %-5s done in %s: %d clusters x %d images", split, time.Since(t0).Round(100*time.Millisecond), k, galleryPerCluster(k))
+	}
+	return nil
+}
+
+// toImage wraps one HWC uint8 image: gray for one channel, RGB for three
+// (other channel counts show their first channel).
+func toImage(px []uint8, h, w, ch int) image.Image {
+	if ch == 1 {
+		return &image.Gray{Pix: append([]uint8(nil), px...), Stride: w, Rect: image.Rect(0, 0, w, h)}
+	}
+	im := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			o := (y*w + x) * ch
+			c := color.NRGBA{px[o], px[o], px[o], 255}
+			if ch >= 3 {
+				c.G, c.B = px[o+1], px[o+2]
+			}
+			im.SetNRGBA(x, y, c)
+		}
+	}
+	return im
+}
+
+// buildReport renders the plots and report.md/report.html of a finished
+// run. Pictures never fail a run: a problem is a warning.
+func buildReport(runDir string) {
+	files, err := report.Build(runDir)
+	if err != nil {
+		logf("warning: report: %v; rebuild it with: clusterlab report %s", err, runDir)
+		return
+	}
+	for _, n := range files.Notes {
+		logf("report: %s", n)
+	}
+	logf("report: %s (%d plots)", files.HTML, len(files.Plots))
+}
+
+// cmdReport is `clusterlab report RUN_DIR...`: redraws the plots and the
+// report of finished runs from their directories alone (the galleries,
+// which need the dataset's images, are kept as the run drew them).
+func cmdReport(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"report needs at least one run directory"}
+	}
+	for _, dir := range args {
+		if strings.HasPrefix(dir, "-") {
+			return usageError{"report: unknown flag " + dir}
+		}
+		if _, err := os.Stat(filepath.Join(dir, report.MetricsFile)); err != nil {
+			return core.InvalidInput(fmt.Errorf("%s is not a finished run directory (no %s): %w", dir, report.MetricsFile, err))
+		}
+		files, err := report.Build(dir)
+		if err != nil {
+			return err
+		}
+		for _, n := range files.Notes {
+			fmt.Fprintf(stdout, "%s: note: %s\n", dir, n)
+		}
+		fmt.Fprintf(stdout, "%s\n%s\n", files.Markdown, files.HTML)
+		for _, p := range files.Plots {
+			fmt.Fprintln(stdout, filepath.Join(dir, p))
+		}
+	}
+	return nil
+}

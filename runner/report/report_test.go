@@ -1,0 +1,902 @@
+package report
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/image/font/sfnt"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/train"
+)
+
+var testClasses = []string{"airplane", "bird", "cat", "dog"}
+
+// synthRun describes a synthetic finished run.
+type synthRun struct {
+	heads, k, epochs, best int
+	n                      map[string]int // samples per split
+	noHistory, noLabels    bool
+	noTables, noConfig     bool
+	noDataset, noGallery   bool
+}
+
+func defaultRun() synthRun {
+	return synthRun{heads: 3, k: 4, epochs: 15, best: 2, n: map[string]int{"train": 400, "test": 200}}
+}
+
+// truth is the class of cluster c in the synthetic runs: a permutation,
+// so that the Hungarian order differs from the id order.
+func truth(c int) int { return (c + 1) % 4 }
+
+// makeRun writes the synthetic run into a new temporary directory.
+func makeRun(t *testing.T, s synthRun) string {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := json.Marshal(map[string]any{
+		"experiment": "synth", "trial": "seed0-abc", "loss": "temi", "backend": "go",
+		"best_head": s.best, "classes": 4, "clusters": s.k,
+	})
+	write(MetricsFile, string(m))
+	if !s.noConfig {
+		write(ConfigFile, "experiment: synth\nloss:\n    epochs: 15\n")
+	}
+	if !s.noTables {
+		write(TablesFile, "**synth/seed0-abc: temi vs baselines (metrics in %)**\n\n"+
+			"| method | selection | test ACC |\n|:--|:--|--:|\n| temi | best-head | 81.5 |\n| kmeans <script> | all | 60.2 |\n\n"+
+			"knn-classifier is supervised.\n")
+	}
+	if !s.noDataset {
+		b, _ := json.Marshal(Dataset{Name: "synthetic", Classes: testClasses})
+		write(DatasetFile, string(b))
+	}
+	if !s.noHistory {
+		var sb strings.Builder
+		for e := 1; e <= s.epochs; e++ {
+			r := train.EpochRecord{Epoch: e, LR: 1e-3 * (1 + math.Cos(math.Pi*float64(e)/float64(s.epochs))) / 2,
+				TeacherMomentum: 0.996 + 0.004*float64(e)/float64(s.epochs), TeacherTemp: 0.04 + 0.03*math.Min(1, float64(e)/5), WeightDecay: 1e-4}
+			for h := 0; h < s.heads; h++ {
+				l := -math.Log(float64(e)+1) - 0.05*float64(h)
+				if h == s.best {
+					l -= 0.3
+				}
+				r.HeadLosses = append(r.HeadLosses, l)
+				r.Loss += l / float64(s.heads)
+			}
+			b, _ := json.Marshal(r)
+			sb.Write(append(b, '\n'))
+		}
+		write(train.HistoryFile, sb.String())
+	}
+	rng := rand.New(rand.NewSource(1))
+	for split, n := range s.n {
+		assign := make([]int32, s.heads*n)
+		labels := make([]int32, n)
+		probs := make([]float32, n)
+		for i := 0; i < n; i++ {
+			c := i % s.k
+			labels[i] = int32(truth(c % 4))
+			if rng.Float64() < 0.2 {
+				labels[i] = int32(rng.Intn(4))
+			}
+			if i%50 == 0 {
+				labels[i] = -1 // unknown
+			}
+			for h := 0; h < s.heads; h++ {
+				assign[h*n+i] = int32(c)
+				if h != s.best && rng.Float64() < 0.3 {
+					assign[h*n+i] = int32(rng.Intn(s.k))
+				}
+			}
+			probs[i] = rng.Float32()
+		}
+		if err := npy.WriteInt32(filepath.Join(dir, AssignFile(split)), assign, s.heads, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := npy.WriteFloat32(filepath.Join(dir, ProbsFile(split)), probs, n); err != nil {
+			t.Fatal(err)
+		}
+		if !s.noLabels {
+			if err := npy.WriteInt32(filepath.Join(dir, LabelsFile(split)), labels, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !s.noGallery {
+			best := assign[s.best*n : (s.best+1)*n]
+			picks, err := GalleryPicks(best, probs, s.k, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums, err := ClusterSummaries(best, labels, testClasses, s.k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []GalleryRow
+			for c, p := range picks {
+				row := GalleryRow{Title: sums[c].Title()}
+				for _, i := range p {
+					row.Images = append(row.Images, digit(i))
+				}
+				rows = append(rows, row)
+			}
+			if err := RenderGallery(filepath.Join(dir, GalleryFile(split)), rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// digit is a 28×28 grey test image that differs per index.
+func digit(i int) image.Image {
+	im := image.NewGray(image.Rect(0, 0, 28, 28))
+	for y := 0; y < 28; y++ {
+		for x := 0; x < 28; x++ {
+			im.SetGray(x, y, color.Gray{uint8((x*9 + y*3 + i*37) % 256)})
+		}
+	}
+	return im
+}
+
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return im
+}
+
+// colourStats counts distinct colours, the share of the most common one
+// and how many pixels have exactly colour want.
+func colourStats(im image.Image, want color.RGBA) (distinct int, topShare float64, wantCount int) {
+	counts := map[color.RGBA]int{}
+	b := im.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.RGBAModel.Convert(im.At(x, y)).(color.RGBA)
+			counts[c]++
+			if c == want {
+				wantCount++
+			}
+		}
+	}
+	top := 0
+	for _, n := range counts {
+		top = max(top, n)
+	}
+	return len(counts), float64(top) / float64(b.Dx()*b.Dy()), wantCount
+}
+
+// viridisPixelAt says whether the pixel has one of the heat map's palette
+// colours.
+func viridisPixelAt(im image.Image, x, y int) bool {
+	return allViridis[color.RGBAModel.Convert(im.At(x, y)).(color.RGBA)]
+}
+
+var allViridis = viridisSet(0, 1)
+
+// viridisSet is the heat map palette's colours for shares in [lo, hi].
+func viridisSet(lo, hi float64) map[color.RGBA]bool {
+	want := map[color.RGBA]bool{}
+	pal := viridisPalette(257).Colors()
+	for i, c := range pal {
+		if t := float64(i) / float64(len(pal)-1); t >= lo && t <= hi {
+			want[c.(color.RGBA)] = true
+		}
+	}
+	return want
+}
+
+// viridisPixels counts the pixels that have exactly one of the heat map's
+// palette colours for a share in [lo, hi].
+func viridisPixels(im image.Image, lo, hi float64) int {
+	want := viridisSet(lo, hi)
+	n := 0
+	b := im.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if want[color.RGBAModel.Convert(im.At(x, y)).(color.RGBA)] {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func TestBuildRendersEverything(t *testing.T) {
+	dir := makeRun(t, defaultRun())
+	start := time.Now()
+	files, err := Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Build: %v", time.Since(start))
+	want := []string{LossPlot, SchedulePlot, SizesPlot("train"), ConfusionPlot("train"), SizesPlot("test"), ConfusionPlot("test")}
+	if fmt.Sprint(files.Plots) != fmt.Sprint(want) {
+		t.Fatalf("plots %v, want %v", files.Plots, want)
+	}
+	if len(files.Notes) != 0 {
+		t.Errorf("unexpected notes with every input present: %q", files.Notes)
+	}
+	// The colours each plot must contain: the highlighted head, the
+	// schedules' curves, the bars and the uniform line, the outlined
+	// matched cells. gonum/plot
+	// anti-aliases edges, but the inside of a line at least 2 pixels wide
+	// and of a filled area keeps its exact colour.
+	marks := map[string][]color.RGBA{
+		LossPlot:               {bestCol},
+		SchedulePlot:           {blueCol, orangeCol, greenCol},
+		SizesPlot("train"):     {blueCol, bestCol},
+		SizesPlot("test"):      {blueCol, bestCol},
+		ConfusionPlot("train"): {bestCol},
+		ConfusionPlot("test"):  {bestCol},
+	}
+	for _, name := range want {
+		im := readPNG(t, filepath.Join(dir, name))
+		b := im.Bounds()
+		if b.Dx() < 500 || b.Dy() < 300 || b.Dx() > 2000 || b.Dy() > 2000 {
+			t.Errorf("%s: size %v", name, b.Size())
+		}
+		distinct, top, _ := colourStats(im, white)
+		// Line plots are mostly white background; 97% leaves room for
+		// nothing but axes and text. Anti-aliased text alone brings
+		// dozens of greys.
+		if distinct < 50 || top > 0.97 {
+			t.Errorf("%s looks trivial: %d colours, most common %.0f%%", name, distinct, 100*top)
+		}
+		for _, c := range marks[name] {
+			if _, _, n := colourStats(im, c); n < 200 {
+				t.Errorf("%s: only %d pixels of %v", name, n, c)
+			}
+		}
+	}
+	// The loss plot shows the other heads in (thinner) grey too.
+	if _, _, n := colourStats(readPNG(t, filepath.Join(dir, LossPlot)), otherCol); n < 100 {
+		t.Errorf("loss plot: only %d pixels of the other heads' grey", n)
+	}
+	// The heat maps span the colour map: bright matched cells (the
+	// synthetic clusters are 80% pure), dark off-diagonal ones.
+	for _, split := range []string{"train", "test"} {
+		im := readPNG(t, filepath.Join(dir, ConfusionPlot(split)))
+		if bright, dark := viridisPixels(im, 0.7, 1), viridisPixels(im, 0, 0.15); bright < 2000 || dark < 2000 {
+			t.Errorf("%s: %d pixels of the bright end of viridis, %d of the dark end", ConfusionPlot(split), bright, dark)
+		}
+	}
+
+	md, err := os.ReadFile(files.Markdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append(want, "# Run report: synth/seed0-abc", "| temi | best-head | 81.5 |", "experiment: synth",
+		"![gallery, train](gallery_train.png)", "![gallery, test](gallery_test.png)", "dataset **synthetic**") {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("report.md lacks %q", s)
+		}
+	}
+
+	page, err := os.ReadFile(files.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	attrs := regexp.MustCompile(`(?i)\b(src|href)\s*=\s*"([^"]*)"`).FindAllStringSubmatch(html, -1)
+	imgs := 0
+	for _, a := range attrs {
+		if !strings.HasPrefix(a[2], "data:") && !strings.HasPrefix(a[2], "#") {
+			t.Errorf("report.html refers outside itself: %s=%q", a[1], a[2])
+			continue
+		}
+		if pfx := "data:image/png;base64,"; strings.HasPrefix(a[2], pfx) {
+			b, err := base64.StdEncoding.DecodeString(a[2][len(pfx):])
+			if err != nil {
+				t.Fatalf("bad base64 image: %v", err)
+			}
+			if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+				t.Errorf("embedded image is not a PNG: %v", err)
+			}
+			imgs++
+		}
+	}
+	if imgs != len(want)+2 { // the plots and two galleries
+		t.Errorf("report.html embeds %d images, want %d", imgs, len(want)+2)
+	}
+	for _, s := range []string{"<table>", `<th style="text-align:right">test ACC</th>`, "<td style=\"text-align:left\">temi</td>",
+		"kmeans &lt;script&gt;", "<pre><code class=\"language-yaml\">", "<strong>synth/seed0-abc: temi vs baselines (metrics in %)</strong>"} {
+		if !strings.Contains(html, s) {
+			t.Errorf("report.html lacks %q", s)
+		}
+	}
+	if strings.Contains(html, "<script") {
+		t.Error("report.html carries unescaped <script")
+	}
+
+	// Building again replaces the files in place.
+	if _, err := Build(dir); err != nil {
+		t.Fatalf("second Build: %v", err)
+	}
+}
+
+func TestBuildMissingOptionalInputs(t *testing.T) {
+	s := defaultRun()
+	s.noHistory, s.noLabels, s.noTables, s.noConfig, s.noDataset, s.noGallery = true, true, true, true, true, true
+	s.n = map[string]int{"test": 120}
+	dir := makeRun(t, s)
+	files, err := Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(files.Plots) != fmt.Sprint([]string{SizesPlot("test")}) {
+		t.Errorf("plots %v, want only the cluster sizes", files.Plots)
+	}
+	for _, p := range []string{LossPlot, SchedulePlot, ConfusionPlot("test")} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("%s written without its input", p)
+		}
+	}
+	md, _ := os.ReadFile(files.Markdown)
+	for _, s := range []string{"No history.jsonl", "No labels_test.npy", "No tables.md", "No config.yaml", "No gallery_test.png", "## Notes"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("report.md lacks the note %q:\n%s", s, md)
+		}
+	}
+	if len(files.Notes) != 5 {
+		t.Errorf("notes %q, want 5", files.Notes)
+	}
+
+	// Labels without dataset.json: confusion by class index, with a note.
+	s = defaultRun()
+	s.noDataset = true
+	dir = makeRun(t, s)
+	files, err = Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(files.Notes, "\n"), "No dataset.json") {
+		t.Errorf("notes %q lack the missing dataset.json", files.Notes)
+	}
+
+	// Only metrics.json: a report that says what is missing.
+	dir = t.TempDir()
+	os.WriteFile(filepath.Join(dir, MetricsFile), []byte(`{"experiment":"e","trial":"t"}`), 0o644)
+	files, err = Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files.Plots) != 0 || !strings.Contains(strings.Join(files.Notes, "\n"), "cluster plots skipped") {
+		t.Errorf("plots %v notes %q", files.Plots, files.Notes)
+	}
+}
+
+func TestBuildCorruptInputs(t *testing.T) {
+	cases := []struct {
+		name, file string
+		corrupt    func(dir string) error
+		wantErr    string
+	}{
+		{"no metrics", MetricsFile, func(d string) error { return os.Remove(filepath.Join(d, MetricsFile)) }, "metrics.json"},
+		{"bad metrics", MetricsFile, func(d string) error { return os.WriteFile(filepath.Join(d, MetricsFile), []byte("{"), 0o644) }, "metrics.json"},
+		{"bad history line", train.HistoryFile, func(d string) error {
+			return os.WriteFile(filepath.Join(d, train.HistoryFile), []byte(`{"epoch":1,"head_losses":[1,2,3]}`+"\n\n"+`{"epoch":2,`+"\n"), 0o644)
+		}, "history.jsonl line 3"},
+		{"inconsistent heads", train.HistoryFile, func(d string) error {
+			return os.WriteFile(filepath.Join(d, train.HistoryFile), []byte(`{"epoch":1,"head_losses":[1,2,3]}`+"\n"+`{"epoch":2,"head_losses":[1]}`+"\n"), 0o644)
+		}, "history.jsonl"},
+		{"garbage assign", AssignFile("train"), func(d string) error {
+			return os.WriteFile(filepath.Join(d, AssignFile("train")), []byte("not numpy"), 0o644)
+		}, "assign_train.npy"},
+		{"float assign", AssignFile("train"), func(d string) error {
+			return npy.WriteFloat32(filepath.Join(d, AssignFile("train")), make([]float32, 6), 3, 2)
+		}, "assign_train.npy"},
+		{"cluster id beyond k", AssignFile("test"), func(d string) error {
+			return npy.WriteInt32(filepath.Join(d, AssignFile("test")), []int32{0, 1, 9, 0, 1, 2, 0, 1, 2}, 3, 3)
+		}, "assign_test.npy"},
+		{"too few heads", AssignFile("test"), func(d string) error {
+			return npy.WriteInt32(filepath.Join(d, AssignFile("test")), []int32{0, 1, 2}, 1, 3)
+		}, "assign_test.npy"},
+		{"labels length", LabelsFile("train"), func(d string) error {
+			return npy.WriteInt32(filepath.Join(d, LabelsFile("train")), []int32{0, 1}, 2)
+		}, "labels_train.npy"},
+		{"bad dataset", DatasetFile, func(d string) error { return os.WriteFile(filepath.Join(d, DatasetFile), []byte("[1,"), 0o644) }, "dataset.json"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := defaultRun()
+			s.noGallery = true
+			dir := makeRun(t, s)
+			if err := c.corrupt(dir); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Build(dir)
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("error %v, want one naming %q", err, c.wantErr)
+			}
+		})
+	}
+}
+
+func TestConfusionOrder(t *testing.T) {
+	// Clusters 0..2 hold classes 2, 0, 1; cluster 3 (over-clustering) is
+	// mostly class 1 and stays unmatched; labels -1 are left out.
+	assign := []int32{0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 1}
+	labels := []int32{2, 2, 0, 0, 0, 1, 1, 1, 1, 2, -1}
+	cm, err := newConfusion(assign, labels, 4, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cm.rows) != "[1 2 0 3]" || cm.unlabelled != 1 || cm.classes != 3 {
+		t.Fatalf("rows %v unlabelled %d classes %d", cm.rows, cm.unlabelled, cm.classes)
+	}
+	if fmt.Sprint(cm.counts) != "[[2 0 0] [0 3 0] [1 0 2] [0 1 1]]" {
+		t.Fatalf("counts %v", cm.counts)
+	}
+	// Rendered, the two pure clusters are cells of the bright end of the
+	// colour map, the empty cells of its dark end.
+	fig, err := plotConfusion(cm, []string{"a", "b", "c"}, "t", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := fig.Image()
+	for _, c := range []color.RGBA{viridis(1), viridis(0), viridis(0.5)} {
+		if _, _, n := colourStats(im, c); n < 500 {
+			t.Errorf("confusion plot: only %d pixels of %v", n, c)
+		}
+	}
+	if _, err := newConfusion(assign, labels[:3], 4, 3); err == nil {
+		t.Error("length mismatch accepted")
+	}
+	if _, err := newConfusion([]int32{0}, []int32{-1}, 1, 3); err == nil {
+		t.Error("no labelled sample accepted")
+	}
+}
+
+// manyClasses returns a confusion of k clusters against k classes (each
+// cluster spread over 3 classes) and the class names, one of them long.
+func manyClasses(t testing.TB, k int) (*confusion, []string) {
+	classes := make([]string, k)
+	for i := range classes {
+		classes[i] = fmt.Sprintf("class_%03d", i)
+	}
+	classes[3] = "great white shark, white shark, man-eater, man-eating shark"
+	rng := rand.New(rand.NewSource(2))
+	const n = 50000
+	assign, labels := make([]int32, n), make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(rng.Intn(k))
+		assign[i] = (labels[i]*7 + int32(rng.Intn(3))) % int32(k)
+	}
+	cm, err := newConfusion(assign, labels, k, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cm, classes
+}
+
+// TestConfusionManyClasses checks the CIFAR-100 scale: every class and
+// cluster labelled up to maxTickLabels (the names below the matrix put
+// ink in a band of their length), none beyond.
+func TestConfusionManyClasses(t *testing.T) {
+	var heights [2]int
+	for i, k := range []int{100, maxTickLabels + 30} {
+		cm, classes := manyClasses(t, k)
+		start := time.Now()
+		fig, err := plotConfusion(cm, classes, "t", "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := (vgimg.PngCanvas{Canvas: fig}).WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d classes: %v to draw and encode", k, time.Since(start))
+		im := fig.Image()
+		b := im.Bounds()
+		heights[i] = b.Dy()
+		if k <= maxTickLabels && (b.Dx() < 11*k || b.Dy() < 11*k) {
+			t.Errorf("%d classes: %v is too small for 11-pixel cells", k, b.Size())
+		}
+		// The heat map's bottom edge: the lowest row of viridis pixels.
+		bottom := 0
+		for y := b.Max.Y - 1; y >= 0 && bottom == 0; y-- {
+			for x := 0; x < b.Dx(); x++ {
+				if viridisPixelAt(im, x, y) {
+					bottom = y
+					break
+				}
+			}
+		}
+		// Ink in the band of the rotated names, 20 to 60 pixels below.
+		dark := 0
+		for y := bottom + 20; y < min(bottom+60, b.Max.Y); y++ {
+			for x := 0; x < b.Dx(); x++ {
+				if g := color.GrayModel.Convert(im.At(x, y)).(color.Gray).Y; g < 128 {
+					dark++
+				}
+			}
+		}
+		if labelled := k <= maxTickLabels; labelled != (dark > 500) {
+			t.Errorf("%d classes: %d dark pixels below the matrix, want labels %v", k, dark, labelled)
+		}
+	}
+	if heights[1] >= heights[0] {
+		t.Errorf("unlabelled matrix %d pixels high, labelled one %d", heights[1], heights[0])
+	}
+}
+
+// TestPlotLossNaN: a diverged epoch breaks the curves instead of failing
+// the plot; a history with nothing finite is an error, not a panic.
+func TestPlotLossNaN(t *testing.T) {
+	var hist []train.EpochRecord
+	for e := 1; e <= 10; e++ {
+		l := []float64{-float64(e), 1 - float64(e)}
+		if e == 5 {
+			l[0] = math.NaN()
+		}
+		hist = append(hist, train.EpochRecord{Epoch: e, HeadLosses: l})
+	}
+	fig, err := plotLoss(hist, 0, "t", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, n := colourStats(fig.Image(), bestCol); n < 200 {
+		t.Errorf("only %d pixels of the selected head", n)
+	}
+	for i := range hist {
+		hist[i].HeadLosses = []float64{math.NaN(), math.Inf(1)}
+	}
+	if _, err := plotLoss(hist, 0, "t", "s"); err == nil {
+		t.Error("a loss history without a finite value was plotted")
+	}
+}
+
+func TestClusterSummaries(t *testing.T) {
+	assign := []int32{0, 0, 0, 0, 1, 1, 3, 3, 3}
+	labels := []int32{2, 2, 2, 1, 0, 0, 1, 1, 2}
+	s, err := ClusterSummaries(assign, labels, []string{"airplane", "bird", "cat"}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) != 5 {
+		t.Fatalf("%d summaries", len(s))
+	}
+	want := []string{
+		"cluster 0 → cat, purity 75% (n=4)",
+		"cluster 1 → airplane, purity 100% (n=2)",
+		"cluster 2 (empty)",
+		"cluster 3 → bird, purity 67% (n=3)",
+		"cluster 4 (empty)",
+	}
+	for i, w := range want {
+		if got := s[i].Title(); got != w {
+			t.Errorf("cluster %d: %q, want %q", i, got, w)
+		}
+	}
+	// More clusters than classes: the extra one is named by its majority.
+	s, err = ClusterSummaries([]int32{0, 0, 1, 1, 2, 2, 2}, []int32{0, 0, 0, 1, 1, 1, 0}, nil, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s[1].Title(); got != "cluster 1 (unmatched) mostly class 0 50% (n=2)" {
+		t.Errorf("unmatched: %q", got)
+	}
+	if s[2].Class != 1 || math.Abs(s[2].Purity-2.0/3) > 1e-12 {
+		t.Errorf("cluster 2: %+v", s[2])
+	}
+	s, err = ClusterSummaries([]int32{0, 1, 1}, nil, nil, 0)
+	if err != nil || len(s) != 2 || s[1].Title() != "cluster 1 (n=2)" {
+		t.Errorf("without labels: %v %+v", err, s)
+	}
+	if _, err := ClusterSummaries([]int32{0, 5}, nil, nil, 3); err == nil {
+		t.Error("cluster id beyond k accepted")
+	}
+}
+
+func TestGalleryPicks(t *testing.T) {
+	assign := []int32{1, 0, 1, 1, 0, 1, 1, 3}
+	nan := float32(math.NaN())
+	probs := []float32{0.5, 0.9, 0.8, 0.5, 0.95, nan, 0.99, 0.1}
+	picks, err := GalleryPicks(assign, probs, 4, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cluster 1: 6 (0.99), 2 (0.8), then the tie 0 and 3 by index; NaN last.
+	if got := fmt.Sprint(picks); got != "[[4 1] [6 2 0] [] [7]]" {
+		t.Errorf("picks %s", got)
+	}
+	picks, _ = GalleryPicks(assign, probs, 4, 10)
+	if got := fmt.Sprint(picks[1]); got != "[6 2 0 3 5]" {
+		t.Errorf("all of cluster 1: %s", got)
+	}
+	picks, _ = GalleryPicks(assign, nil, 4, 2)
+	if got := fmt.Sprint(picks); got != "[[1 4] [0 2] [] [7]]" {
+		t.Errorf("without probabilities: %s", got)
+	}
+	if _, err := GalleryPicks(assign, probs[:3], 4, 2); err == nil {
+		t.Error("length mismatch accepted")
+	}
+	if _, err := GalleryPicks(assign, probs, 2, 2); err == nil {
+		t.Error("cluster id beyond k accepted")
+	}
+}
+
+func TestRenderGallery(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.png")
+	rows := []GalleryRow{
+		{Title: "cluster 0 → airplane, purity 92%", Images: []image.Image{digit(0), digit(1), digit(2)}},
+		{Title: "cluster 1 (empty)"},
+		{Title: "cluster 2 → cat", Images: []image.Image{digit(3)}},
+	}
+	if err := RenderGallery(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	im := readPNG(t, path)
+	face, err := captionFace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lineH := captionLayout(face)
+	titleH := lineH + 6
+	rowH := titleH + galleryThumb + galleryPad
+	titleW := captionWidth(face, rows[0].Title)
+	// A real font: a 33-character caption at 14 pixels is wider than the
+	// thumbnails, narrower than a monospace 14 × 0.6 per character.
+	if titleW < 150 || titleW > 33*9 {
+		t.Errorf("caption width %d pixels", titleW)
+	}
+	wantW := max(3*(galleryThumb+galleryGap)-galleryGap, titleW) + 2*galleryPad
+	if b := im.Bounds(); b.Dx() != wantW || b.Dy() != galleryPad+3*rowH {
+		t.Fatalf("size %v, want %dx%d", b.Size(), wantW, galleryPad+3*rowH)
+	}
+	// 28×28 thumbnails are doubled with nearest neighbour: every source
+	// pixel becomes a 2×2 block of the same grey.
+	y0 := galleryPad/2 + titleH
+	for _, p := range []image.Point{{0, 0}, {5, 7}, {27, 27}} {
+		for j, x0 := range []int{galleryPad, galleryPad + galleryThumb + galleryGap} {
+			want := digit(j).(*image.Gray).GrayAt(p.X, p.Y).Y
+			for _, d := range []image.Point{{0, 0}, {1, 1}} {
+				got := color.GrayModel.Convert(im.At(x0+2*p.X+d.X, y0+2*p.Y+d.Y)).(color.Gray).Y
+				if got != want {
+					t.Errorf("image %d pixel %v%v: %d, want %d", j, p, d, got, want)
+				}
+			}
+		}
+	}
+	// The title is drawn: dark pixels in the title band of row 0.
+	dark := 0
+	for y := galleryPad / 2; y < galleryPad/2+titleH; y++ {
+		for x := 0; x < wantW; x++ {
+			if g := color.GrayModel.Convert(im.At(x, y)).(color.Gray).Y; g < 80 {
+				dark++
+			}
+		}
+	}
+	if dark < 200 {
+		t.Errorf("title band has %d dark pixels", dark)
+	}
+	if err := RenderGallery(path, nil); err == nil {
+		t.Error("empty gallery accepted")
+	}
+	// Large images are shrunk to galleryMaxSide.
+	big := image.NewRGBA(image.Rect(0, 0, 224, 112))
+	if err := RenderGallery(path, []GalleryRow{{Title: "big", Images: []image.Image{big}}}); err != nil {
+		t.Fatal(err)
+	}
+	if w, h := thumbScale(224, 112); w != galleryMaxSide || h != galleryMaxSide/2 {
+		t.Errorf("thumbScale(224,112) = %d,%d", w, h)
+	}
+	if w, h := thumbScale(32, 32); w != 64 || h != 64 {
+		t.Errorf("thumbScale(32,32) = %d,%d", w, h)
+	}
+}
+
+func TestMarkdownToHTML(t *testing.T) {
+	md := "# Title & <x>\n\nsome **bold** and `a|b` text\n\n| a | b \\| c | `x|y` |\n|:--|--:|:-:|\n| 1 | 2 | 3 |\n\n" +
+		"```yaml\nk: <v>\n```\n\n- one\n- [two](http://example.com) ![p](p.png)\n"
+	got, err := markdownToHTML(md, func(src string) (string, error) { return "data:" + src, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"<h1>Title &amp; &lt;x&gt;</h1>",
+		"<p>some <strong>bold</strong> and <code>a|b</code> text</p>",
+		`<th style="text-align:left">a</th><th style="text-align:right">b | c</th><th style="text-align:center"><code>x|y</code></th>`,
+		`<td style="text-align:left">1</td>`,
+		`<pre><code class="language-yaml">k: &lt;v&gt;</code></pre>`,
+		"<li>one</li>", `<li>two <img alt="p" src="data:p.png"></li>`,
+	} {
+		if !strings.Contains(got, s) {
+			t.Errorf("HTML lacks %q:\n%s", s, got)
+		}
+	}
+	if strings.Contains(got, "example.com") {
+		t.Error("external link kept")
+	}
+}
+
+// TestCaptionFont checks that the embedded font covers what titles use
+// (ClusterSummary.Title writes "→", subtitles "·") and that captions ink
+// the image where they are drawn, anti-aliased.
+func TestCaptionFont(t *testing.T) {
+	f, err := sansFont()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf sfnt.Buffer
+	for _, r := range " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~→×±°·…é" {
+		if g, err := f.GlyphIndex(&buf, r); err != nil || g == 0 {
+			t.Errorf("Liberation Sans has no glyph for %q (%v)", r, err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "g.png")
+	if err := RenderGallery(path, []GalleryRow{{Title: "cluster 7 → café, purity 92% (n=5012)"}}); err != nil {
+		t.Fatal(err)
+	}
+	im := readPNG(t, path)
+	face, _ := captionFace()
+	asc, lineH := captionLayout(face)
+	dark, grey := 0, 0
+	for y := galleryPad / 2; y < galleryPad/2+lineH; y++ {
+		for x := 0; x < im.Bounds().Dx(); x++ {
+			switch g := color.GrayModel.Convert(im.At(x, y)).(color.Gray).Y; {
+			case g < 80:
+				dark++
+			case g < 230:
+				grey++
+			}
+		}
+	}
+	if dark < 100 || grey < 50 {
+		t.Errorf("caption: %d dark and %d anti-aliased pixels", dark, grey)
+	}
+	// "(no samples)" is written in the light grey of the other heads.
+	if _, _, n := colourStats(im, otherCol); n < 20 {
+		t.Errorf("empty row: %d pixels of its grey note", n)
+	}
+	if asc <= 0 || lineH <= asc || lineH > 2*galleryFontPx {
+		t.Errorf("caption metrics: ascent %d, line %d", asc, lineH)
+	}
+}
+
+func TestNiceTicks(t *testing.T) {
+	for _, c := range []struct{ lo, hi float64 }{{-1.87, -0.3}, {0, 1234}, {0.99, 0.99}, {5e-4, 2e-3}, {1, 12}} {
+		ticks, step := niceTicks(c.lo, c.hi, 6, 0)
+		if ticks[0] > c.lo || ticks[len(ticks)-1] < c.hi || len(ticks) < 3 || len(ticks) > 14 || step <= 0 {
+			t.Errorf("niceTicks(%g, %g) = %v step %g", c.lo, c.hi, ticks, step)
+		}
+	}
+	if f := tickFormat(0.25); f(1.5) != "1.50" {
+		t.Errorf("tickFormat(0.25)(1.5) = %q", f(1.5))
+	}
+	if f := tickFormat(0.0005, 0.002); f(0.0015) != "0.0015" {
+		t.Errorf("tickFormat(0.0005)(0.0015) = %q", f(0.0015))
+	}
+}
+
+// BenchmarkBuild renders a run with 100 clusters and classes and 50000
+// samples, the scale of a CIFAR-100 run.
+func BenchmarkBuild(b *testing.B) {
+	dir := b.TempDir()
+	const k, n, heads = 100, 50000, 4
+	m, _ := json.Marshal(map[string]any{"experiment": "bench", "trial": "t", "best_head": 0, "clusters": k})
+	os.WriteFile(filepath.Join(dir, MetricsFile), m, 0o644)
+	classes := make([]string, k)
+	for i := range classes {
+		classes[i] = fmt.Sprintf("class_%02d", i)
+	}
+	d, _ := json.Marshal(Dataset{Name: "bench", Classes: classes})
+	os.WriteFile(filepath.Join(dir, DatasetFile), d, 0o644)
+	rng := rand.New(rand.NewSource(2))
+	assign, labels := make([]int32, heads*n), make([]int32, n)
+	for i := 0; i < n; i++ {
+		labels[i] = int32(rng.Intn(k))
+		for h := 0; h < heads; h++ {
+			assign[h*n+i] = (labels[i] + int32(rng.Intn(3))) % k
+		}
+	}
+	npy.WriteInt32(filepath.Join(dir, AssignFile("train")), assign, heads, n)
+	npy.WriteInt32(filepath.Join(dir, LabelsFile("train")), labels, n)
+	var sb strings.Builder
+	for e := 1; e <= 100; e++ {
+		b, _ := json.Marshal(train.EpochRecord{Epoch: e, HeadLosses: []float64{-float64(e), -float64(e) - 1, 1, 2}, LR: 1 / float64(e), TeacherMomentum: 0.99})
+		sb.Write(append(b, '\n'))
+	}
+	os.WriteFile(filepath.Join(dir, train.HistoryFile), []byte(sb.String()), 0o644)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Build(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlots times each figure at CIFAR-100 scale, drawn and encoded
+// to PNG (the file write is left out): one table for
+//
+//	go test ./runner/report -run '^$' -bench Plots -benchtime 5x
+func BenchmarkPlots(b *testing.B) {
+	var hist []train.EpochRecord
+	for e := 1; e <= 100; e++ {
+		r := train.EpochRecord{Epoch: e, LR: 1e-3 / float64(e), TeacherMomentum: 0.996 + 4e-5*float64(e), TeacherTemp: 0.04 + 0.0003*float64(e)}
+		for h := 0; h < 16; h++ {
+			r.HeadLosses = append(r.HeadLosses, -math.Log(float64(e))-0.01*float64(h))
+		}
+		hist = append(hist, r)
+	}
+	cm, classes := manyClasses(b, 100)
+	sizes := make([]int, 100)
+	for i := range sizes {
+		sizes[i] = 300 + 5*i
+	}
+	encode := func(b *testing.B, fig *vgimg.Canvas, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := (vgimg.PngCanvas{Canvas: fig}).WriteTo(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("loss-16heads-100epochs", func(b *testing.B) {
+		for range b.N {
+			fig, err := plotLoss(hist, 3, "Training loss per head", "bench")
+			encode(b, fig, err)
+		}
+	})
+	b.Run("schedule-100epochs", func(b *testing.B) {
+		for range b.N {
+			fig, err := plotSchedule(hist, "Schedules", "bench")
+			encode(b, fig, err)
+		}
+	})
+	b.Run("sizes-100clusters", func(b *testing.B) {
+		for range b.N {
+			fig, err := plotClusterSizes(sizes, "Cluster sizes", "bench")
+			encode(b, fig, err)
+		}
+	})
+	b.Run("confusion-100classes", func(b *testing.B) {
+		for range b.N {
+			fig, err := plotConfusion(cm, classes, "Clusters vs classes", "bench")
+			encode(b, fig, err)
+		}
+	})
+	b.Run("gallery-100rows-10images", func(b *testing.B) {
+		rows := make([]GalleryRow, 100)
+		for i := range rows {
+			rows[i].Title = fmt.Sprintf("cluster %d → class_%03d, purity 87%% (n=500)", i, i)
+			for j := 0; j < 10; j++ {
+				rows[i].Images = append(rows[i].Images, digit(i*10+j))
+			}
+		}
+		path := filepath.Join(b.TempDir(), "g.png")
+		for range b.N {
+			if err := RenderGallery(path, rows); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
