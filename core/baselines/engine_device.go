@@ -9,49 +9,53 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
-// deviceEngine runs both steps as GoMLX graphs with fixed shapes. The data
-// goes to the device once, both as [n, d] and transposed [d, n], so that
-// every product is a plain matrix product (no transposition of data-sized
-// operands inside a step); only centres, candidates and per-point results
-// travel.
+// deviceEngine runs both distance steps as GoMLX graphs with fixed
+// shapes. The data goes to the device once; only centres, candidates and
+// per-point results travel.
+//
+// The per-cluster sums of a Lloyd step are kept on the host and updated
+// from the points whose label changed, instead of a second product
+// (one-hot labels by the data) on the device: the steps are bound by
+// reading the data, and that product read all of it a second time every
+// iteration, while after the first few iterations only a few points move.
 type deviceEngine struct {
-	b          compute.Backend
-	n, d, k, T int
-	x, xT, xsq *tensors.Tensor
-	xsqHost    []float32
-	xHost      []float32
-	lloyd      *graph.Exec
-	cands      *graph.Exec
-	// scratch for the small per-call inputs
-	cT, candT []float32
+	b        compute.Backend
+	n, d, k  int
+	T        int
+	x, xsq   *tensors.Tensor
+	xsqHost  []float32
+	xHost    []float32
+	lloyd    *graph.Exec
+	cands    *graph.Exec
+	cT       []float32 // scratch for the centres, transposed
+	candT    []float32 // scratch for the candidates, transposed
+	labelsAt []int32   // labels the running sums are of; -1: none yet
+	sums     []float64 // [k, d] running sums of the points of each cluster
+	counts   []int
 }
 
 func newDeviceEngine(b compute.Backend, x []float32, n, d, k int) (*deviceEngine, error) {
 	e := &deviceEngine{b: b, n: n, d: d, k: k, T: localTrials(k), xHost: x}
 	e.xsqHost = squaredNorms(x, n, d)
-	xT := make([]float32, n*d)
-	for i := range n {
-		for j, v := range x[i*d : (i+1)*d] {
-			xT[j*n+i] = v
-		}
-	}
 	e.x = tensors.FromFlatDataAndDimensions(x, n, d)
-	e.xT = tensors.FromFlatDataAndDimensions(xT, d, n)
 	e.xsq = tensors.FromFlatDataAndDimensions(e.xsqHost, n, 1)
 	e.cT = make([]float32, d*k)
 	e.candT = make([]float32, d*e.T)
+	e.labelsAt = make([]int32, n)
+	for i := range e.labelsAt {
+		e.labelsAt[i] = -1
+	}
+	e.sums = make([]float64, k*d)
+	e.counts = make([]int, k)
 
 	var err error
-	e.lloyd, err = graph.NewExec(b, func(x, xT, xsq, cT, csq *graph.Node) []*graph.Node {
+	e.lloyd, err = graph.NewExec(b, func(x, xsq, cT, csq *graph.Node) []*graph.Node {
 		// dist[i, c] = ||c||^2 - 2 x_i.c; adding ||x_i||^2 does not change
 		// the nearest centre, so it is added to the minimum only.
 		dist := graph.Sub(csq, graph.MulScalar(graph.MatMul(x, cT), 2)) // [n, k]
 		labels := graph.ArgMin(dist, 1, dtypes.Int32)
 		mind := graph.MaxScalar(graph.Add(xsq, graph.Reshape(graph.ReduceMin(dist, 1), n, 1)), 0)
-		onehot := graph.OneHot(labels, k, dtypes.Float32) // [n, k]
-		sumsT := graph.MatMul(xT, onehot)                 // [d, k]
-		counts := graph.ReduceSum(onehot, 0)              // [k]
-		return []*graph.Node{labels, mind, sumsT, counts}
+		return []*graph.Node{labels, mind}
 	})
 	if err != nil {
 		e.close()
@@ -78,7 +82,7 @@ func (e *deviceEngine) close() {
 			ex.Finalize()
 		}
 	}
-	for _, t := range []*tensors.Tensor{e.x, e.xT, e.xsq} {
+	for _, t := range []*tensors.Tensor{e.x, e.xsq} {
 		if t != nil {
 			_ = t.FinalizeAll()
 		}
@@ -94,7 +98,7 @@ func (e *deviceEngine) assign(centers []float32, labels []int32, mind []float32,
 		}
 	}
 	in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(e.cT, d, k), tensors.FromFlatDataAndDimensions(csq, 1, k)}
-	outs, err := e.lloyd.Call(e.x, e.xT, e.xsq, in[0], in[1])
+	outs, err := e.lloyd.Call(e.x, e.xsq, in[0], in[1])
 	finalizeAll(in)
 	if err != nil {
 		return fmt.Errorf("Lloyd step on backend %s: %w", e.b.Name(), err)
@@ -104,26 +108,79 @@ func (e *deviceEngine) assign(centers []float32, labels []int32, mind []float32,
 	if err == nil {
 		err = tensors.ConstFlatData(outs[1], func(f []float32) { copy(mind, f) })
 	}
-	if err == nil {
-		err = tensors.ConstFlatData(outs[2], func(f []float32) {
-			for j := range d {
-				for c := range k {
-					sums[c*d+j] = float64(f[j*k+c])
-				}
-			}
-		})
-	}
-	if err == nil {
-		err = tensors.ConstFlatData(outs[3], func(f []float32) {
-			for c, v := range f {
-				counts[c] = int(v)
-			}
-		})
-	}
 	if err != nil {
 		return fmt.Errorf("read Lloyd step results: %w", err)
 	}
+	for i, l := range labels {
+		if l < 0 || int(l) >= k {
+			return fmt.Errorf("Lloyd step on backend %s: label %d of point %d is outside [0, %d) (non-finite distances?)", e.b.Name(), l, i, k)
+		}
+	}
+	e.updateSums(labels)
+	copy(sums, e.sums)
+	copy(counts, e.counts)
 	return nil
+}
+
+// updateSums brings the running sums and counts to labels: point by point
+// for the points whose label changed, or from scratch (in parallel, in
+// chunk order, so deterministic) when most did, as in a run's first step.
+func (e *deviceEngine) updateSums(labels []int32) {
+	d, k := e.d, e.k
+	changed := 0
+	for i, l := range labels {
+		if l != e.labelsAt[i] {
+			changed++
+		}
+	}
+	if 4*changed > e.n {
+		chunks := (e.n + hostChunk - 1) / hostChunk
+		partial := make([]float64, chunks*k*d)
+		pcount := make([]int, chunks*k)
+		parallelChunks(e.n, func(c, lo, hi int) {
+			ps, pc := partial[c*k*d:(c+1)*k*d], pcount[c*k:(c+1)*k]
+			for i := lo; i < hi; i++ {
+				l := int(labels[i])
+				pc[l]++
+				s := ps[l*d : (l+1)*d]
+				for j, v := range e.xHost[i*d : (i+1)*d] {
+					s[j] += float64(v)
+				}
+			}
+		})
+		clear(e.sums)
+		clear(e.counts)
+		for c := range chunks {
+			for j, v := range partial[c*k*d : (c+1)*k*d] {
+				e.sums[j] += v
+			}
+			for j, v := range pcount[c*k : (c+1)*k] {
+				e.counts[j] += v
+			}
+		}
+		copy(e.labelsAt, labels)
+		return
+	}
+	for i, l := range labels {
+		old := e.labelsAt[i]
+		if l == old {
+			continue
+		}
+		row := e.xHost[i*d : (i+1)*d]
+		if old >= 0 {
+			s := e.sums[int(old)*d : int(old+1)*d]
+			for j, v := range row {
+				s[j] -= float64(v)
+			}
+			e.counts[old]--
+		}
+		s := e.sums[int(l)*d : int(l+1)*d]
+		for j, v := range row {
+			s[j] += float64(v)
+		}
+		e.counts[l]++
+		e.labelsAt[i] = l
+	}
 }
 
 func (e *deviceEngine) candidates(cand []int32, closest []float32, out []float32) error {

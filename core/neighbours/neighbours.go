@@ -2,13 +2,18 @@
 // rows (the k-NN graph TEMI trains on, TEMI.md §1) and classifies by a
 // similarity-weighted k-NN vote (the supervised upper reference of a run).
 //
-// The similarity matrix is never held whole. Query blocks [Bq, d] are
-// multiplied on the GoMLX backend by the whole normalised database [d, n],
-// which stays on the device between blocks; each block's rows are reduced
-// to their top k on the host, in parallel, while the backend computes the
-// next block. A nil backend, or a problem so small that compiling a graph
-// would cost more than the work, takes a pure-Go path that returns the same
-// neighbours.
+// The similarity matrix is never held whole, nor is a normalised copy of
+// the data: tiles of database rows against query rows are multiplied on
+// the GoMLX backend from blocks normalised on the fly, and each tile is
+// reduced on the host, in parallel, into per-row heaps that live in the
+// result itself, while the backend computes the next tile. Working memory
+// is therefore two input blocks and two tiles (about 0.2 GB) whatever the
+// number of rows, so that a search over a memory-mapped file (see
+// npy.MapFloat32) needs little beyond the file and the result. The graph
+// of a whole set uses the symmetry of similarity and computes half the
+// tiles. A nil backend, or a problem so small that compiling a graph
+// would cost more than the work, takes a pure-Go path that returns the
+// same neighbours.
 package neighbours
 
 import (
@@ -43,21 +48,44 @@ type tuning struct {
 	blockBytes  int // 0: targetBlockBytes
 }
 
+// KNNRows is KNN for the query rows [lo, hi) of x only, against all n
+// rows: idx and sim are [hi-lo, k]. Row lo+i is never its own neighbour.
+// It lets a graph too slow to build in one go be built in shards (each
+// shard's answer is exactly its rows of KNN's), and a large search be
+// timed on a sample of its rows.
+func KNNRows(ctx context.Context, b compute.Backend, x []float32, n, d, k, lo, hi int, progress func(done, total int)) (idx []int32, sim []float32, err error) {
+	if lo < 0 || hi > n || lo >= hi {
+		return nil, nil, fmt.Errorf("neighbours: query rows [%d, %d) must be a non-empty range within the %d rows", lo, hi, n)
+	}
+	return knnRows(ctx, b, x, n, d, k, lo, hi, progress, tuning{})
+}
+
 func knn(ctx context.Context, b compute.Backend, x []float32, n, d, k int, progress func(done, total int), tu tuning) ([]int32, []float32, error) {
+	return knnRows(ctx, b, x, n, d, k, 0, n, progress, tu)
+}
+
+func knnRows(ctx context.Context, b compute.Backend, x []float32, n, d, k, lo, hi int, progress func(done, total int), tu tuning) ([]int32, []float32, error) {
 	if err := checkShape("x", x, n, d); err != nil {
 		return nil, nil, fmt.Errorf("neighbours: %w", err)
 	}
 	if k < 1 || k >= n {
 		return nil, nil, fmt.Errorf("neighbours: k=%d must be in [1, n-1] with n=%d rows (a row is not its own neighbour); lower k", k, n)
 	}
-	xn, err := normalise(x, n, d, "row")
+	inv, err := invNorms(x, n, d, "row")
 	if err != nil {
 		return nil, nil, fmt.Errorf("neighbours: %w", err)
 	}
-	s := &search{query: xn, nq: n, db: xn, n: n, d: d, k: k, excludeSelf: true, progress: progress, tuning: tu}
+	s := &search{
+		query: x[lo*d : hi*d], qInv: inv[lo:hi], nq: hi - lo,
+		db: x, dbInv: inv, n: n, d: d, k: k,
+		selfOffset: lo, progress: progress, tuning: tu,
+	}
 	idx, sim, err := s.run(ctx, b)
 	if err != nil {
-		return nil, nil, fmt.Errorf("neighbours of %d x %d rows: %w", n, d, err)
+		if lo == 0 && hi == n {
+			return nil, nil, fmt.Errorf("neighbours of %d x %d rows: %w", n, d, err)
+		}
+		return nil, nil, fmt.Errorf("neighbours of rows [%d, %d) of %d x %d: %w", lo, hi, n, d, err)
 	}
 	return idx, sim, nil
 }
@@ -91,15 +119,15 @@ func classify(ctx context.Context, b compute.Backend, train []float32, trainLabe
 		}
 		maxLabel = max(maxLabel, l)
 	}
-	trainN, err := normalise(train, nTrain, d, "train row")
+	trainInv, err := invNorms(train, nTrain, d, "train row")
 	if err != nil {
 		return nil, fmt.Errorf("k-NN classifier: %w", err)
 	}
-	testN, err := normalise(test, nTest, d, "test row")
+	testInv, err := invNorms(test, nTest, d, "test row")
 	if err != nil {
 		return nil, fmt.Errorf("k-NN classifier: %w", err)
 	}
-	s := &search{query: testN, nq: nTest, db: trainN, n: nTrain, d: d, k: k, tuning: tu}
+	s := &search{query: test, qInv: testInv, nq: nTest, db: train, dbInv: trainInv, n: nTrain, d: d, k: k, selfOffset: -1, tuning: tu}
 	idx, sim, err := s.run(ctx, b)
 	if err != nil {
 		return nil, fmt.Errorf("k-NN classifier, %d test rows against %d train rows: %w", nTest, nTrain, err)
@@ -134,16 +162,15 @@ func checkShape(name string, x []float32, n, d int) error {
 	return nil
 }
 
-// normalise returns a copy of x with every row scaled to unit L2 norm. The
-// norm is accumulated in float64 so that large d loses nothing. A zero row
-// has no direction and a non-finite value poisons every similarity, so
-// both are errors naming the row.
-func normalise(x []float32, n, d int, what string) ([]float32, error) {
-	out := make([]float32, len(x))
+// invNorms returns the inverse L2 norm of every row, accumulated in
+// float64 so that large d loses nothing. A zero row has no direction and a
+// non-finite value poisons every similarity, so both are errors naming
+// the row.
+func invNorms(x []float32, n, d int, what string) ([]float64, error) {
+	inv := make([]float64, n)
 	for i := range n {
-		row := x[i*d : (i+1)*d]
 		var ss float64
-		for j, v := range row {
+		for j, v := range x[i*d : (i+1)*d] {
 			f := float64(v)
 			if math.IsNaN(f) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("%s %d has a non-finite value %v in column %d; clean the features before searching neighbours", what, i, v, j)
@@ -153,11 +180,7 @@ func normalise(x []float32, n, d int, what string) ([]float32, error) {
 		if ss == 0 {
 			return nil, fmt.Errorf("%s %d is all zeros and has no direction for cosine similarity; drop it or fix the features that produced it", what, i)
 		}
-		inv := 1 / math.Sqrt(ss)
-		o := out[i*d : (i+1)*d]
-		for j, v := range row {
-			o[j] = float32(float64(v) * inv)
-		}
+		inv[i] = 1 / math.Sqrt(ss)
 	}
-	return out, nil
+	return inv, nil
 }

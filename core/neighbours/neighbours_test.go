@@ -143,8 +143,7 @@ func TestKNNMatchesBruteForce(t *testing.T) {
 		n, d, k int
 	}{
 		{"small", 203, 16, 10},
-		// n large enough for the grouped read (G = 8) with a padded last
-		// group (1003 is not a multiple of 8).
+		// n large enough for several tiles with a padded last block.
 		{"grouped", 1003, 8, 5},
 		{"k=n-1", 40, 3, 39},
 	}
@@ -159,8 +158,78 @@ func TestKNNMatchesBruteForce(t *testing.T) {
 			checkAgainstBruteForce(t, c.name+"/"+p.name, x, c.n, c.d, c.k, idx, sim)
 		}
 	}
-	if p := planGroups(1003, 5, true); p.G != 8 || p.nPad != 1008 || p.scanAll {
-		t.Fatalf("the grouped case no longer exercises grouping with padding: %+v", p)
+	// The tile budget of the cases above must cut them into several
+	// blocks with a padded last one, or the tile loop goes untested.
+	if p := planTiles(1003, 1003, 8, 4*1003*50, true); p.nbq < 2 || p.nbq*p.bq == 1003 {
+		t.Fatalf("the grouped case no longer exercises several tiles with a padded last one: %+v", p)
+	}
+}
+
+// TestPlanTilesBoundsMemory: whatever n, one tile and one input block stay
+// within the budget (up to rounding), so the search's working memory does
+// not grow with the data.
+func TestPlanTilesBoundsMemory(t *testing.T) {
+	cases := []struct {
+		nq, n, d  int
+		symmetric bool
+	}{
+		{1_000_000, 1_000_000, 768, true},
+		{20_000, 1_000_000, 768, false},
+		{1, 1_000_000, 768, false},
+		{10_000, 60_000, 784, false},
+		{60_000, 60_000, 784, true},
+		{5, 7, 3, true},
+	}
+	for _, c := range cases {
+		p := planTiles(c.nq, c.n, c.d, targetTileBytes, c.symmetric)
+		limit := targetTileBytes * 5 / 4
+		if tile, block := 4*p.bq*p.bn, 4*max(p.bq, p.bn)*c.d; tile > limit || block > limit {
+			t.Errorf("%+v: plan %+v: tile %d bytes, input block %d bytes, want both <= %d", c, p, tile, block, limit)
+		}
+		if p.nbq*p.bq < c.nq || p.nbn*p.bn < c.n || (p.nbq-1)*p.bq >= c.nq || (p.nbn-1)*p.bn >= c.n {
+			t.Errorf("%+v: plan %+v does not cover the rows with non-empty blocks", c, p)
+		}
+		if c.symmetric && p.bq != p.bn {
+			t.Errorf("%+v: symmetric plan %+v with unequal blocks", c, p)
+		}
+	}
+}
+
+// TestKNNRowsMatchesKNN: a shard of query rows gets exactly its rows of the
+// whole graph (same sets; near-ties may swap), on every path, with tiles
+// small enough that the shard spans several query and database blocks.
+func TestKNNRowsMatchesKNN(t *testing.T) {
+	const n, d, k = 600, 12, 7
+	x := gaussian(rand.New(rand.NewPCG(8, 8)), n, d)
+	for _, p := range paths(t, 4*64*64) {
+		all, allSim, err := knn(context.Background(), p.b, x, n, d, k, nil, p.tu)
+		if err != nil {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+		checkAgainstBruteForce(t, p.name, x, n, d, k, all, allSim)
+		for _, r := range [][2]int{{0, 1}, {130, 377}, {590, 600}} {
+			lo, hi := r[0], r[1]
+			idx, sim, err := knnRows(context.Background(), p.b, x, n, d, k, lo, hi, nil, p.tu)
+			if err != nil {
+				t.Fatalf("%s rows %v: %v", p.name, r, err)
+			}
+			for i := lo; i < hi; i++ {
+				got := slices.Sorted(slices.Values(idx[(i-lo)*k : (i-lo+1)*k]))
+				want := slices.Sorted(slices.Values(all[i*k : (i+1)*k]))
+				if !slices.Equal(got, want) && math.Abs(float64(sim[(i-lo)*k+k-1]-allSim[i*k+k-1])) > 1e-5 {
+					t.Fatalf("%s rows %v: row %d neighbours %v, whole graph %v", p.name, r, i, got, want)
+				}
+				if slices.Contains(got, int32(i)) {
+					t.Fatalf("%s rows %v: row %d is its own neighbour", p.name, r, i)
+				}
+			}
+		}
+	}
+	if _, _, err := KNNRows(context.Background(), nil, x, n, d, k, 5, 5, nil); err == nil {
+		t.Fatal("want an error for an empty row range")
+	}
+	if _, _, err := KNNRows(context.Background(), nil, x, n, d, k, 0, n+1, nil); err == nil {
+		t.Fatal("want an error for a row range past n")
 	}
 }
 
