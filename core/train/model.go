@@ -156,24 +156,51 @@ func bmm(a, b *graph.Node) *graph.Node {
 func swapLast(x *graph.Node) *graph.Node { return graph.TransposeAllAxes(x, 0, 2, 1) }
 
 // forward runs the H heads on x [R, D] and returns the logits [H, R, K].
-// p holds the parameters in arch.params order.
+// p holds the parameters in arch.params order. Unlike forwardCached it
+// keeps nothing for a backward pass, which lets ONNX Runtime fuse each
+// GELU (see gelu).
 func (a arch) forward(p []*graph.Node, x *graph.Node) *graph.Node {
-	logits, _ := a.forwardCached(p, x)
+	logits, _ := a.forwardWith(p, x, false)
 	return logits
 }
 
+// gelu is the exact GELU, x * Phi(x) = x (1 + erf(x/sqrt(2))) / 2, written
+// in the very order of ops that ONNX Runtime's GeluFusion replaces by one
+// Gelu kernel (Div by sqrt(2), Erf, Add 1, Mul by x, Mul by 0.5): one pass
+// over the [H, R, hidden] activations instead of five, about 2.5x faster
+// (the forms with Mul by 1/sqrt(2) or Mul by 0.5 first are not fused).
+// It only fuses when no intermediate value has another use, so it serves
+// the teacher and the assignment; the student keeps Phi for its backward.
+func gelu(x *graph.Node) *graph.Node {
+	g := x.Graph()
+	erf := graph.Erf(graph.Div(x, graph.Scalar(g, x.DType(), math.Sqrt2)))
+	return graph.Mul(graph.Mul(x, graph.Add(erf, graph.Scalar(g, x.DType(), 1))), graph.Scalar(g, x.DType(), 0.5))
+}
+
 func (a arch) forwardCached(p []*graph.Node, x *graph.Node) (*graph.Node, *headsCache) {
+	return a.forwardWith(p, x, true)
+}
+
+func (a arch) forwardWith(p []*graph.Node, x *graph.Node, keep bool) (*graph.Node, *headsCache) {
 	g := x.Graph()
 	rows := x.Shape().Dimensions[0]
 	out0 := p[1].Shape().Dimensions[1]
 	c := &headsCache{x: x}
-	// First layer: one plain matmul, then [R, H, out] -> [H, R, out].
-	pre := graph.MatMul(x, p[0])
+	// First layer: one plain matmul plus the bias as a row vector [H*out],
+	// which ONNX Runtime fuses into one Gemm that adds the bias as it
+	// writes the product (rather than in an Add over [R, H*out] after
+	// the transpose; the gain was within the noise of a shared machine),
+	// then [R, H, out] -> [H, R, out].
+	pre := graph.Add(graph.MatMul(x, p[0]), graph.Reshape(p[1], 1, a.Heads*out0))
 	pre = graph.TransposeAllAxes(graph.Reshape(pre, rows, a.Heads, out0), 1, 0, 2)
-	pre = graph.Add(pre, graph.ExpandAxes(p[1], 1))
 	c.pre = append(c.pre, pre)
 	i := 2
 	for l := 1; l < a.Layers; l++ {
+		if !keep {
+			pre = graph.Add(bmm(gelu(pre), p[i]), graph.ExpandAxes(p[i+1], 1))
+			i += 2
+			continue
+		}
 		// Exact GELU, x * Phi(x), as torch nn.GELU().
 		scaled := graph.MulScalar(pre, 1/math.Sqrt2)
 		cdf := graph.MulScalar(graph.OnePlus(graph.Erf(scaled)), 0.5)

@@ -17,6 +17,9 @@ import (
 //	rows [2B] int32 (anchors then their partners; gathered in the graph),
 //	scalars [numScalars] (see the sc* constants)
 //
+// With hostGather, data and rows are replaced by one input, batch
+// [2B, D], the rows already gathered (see deviceRun).
+//
 // Outputs: student'[P], teacher'[P], adam_m'[P], adam_v'[P],
 // lossState'[S], perHead [H]. The trainer feeds the outputs of one step
 // back as the inputs of the next, so the state stays on the device.
@@ -27,13 +30,19 @@ type stepBuilder struct {
 	opts        core.Options
 	stateShapes [][]int
 	studentTemp float64
+	hostGather  bool
 }
 
 func (sb *stepBuilder) numParams() int { return len(sb.specs) }
 func (sb *stepBuilder) numState() int  { return len(sb.stateShapes) }
 
 // numInputs is the number of inputs of the step graph.
-func (sb *stepBuilder) numInputs() int { return 4*sb.numParams() + sb.numState() + 3 }
+func (sb *stepBuilder) numInputs() int {
+	if sb.hostGather {
+		return 4*sb.numParams() + sb.numState() + 2
+	}
+	return 4*sb.numParams() + sb.numState() + 3
+}
 
 // lossAndGrads runs the heads on x [R, D] and returns the per-head losses
 // [H], the new loss state and the gradient of the mean loss with respect to
@@ -84,13 +93,19 @@ func (sb *stepBuilder) build(in []*graph.Node) []*graph.Node {
 	student, teacher := in[0:P], in[P:2*P]
 	adamM, adamV := in[2*P:3*P], in[3*P:4*P]
 	state := in[4*P : 4*P+S]
-	data, rows, sc := in[4*P+S], in[4*P+S+1], in[4*P+S+2]
-	g := data.Graph()
+	var x, sc *graph.Node
+	if sb.hostGather {
+		x, sc = in[4*P+S], in[4*P+S+1]
+	} else {
+		data, rows := in[4*P+S], in[4*P+S+1]
+		sc = in[4*P+S+2]
+		// The gradient never flows into data, so Gather's int64-index
+		// gradient restriction on onnx does not apply.
+		x = graph.Gather(data, graph.ExpandAxes(rows, -1)) // [2B, D]
+	}
+	g := x.Graph()
 	scalar := func(i int) *graph.Node { return graph.Reshape(graph.Slice(sc, graph.AxisElem(i))) }
 
-	// The gradient never flows into data, so Gather's int64-index
-	// gradient restriction on onnx does not apply.
-	x := graph.Gather(data, graph.ExpandAxes(rows, -1)) // [2B, D]
 	perHead, newState, grads := sb.lossAndGrads(student, teacher, state, x, scalar(scTeacherTemp))
 
 	decay := scalar(scDecay)

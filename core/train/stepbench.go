@@ -125,65 +125,12 @@ func NewStepBench(ctx context.Context, gl GraphLoss, backendSpec string, cfg Ste
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	desc := gl.Describe()
-	schema, err := mergeSchemas(TrainerOptions(), desc.Options, desc.Name)
+	r, err := newBenchRun(gl, backendSpec, benchSizes{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Batch: cfg.Batch,
+		Layers: cfg.Layers, Hidden: cfg.Hidden, Bottleneck: cfg.Bottleneck, Rows: cfg.Rows}, cfg.Seed, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
-	given := core.Options{OptWarmupEpochs: 0, OptFreezeLastLayer: 0}
-	for k, v := range cfg.Options {
-		given[k] = v
-	}
-	for k, v := range map[string]int{OptHeads: cfg.Heads, OptBatchSize: cfg.Batch, OptNLayers: cfg.Layers,
-		OptHiddenDim: cfg.Hidden, OptBottleneckDim: cfg.Bottleneck} {
-		given[k] = v
-	}
-	opts, err := core.ResolveOptions(schema, given)
-	if err != nil {
-		return nil, fmt.Errorf("step benchmark of loss %q: %w", desc.Name, err)
-	}
-	c, err := newConfig(opts)
-	if err != nil {
-		return nil, fmt.Errorf("step benchmark of loss %q: %w", desc.Name, err)
-	}
-	stateVars, err := gl.State(opts, cfg.Heads, cfg.Clusters)
-	if err != nil {
-		return nil, fmt.Errorf("loss %q state: %w", desc.Name, err)
-	}
-	stateShapes := make([][]int, len(stateVars))
-	for i, s := range stateVars {
-		stateShapes[i] = s.Shape
-	}
-	be, err := backend.Open(backendSpec)
-	if err != nil {
-		return nil, err
-	}
-
-	a := arch{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Layers: cfg.Layers, Hidden: cfg.Hidden, Bottle: cfg.Bottleneck}
-	specs := a.params()
-	student := initParams(specs, cfg.Seed)
-	host := &hostState{Student: student, Teacher: student, M: zerosLike(specs), V: zerosLike(specs)}
-	for _, s := range stateVars {
-		host.Loss = append(host.Loss, s.Init)
-	}
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xbe_c4))
-	data := matrix{Data: make([]float32, cfg.Rows*cfg.D), Rows: cfg.Rows, Cols: cfg.D}
-	for i := range data.Data {
-		data.Data[i] = float32(rng.NormFloat64())
-	}
-	knn := min(c.KNN, cfg.Rows)
-	nb := neighbours{Idx: make([]int32, cfg.Rows*knn), N: cfg.Rows, K: knn}
-	for i := range nb.Idx {
-		nb.Idx[i] = int32(rng.IntN(cfg.Rows))
-	}
-
-	sb := &stepBuilder{arch: a, specs: specs, loss: gl, opts: opts, stateShapes: stateShapes, studentTemp: c.StudentTemp}
-	run, err := newDeviceRun(be.Backend, sb, host, data, strings.HasPrefix(be.Name, "xla"))
-	if err != nil {
-		return nil, err
-	}
-	ipe := cfg.Rows / cfg.Batch
-	s := &StepBench{backend: be.Name, run: run, sched: newSchedules(c, ipe), rows: epochRows(cfg.Seed, 0, nb, knn, cfg.Batch)}
+	s := &StepBench{backend: r.backend, run: r.run, sched: r.sched, rows: epochRows(cfg.Seed, 0, r.nb, r.knn, cfg.Batch)}
 	for i := range cfg.Warmup {
 		if err := ctx.Err(); err != nil {
 			s.Close()
@@ -199,6 +146,91 @@ func NewStepBench(ctx context.Context, gl GraphLoss, backendSpec string, cfg Ste
 		}
 	}
 	return s, nil
+}
+
+// benchSizes are the sizes shared by the step and epoch benchmarks.
+type benchSizes struct {
+	D, Heads, Clusters, Batch, Layers, Hidden, Bottleneck, Rows int
+}
+
+// benchRun is a compiled training step with its state on a backend, random
+// train embeddings on the device and a random k-NN table, set up exactly
+// as Fit sets up a run.
+type benchRun struct {
+	backend string
+	run     *deviceRun
+	sched   schedules
+	nb      neighbours
+	knn     int // partners are drawn from the first knn neighbours
+	cfg     config
+}
+
+// newBenchRun builds the training step of gl at the sizes sz on the
+// backend backendSpec, with rows x D standard normal embeddings and a
+// k-NN table of random rows (as many neighbours per row as the knn
+// option, capped at the rows). The schedules are those of a run without
+// warm-up or frozen last layer, unless options say otherwise; the sizes
+// win over the matching trainer options.
+func newBenchRun(gl GraphLoss, backendSpec string, sz benchSizes, seed int64, options core.Options) (*benchRun, error) {
+	desc := gl.Describe()
+	schema, err := mergeSchemas(TrainerOptions(), desc.Options, desc.Name)
+	if err != nil {
+		return nil, err
+	}
+	given := core.Options{OptWarmupEpochs: 0, OptFreezeLastLayer: 0}
+	for k, v := range options {
+		given[k] = v
+	}
+	for k, v := range map[string]int{OptHeads: sz.Heads, OptBatchSize: sz.Batch, OptNLayers: sz.Layers,
+		OptHiddenDim: sz.Hidden, OptBottleneckDim: sz.Bottleneck} {
+		given[k] = v
+	}
+	opts, err := core.ResolveOptions(schema, given)
+	if err != nil {
+		return nil, fmt.Errorf("benchmark of loss %q: %w", desc.Name, err)
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("benchmark of loss %q: %w", desc.Name, err)
+	}
+	stateVars, err := gl.State(opts, sz.Heads, sz.Clusters)
+	if err != nil {
+		return nil, fmt.Errorf("loss %q state: %w", desc.Name, err)
+	}
+	stateShapes := make([][]int, len(stateVars))
+	for i, s := range stateVars {
+		stateShapes[i] = s.Shape
+	}
+	be, err := backend.Open(backendSpec)
+	if err != nil {
+		return nil, err
+	}
+
+	a := arch{D: sz.D, Heads: sz.Heads, Clusters: sz.Clusters, Layers: sz.Layers, Hidden: sz.Hidden, Bottle: sz.Bottleneck}
+	specs := a.params()
+	student := initParams(specs, seed)
+	host := &hostState{Student: student, Teacher: student, M: zerosLike(specs), V: zerosLike(specs)}
+	for _, s := range stateVars {
+		host.Loss = append(host.Loss, s.Init)
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0xbe_c4))
+	data := matrix{Data: make([]float32, sz.Rows*sz.D), Rows: sz.Rows, Cols: sz.D}
+	for i := range data.Data {
+		data.Data[i] = float32(rng.NormFloat64())
+	}
+	knn := min(c.KNN, sz.Rows)
+	nb := neighbours{Idx: make([]int32, sz.Rows*knn), N: sz.Rows, K: knn}
+	for i := range nb.Idx {
+		nb.Idx[i] = int32(rng.IntN(sz.Rows))
+	}
+
+	sb := &stepBuilder{arch: a, specs: specs, loss: gl, opts: opts, stateShapes: stateShapes, studentTemp: c.StudentTemp}
+	run, err := newDeviceRun(be.Backend, sb, host, data, strings.HasPrefix(be.Name, "xla"))
+	if err != nil {
+		return nil, err
+	}
+	ipe := sz.Rows / sz.Batch
+	return &benchRun{backend: be.Name, run: run, sched: newSchedules(c, ipe), nb: nb, knn: knn, cfg: c}, nil
 }
 
 func (cfg StepBenchConfig) check() error {
@@ -229,10 +261,17 @@ func (s *StepBench) Backend() string { return s.backend }
 // Step runs one training step, as Fit does, including reading back the
 // per-head losses. It fails on a non-finite loss.
 func (s *StepBench) Step() error {
+	_, err := s.stepRows(s.rows[s.it%len(s.rows)])
+	return err
+}
+
+// stepRows runs the next global iteration on the 2B rows of one batch and
+// returns its per-head losses; it fails on a non-finite mean loss.
+func (s *StepBench) stepRows(rows []int32) ([]float32, error) {
 	it := s.it % len(s.sched.LR)
-	perHead, err := s.run.step(s.rows[it%len(s.rows)], s.sched.stepScalars(it))
+	perHead, err := s.run.step(rows, s.sched.stepScalars(it))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.it++
 	mean := 0.0
@@ -241,10 +280,10 @@ func (s *StepBench) Step() error {
 	}
 	mean /= float64(len(perHead))
 	if math.IsNaN(mean) || math.IsInf(mean, 0) {
-		return fmt.Errorf("step benchmark: loss is %v at step %d (per head %v)", mean, s.it, perHead)
+		return nil, fmt.Errorf("benchmark: loss is %v at step %d (per head %v)", mean, s.it, perHead)
 	}
 	s.lastLoss = mean
-	return nil
+	return perHead, nil
 }
 
 // StepClock measures wall, process CPU and per-thread CPU time from

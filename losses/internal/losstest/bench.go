@@ -67,3 +67,45 @@ func CheckTrainStepBench(t *testing.T, loss train.GraphLoss, opts core.Options) 
 		})
 	}
 }
+
+// EpochSizes are the sizes of BenchTrainEpoch's sub-benchmarks, named
+// D<dim>_B<batch>: TEMI's reference sizes (DINOv2 ViT-S/14 and ViT-B/14
+// embeddings, D = 384 and 768; batch 256 and the recipe's 1024).
+var EpochSizes = []struct{ D, Batch int }{{384, 256}, {384, 1024}, {768, 256}, {768, 1024}}
+
+// BenchTrainEpoch times training epochs of the real loss at each of
+// EpochSizes (train.DefaultEpochBenchConfig: N = 50,000 random
+// embeddings, H = 16, K = 100, the trainer's default heads), one epoch per
+// benchmark iteration, on backendSpec. Each epoch runs as Fit runs it: the
+// epoch's pairs drawn on the host from a random k-NN table, the rows
+// gathered in the step graph from the train matrix kept on the device.
+// With steps > 0 only the first steps steps of each epoch run and the
+// epoch time is extrapolated (see train.EpochTiming). It reports
+// s/epoch, cpu-s/epoch, ms/step, pairs-ms/epoch and the thread figures.
+func BenchTrainEpoch(b *testing.B, loss train.GraphLoss, backendSpec string, steps int) {
+	name := loss.Describe().Name
+	if strings.HasPrefix(backendSpec, "onnx") && !OnnxTag {
+		msg := fmt.Sprintf("!!! %s TRAIN EPOCH NOT BENCHMARKED: this test binary was built without `-tags onnx`; "+
+			"run `go test -tags onnx -run '^$' -bench TrainEpoch ./losses/%s` (or pass -%s.backend=go) !!!", strings.ToUpper(name), name, name)
+		fmt.Fprintln(os.Stderr, msg)
+		b.Skip(msg)
+	}
+	for _, sz := range EpochSizes {
+		b.Run(fmt.Sprintf("D%d_B%d", sz.D, sz.Batch), func(b *testing.B) {
+			e, err := train.NewEpochBench(b.Context(), loss, backendSpec, train.DefaultEpochBenchConfig(sz.D, sz.Batch))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			b.ResetTimer()
+			t, err := e.Run(b.Context(), b.N, steps)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.Logf("%s: %d of %d steps per epoch timed, %d epoch(s); compile + first step %v; thread loads %.2f of %d threads; mean loss %.4f",
+				t.Backend, t.Timed, t.StepsPerEpoch, t.Epochs, t.FirstStep, t.ThreadLoad, t.OSThreads, t.MeanLoss)
+			t.Report(b.ReportMetric)
+		})
+	}
+}

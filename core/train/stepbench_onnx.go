@@ -1,0 +1,89 @@
+//go:build onnx
+
+package train
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/backend"
+	onnxbackend "github.com/gomlx/compute-onnx"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+)
+
+// WriteStepONNX writes the ONNX model of the training step of gl at the
+// sizes of cfg, exactly as the onnx backend compiles it for Fit (rows
+// gathered on the host: inputs student[P], teacher[P], adam_m[P],
+// adam_v[P], loss state[S], batch [2B, D], scalars [9]), to path: for
+// profiling it with ONNX Runtime's own profiler (bench/ortprofile).
+func WriteStepONNX(gl GraphLoss, cfg StepBenchConfig, path string) error {
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	desc := gl.Describe()
+	schema, err := mergeSchemas(TrainerOptions(), desc.Options, desc.Name)
+	if err != nil {
+		return err
+	}
+	given := core.Options{OptHeads: cfg.Heads, OptBatchSize: cfg.Batch, OptNLayers: cfg.Layers,
+		OptHiddenDim: cfg.Hidden, OptBottleneckDim: cfg.Bottleneck}
+	for k, v := range cfg.Options {
+		given[k] = v
+	}
+	opts, err := core.ResolveOptions(schema, given)
+	if err != nil {
+		return fmt.Errorf("step model of loss %q: %w", desc.Name, err)
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return err
+	}
+	stateVars, err := gl.State(opts, cfg.Heads, cfg.Clusters)
+	if err != nil {
+		return fmt.Errorf("loss %q state: %w", desc.Name, err)
+	}
+	be, err := backend.Open("onnx")
+	if err != nil {
+		return err
+	}
+	ob, ok := be.Backend.(*onnxbackend.Backend)
+	if !ok {
+		return fmt.Errorf("step model: backend %s is not ONNX Runtime", be.Name)
+	}
+	ob.SetKeepModelProto(true)
+	defer ob.SetKeepModelProto(false)
+	a := arch{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Layers: cfg.Layers, Hidden: cfg.Hidden, Bottle: cfg.Bottleneck}
+	sb := &stepBuilder{arch: a, specs: a.params(), loss: gl, opts: opts, studentTemp: c.StudentTemp, hostGather: true}
+	var in []shapes.Shape
+	for range 4 {
+		for _, s := range sb.specs {
+			in = append(in, shapes.Make(dtypes.Float32, s.Shape...))
+		}
+	}
+	for _, s := range stateVars {
+		sb.stateShapes = append(sb.stateShapes, s.Shape)
+		in = append(in, shapes.Make(dtypes.Float32, s.Shape...))
+	}
+	in = append(in, shapes.Make(dtypes.Float32, 2*cfg.Batch, cfg.D), shapes.Make(dtypes.Float32, numScalars))
+	ex, err := graph.NewExec(be.Backend, sb.build)
+	if err != nil {
+		return err
+	}
+	defer ex.Finalize()
+	g, err := ex.Compile(in...)
+	if err != nil {
+		return fmt.Errorf("compile the step: %w", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("step model: %w", err)
+	}
+	if err := onnxbackend.SaveModel(be.Backend, g.Executable(), f, nil, nil); err != nil {
+		f.Close()
+		return fmt.Errorf("save the step model: %w", err)
+	}
+	return f.Close()
+}
