@@ -56,7 +56,7 @@ func newBareSession(b *testing.B) *bareSession {
 	if err := initORT(); err != nil {
 		b.Fatal(err)
 	}
-	opts, err := sessionOptions(0)
+	opts, err := sessionOptions(0, -1)
 	if err != nil {
 		b.Fatal(err)
 	}

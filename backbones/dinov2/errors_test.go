@@ -88,6 +88,8 @@ func TestBadModelFilesAndOptions(t *testing.T) {
 		{"bad pooling", core.Options{optModel: garbage, optPooling: "max"}, []string{`"pooling"`, "cls+patch-mean"}},
 		{"cls without cls", core.Options{optModel: garbage, optOutputHasCls: false}, []string{`"cls_output"`}},
 		{"unknown option", core.Options{optModel: garbage, "resolution": 224}, []string{`"resolution"`, "unknown option"}},
+		{"bad device", core.Options{optModel: garbage, optDevice: "tpu"}, []string{`"device"`, "want cpu, cuda or cuda:N"}},
+		{"bad cuda index", core.Options{optModel: garbage, optDevice: "cuda:x"}, []string{`"device"`}},
 	} {
 		_, err := Backbone{}.Describe(ctx, tc.opts)
 		wantInvalid(t, tc.what, err, tc.parts...)
@@ -122,6 +124,7 @@ func TestIdentity(t *testing.T) {
 	for _, o := range []core.Options{
 		{optModel: cp},
 		{optModel: tiny, optBatchSize: 7, optThreads: 1},
+		{optModel: tiny, optDevice: "cuda:1"},
 		{optModel: tiny, optPooling: poolCLS, optMean: "0.485, 0.456, 0.406", optResize: 224},
 	} {
 		if got := id(o); got != base {
@@ -199,6 +202,18 @@ func TestCancelStopsEmbed(t *testing.T) {
 	if !errors.Is(err, stop) {
 		t.Fatalf("Embed with a failing send: %v, want %v", err, stop)
 	}
+}
+
+// TestCUDAWithoutGPUBuild: device cuda on the CPU-only ONNX Runtime that
+// `make setup` installs fails with one error saying what to install.
+func TestCUDAWithoutGPUBuild(t *testing.T) {
+	im := readImages(t, "images_rgb32.npy")
+	opts := core.Options{optModel: testdataPath(t, "dinov2_tiny.onnx"), optDevice: "cuda"}
+	err := Backbone{}.Embed(context.Background(), core.EmbedRequest{Options: opts}, im.reader(2), func(core.EmbeddingBatch) error { return nil })
+	if err == nil {
+		t.Skip("SKIPPED: this ONNX Runtime library runs the CUDA provider on a GPU; nothing to refuse here")
+	}
+	wantInvalid(t, "device cuda", err, "device cuda:0", "CUDA provider is not available", "GPU build of ONNX Runtime")
 }
 
 // TestMixedImageSizes: a stream must keep one image size.

@@ -30,6 +30,7 @@ const (
 	optStd          = "std"
 	optBatchSize    = "batch_size"
 	optThreads      = "threads"
+	optDevice       = "device"
 )
 
 // Pooling choices.
@@ -45,7 +46,9 @@ const autoRegisters = -1
 
 // notIdentity are the options that cannot change the embeddings: where the
 // model file lies (its sha256 stands for it) and how the work is scheduled.
-var notIdentity = map[string]bool{optModel: true, optBatchSize: true, optThreads: true}
+// device is not part of the identity either: CPU and CUDA give the same
+// embeddings up to float rounding, and the cache should serve both.
+var notIdentity = map[string]bool{optModel: true, optBatchSize: true, optThreads: true, optDevice: true}
 
 func schema() []core.Option {
 	return []core.Option{
@@ -105,6 +108,10 @@ func schema() []core.Option {
 			Name: optThreads, Type: core.TypeInt, Default: 0, Min: core.Bound(0), Max: core.Bound(1024),
 			Help: "ONNX Runtime intra-op threads; 0 = ONNX Runtime's default (one per physical core)",
 		},
+		{
+			Name: optDevice, Type: core.TypeString, Default: "cpu",
+			Help: "cpu, or cuda / cuda:N (GPU N) with a GPU build of ONNX Runtime (libonnxruntime_providers_cuda.so beside the library, CUDA 12 and cuDNN 9 on the loader path)",
+		},
 	}
 }
 
@@ -127,6 +134,7 @@ type params struct {
 	pooling                 string
 	pre                     preprocess.Config
 	batchSize, threads      int
+	cudaDevice              int // -1: CPU
 	canonicalWithoutRuntime string // identity-relevant options as canonical JSON
 }
 
@@ -140,6 +148,9 @@ func resolve(opts core.Options) (params, error) {
 		clsOut: o.String(optClsOutput), outputHasCls: o.Bool(optOutputHasCls),
 		registers: o.Int(optRegisters), patchSize: o.Int(optPatchSize), pooling: o.String(optPooling),
 		batchSize: o.Int(optBatchSize), threads: o.Int(optThreads),
+	}
+	if p.cudaDevice, err = parseDevice(o.String(optDevice)); err != nil {
+		return params{}, &core.OptionError{Key: optDevice, Msg: err.Error()}
 	}
 	if strings.TrimSpace(p.model) == "" {
 		return params{}, &core.OptionError{Key: optModel, Msg: "set it to the path of a DINOv2 ONNX model (.onnx)"}
@@ -213,4 +224,20 @@ func parseFloats3(s string) ([3]float32, error) {
 		out[i] = float32(f)
 	}
 	return out, nil
+}
+
+// parseDevice reads cpu (-1), cuda (GPU 0) or cuda:N.
+func parseDevice(s string) (int, error) {
+	switch {
+	case s == "cpu":
+		return -1, nil
+	case s == "cuda" || s == "gpu":
+		return 0, nil
+	case strings.HasPrefix(s, "cuda:"):
+		n, err := strconv.Atoi(s[len("cuda:"):])
+		if err == nil && n >= 0 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%q: want cpu, cuda or cuda:N", s)
 }

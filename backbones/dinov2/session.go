@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -100,7 +101,7 @@ func openSession(m *modelFile, p params, h, w int) (s *session, err error) {
 			s.destroy()
 		}
 	}(s)
-	opts, err := sessionOptions(p.threads)
+	opts, err := sessionOptions(p.threads, p.cudaDevice)
 	if err != nil {
 		return nil, err
 	}
@@ -148,10 +149,16 @@ func openSession(m *modelFile, p params, h, w int) (s *session, err error) {
 // threads intra-op threads (0 = ONNX Runtime's default, one per physical
 // core) that sleep rather than spin while waiting for work, because the
 // preprocessing and transport goroutines share the cores with them.
-func sessionOptions(threads int) (*ort.SessionOptions, error) {
+func sessionOptions(threads, cudaDevice int) (*ort.SessionOptions, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("dinov2: ONNX Runtime session options: %w", err)
+	}
+	if cudaDevice >= 0 {
+		if err := appendCUDA(opts, cudaDevice); err != nil {
+			opts.Destroy()
+			return nil, err
+		}
 	}
 	if threads > 0 {
 		if err := opts.SetIntraOpNumThreads(threads); err != nil {
@@ -248,4 +255,22 @@ func (s *session) destroy() {
 		errs = append(errs, s.sess.Destroy())
 	}
 	_ = errors.Join(errs...) // nothing to do about a failed free
+}
+
+// appendCUDA puts ONNX Runtime's CUDA provider first for GPU cudaDevice.
+// A CPU-only library (the one `make setup` installs) refuses it; the
+// error says what to install instead.
+func appendCUDA(opts *ort.SessionOptions, cudaDevice int) error {
+	cuda, err := ort.NewCUDAProviderOptions()
+	if err == nil {
+		defer cuda.Destroy()
+		err = cuda.Update(map[string]string{"device_id": strconv.Itoa(cudaDevice)})
+	}
+	if err == nil {
+		err = opts.AppendExecutionProviderCUDA(cuda)
+	}
+	if err != nil {
+		return core.InvalidInput(fmt.Errorf("device cuda:%d: ONNX Runtime's CUDA provider is not available (%w); use device: cpu, or point ONNXRUNTIME_SHARED_LIBRARY_PATH at a GPU build of ONNX Runtime 1.30 (libonnxruntime.so with libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so beside it; CUDA 12 and cuDNN 9 on LD_LIBRARY_PATH)", cudaDevice, err))
+	}
+	return nil
 }
