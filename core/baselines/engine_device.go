@@ -32,6 +32,7 @@ type deviceEngine struct {
 	labelsAt []int32   // labels the running sums are of; -1: none yet
 	sums     []float64 // [k, d] running sums of the points of each cluster
 	counts   []int
+	forked   bool // shares x and the graphs with the engine it came from
 }
 
 func newDeviceEngine(b compute.Backend, x []float32, n, d, k int) (*deviceEngine, error) {
@@ -39,14 +40,15 @@ func newDeviceEngine(b compute.Backend, x []float32, n, d, k int) (*deviceEngine
 	e.xsqHost = squaredNorms(x, n, d)
 	e.x = tensors.FromFlatDataAndDimensions(x, n, d)
 	e.xsq = tensors.FromFlatDataAndDimensions(e.xsqHost, n, 1)
-	e.cT = make([]float32, d*k)
-	e.candT = make([]float32, d*e.T)
-	e.labelsAt = make([]int32, n)
-	for i := range e.labelsAt {
-		e.labelsAt[i] = -1
+	// On the device now, once: forks use them from several goroutines,
+	// and a lazy first transfer would race.
+	for _, t := range []*tensors.Tensor{e.x, e.xsq} {
+		if err := t.MaterializeOnDevice(b, false, 0); err != nil {
+			e.close()
+			return nil, fmt.Errorf("k-means: data to backend %s: %w", b.Name(), err)
+		}
 	}
-	e.sums = make([]float64, k*d)
-	e.counts = make([]int, k)
+	e.newScratch()
 
 	var err error
 	e.lloyd, err = graph.NewExec(b, func(x, xsq, cT, csq *graph.Node) []*graph.Node {
@@ -74,9 +76,31 @@ func newDeviceEngine(b compute.Backend, x []float32, n, d, k int) (*deviceEngine
 	return e, nil
 }
 
+// newScratch gives the engine the per-run state of its own.
+func (e *deviceEngine) newScratch() {
+	e.cT = make([]float32, e.d*e.k)
+	e.candT = make([]float32, e.d*e.T)
+	e.labelsAt = make([]int32, e.n)
+	for i := range e.labelsAt {
+		e.labelsAt[i] = -1
+	}
+	e.sums = make([]float64, e.k*e.d)
+	e.counts = make([]int, e.k)
+}
+
 func (e *deviceEngine) trials() int { return e.T }
 
+func (e *deviceEngine) fork() engine {
+	f := *e
+	f.forked = true
+	f.newScratch()
+	return &f
+}
+
 func (e *deviceEngine) close() {
+	if e.forked {
+		return // the data and graphs belong to the engine forked from
+	}
 	for _, ex := range []*graph.Exec{e.lloyd, e.cands} {
 		if ex != nil {
 			ex.Finalize()

@@ -43,7 +43,13 @@ func squaredNorms(x []float32, n, d int) []float32 {
 }
 
 func (e *hostEngine) trials() int { return localTrials(e.k) }
-func (e *hostEngine) close()      {}
+
+func (e *hostEngine) fork() engine {
+	f := *e
+	f.partial, f.pcount = make([]float64, len(e.partial)), make([]int, len(e.pcount))
+	return &f
+}
+func (e *hostEngine) close() {}
 
 // parallelChunks runs fn on every chunk of hostChunk rows of n, spread
 // over the cores.

@@ -8,10 +8,14 @@ package baselines
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/compute"
 )
@@ -126,13 +130,21 @@ func KMeans(ctx context.Context, b compute.Backend, x []float32, n, d, k int, op
 	}
 	defer eng.close()
 
-	km := &kmeans{x: xc, n: n, d: d, k: k, eng: eng, opts: opts, tolAbs: tolAbs}
-	var best *runResult
-	for r := range opts.NInit {
-		res, err := km.run(ctx, r)
-		if err != nil {
-			return KMeansResult{}, fmt.Errorf("k-means run %d of %d: %w", r+1, opts.NInit, err)
+	if opts.Progress != nil {
+		var mu sync.Mutex
+		report := opts.Progress
+		opts.Progress = func(p KMeansProgress) {
+			mu.Lock()
+			defer mu.Unlock()
+			report(p)
 		}
+	}
+	results, err := runAll(ctx, &kmeans{x: xc, n: n, d: d, k: k, eng: eng, opts: opts, tolAbs: tolAbs})
+	if err != nil {
+		return KMeansResult{}, err
+	}
+	var best *runResult
+	for _, res := range results {
 		if best == nil || res.inertia < best.inertia {
 			best = res
 		}
@@ -144,6 +156,73 @@ func KMeans(ctx context.Context, b compute.Backend, x []float32, n, d, k int, op
 		}
 	}
 	return KMeansResult{Labels: best.labels, Centers: centers, Inertia: best.inertia, Iters: best.iters, Run: best.run}, nil
+}
+
+// runAll runs the NInit runs, as many at once as there are cores, each on
+// its own fork of the engine (the data and compiled graphs are shared, the
+// per-run scratch is not). A Lloyd step reads all the data for a skinny
+// product (k columns), which one core does nearly as fast as two; two
+// runs side by side keep both cores busy instead. Each run draws from its
+// own stream of the seed, so the result does not depend on the order the
+// runs finish in, and the best is chosen in run order.
+func runAll(ctx context.Context, km *kmeans) ([]*runResult, error) {
+	nInit := km.opts.NInit
+	results := make([]*runResult, nInit)
+	errs := make([]error, nInit)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range min(nInit, runtime.GOMAXPROCS(0)) {
+		worker := *km
+		if w > 0 {
+			worker.eng = km.eng.fork()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if w > 0 {
+				defer worker.eng.close()
+			}
+			for {
+				r := int(next.Add(1) - 1)
+				if r >= nInit {
+					return
+				}
+				results[r], errs[r] = worker.run(ctx, r)
+				if errs[r] != nil {
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if r, err := firstErr(errs); err != nil {
+		return nil, fmt.Errorf("k-means run %d of %d: %w", r+1, nInit, err)
+	}
+	return results, nil
+}
+
+// firstErr returns the first error that is not a cancellation (which a
+// failing run causes in the others), else the first error, with its run.
+func firstErr(errs []error) (int, error) {
+	first := -1
+	for r, err := range errs {
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, context.Canceled) {
+			return r, err
+		}
+		if first < 0 {
+			first = r
+		}
+	}
+	if first < 0 {
+		return 0, nil
+	}
+	return first, errs[first]
 }
 
 // centre returns x minus its column means, the means, and Tol scaled by
@@ -182,6 +261,10 @@ type engine interface {
 	candidates(cand []int32, closest []float32, out []float32) error
 	// trials is T, the number of candidates per k-means++ step.
 	trials() int
+	// fork returns an engine sharing this one's data and compiled steps
+	// with scratch of its own, for a run beside this one's; close it
+	// separately (closing a fork releases only its scratch).
+	fork() engine
 	close()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -141,15 +142,14 @@ func TestKMeansInertiaNeverIncreases(t *testing.T) {
 		x[i] = float32(rng.NormFloat64())
 	}
 	for _, p := range paths(t) {
-		var seqs [][]float64
+		// Runs go side by side (one per core), so their reports interleave;
+		// within a run they come in order.
+		seqs := map[int][]float64{}
 		opts := p.opts(KMeansOptions{NInit: 3, Tol: -1, Seed: 5, Progress: func(pr KMeansProgress) {
-			if pr.Iter == 1 {
-				seqs = append(seqs, nil)
-			}
-			if pr.Run != len(seqs)-1 || pr.NInit != 3 {
+			if pr.Run < 0 || pr.Run >= 3 || pr.Iter != len(seqs[pr.Run])+1 || pr.NInit != 3 {
 				t.Errorf("%s: progress %+v out of order", p.name, pr)
 			}
-			seqs[len(seqs)-1] = append(seqs[len(seqs)-1], pr.Inertia)
+			seqs[pr.Run] = append(seqs[pr.Run], pr.Inertia)
 		}})
 		res, err := KMeans(context.Background(), p.b, x, n, d, k, opts)
 		if err != nil {
@@ -319,17 +319,19 @@ func TestKMeansCancellation(t *testing.T) {
 	}
 	for _, p := range paths(t) {
 		ctx, cancel := context.WithCancel(context.Background())
-		calls := 0
+		var calls int
 		_, err := KMeans(ctx, p.b, x, 400, 4, 8, p.opts(KMeansOptions{Tol: -1, Progress: func(KMeansProgress) {
-			calls++
+			calls++ // reports are serialised by KMeans
 			cancel()
 		}}))
 		cancel()
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("%s: got %v, want context.Canceled", p.name, err)
 		}
-		if calls != 1 {
-			t.Fatalf("%s: %d iterations ran after cancellation", p.name, calls-1)
+		// Each run going on beside the cancelled one may finish the
+		// iteration it was in.
+		if calls < 1 || calls > runtime.GOMAXPROCS(0) {
+			t.Fatalf("%s: %d iterations reported around the cancellation, want 1 to %d", p.name, calls, runtime.GOMAXPROCS(0))
 		}
 	}
 }
