@@ -41,18 +41,20 @@ func (s paramSpec) size() int {
 // params lists the parameters in the order of every graph input/output.
 //
 // Layouts (H heads batched, head h is slice h of the leading axis, except
-// for the first weight): the first layer is one plain matrix W0 [D, H*out]
-// whose columns h*out .. h*out+out-1 belong to head h, because on the onnx
-// backend an einsum with a batch axis that does not lead both operands is
-// broken (DESIGN.md); every later layer is [H, in, out] with bias [H, out];
-// the last layer is V [H, K, bottleneck] and g [H, K].
+// for the first weight): the first layer is one plain matrix W0 [H*out, D]
+// (torch's nn.Linear layout) whose rows h*out .. h*out+out-1 belong to
+// head h, because on the onnx backend an einsum with a batch axis that
+// does not lead both operands is broken (DESIGN.md), and because W0 . x^T
+// is then a product whose large operand MLAS streams untransposed (see
+// "Layouts of the activations"); every later layer is [H, in, out] with
+// bias [H, out]; the last layer is V [H, K, bottleneck] and g [H, K].
 func (a arch) params() []paramSpec {
 	out0 := a.Hidden
 	if a.Layers == 1 {
 		out0 = a.Bottle
 	}
 	ps := []paramSpec{
-		{Name: "w0", Shape: []int{a.D, a.Heads * out0}, Decay: true, Init: "trunc"},
+		{Name: "w0", Shape: []int{a.Heads * out0, a.D}, Decay: true, Init: "trunc"},
 		{Name: "b0", Shape: []int{a.Heads, out0}, Init: "zero"},
 	}
 	for l := 1; l < a.Layers; l++ {
@@ -129,15 +131,37 @@ func truncNormal(rng *rand.Rand, v []float32, mean, std, a, b float64) {
 // automatic gradient is still used through the loss (cheap, elementwise),
 // and the tests check this backward pass against it.
 
+// Layouts of the activations. The first layer is computed feature-major,
+// as W0 . x^T = [H*out0, R] (w0 is stored [H*out0, D]), whose reshape to
+// [H, out0, R] is free: the heads lead without a transpose of the
+// [R, H*out0] product and of its gradient (on onnx, two copies of a
+// [2048, 8192] tensor in the forward passes and one in the backward,
+// plus slower batched products on a permuted operand), and both large
+// products stream an untransposed operand (MLAS runs A^T . B^T about 40%
+// slower than A . B^T at these sizes). Hidden layers stay feature-major,
+// [H, out, R]; the last one is computed as act^T . W = [H, R, Bn] (as fast
+// as W^T . act = [H, Bn, R] in the profile, though both run about 30%
+// slower than the same product on row-major activations) and everything
+// after it is row-major, [H, R, ...], like the logits.
+// Transposed operands of batched products are folded by ONNX Runtime into
+// the kernel (FusedMatMul / Gemm trans flags).
+//
+// The student's GELU is computed on s = pre/sqrt(2), the variable of erf:
+// the 1/sqrt(2) goes into the (small) input of the product that yields it
+// (x for the first layer, the weight for later ones) and the bias, and
+// the student stores h2 = s (1 + erf(s)) = sqrt(2) GELU(pre), whose factor
+// goes into the next (small) weight. That saves two passes over the
+// [H, hidden, R] activations per GELU against x * Phi(x) with Phi and its
+// scaled argument materialised.
+
 // headsCache keeps the forward values the backward pass needs.
 type headsCache struct {
 	x      *graph.Node   // [R, D]
-	pre    []*graph.Node // pre-activation of every layer, [H, R, out]
-	scaled []*graph.Node // pre/sqrt(2) of every GELU (all but the last layer)
-	cdf    []*graph.Node // Phi(pre) = (1 + erf(pre/sqrt(2)))/2
-	hidden []*graph.Node // input of layer l >= 1 (GELU output), [H, R, in]
-	u      *graph.Node   // normalised bottleneck [H, R, Bn]
-	norm   *graph.Node   // ||pre_last|| [H, R, 1]
+	scaled []*graph.Node // s = pre/sqrt(2) of every GELU (all but the last layer), [H, out, R]
+	cdf2   []*graph.Node // 1 + erf(s) = 2 Phi(pre)
+	hidden []*graph.Node // h2 = s (1 + erf(s)) = sqrt(2) GELU(pre): input of layer l >= 1 (times sqrt(2)), [H, in, R]
+	pre    *graph.Node   // bottleneck before the normalisation [H, R, Bn]
+	norm   *graph.Node   // ||pre|| [H, R, 1]
 	denom  *graph.Node   // max(norm, eps)
 	vNorm  *graph.Node   // ||V_k|| [H, K]
 	scale  *graph.Node   // g / ||V|| [H, K]
@@ -167,10 +191,10 @@ func (a arch) forward(p []*graph.Node, x *graph.Node) *graph.Node {
 // gelu is the exact GELU, x * Phi(x) = x (1 + erf(x/sqrt(2))) / 2, written
 // in the very order of ops that ONNX Runtime's GeluFusion replaces by one
 // Gelu kernel (Div by sqrt(2), Erf, Add 1, Mul by x, Mul by 0.5): one pass
-// over the [H, R, hidden] activations instead of five, about 2.5x faster
+// over the [H, hidden, R] activations instead of five, about 2.5x faster
 // (the forms with Mul by 1/sqrt(2) or Mul by 0.5 first are not fused).
 // It only fuses when no intermediate value has another use, so it serves
-// the teacher and the assignment; the student keeps Phi for its backward.
+// the teacher and the assignment; the student keeps erf for its backward.
 func gelu(x *graph.Node) *graph.Node {
 	g := x.Graph()
 	erf := graph.Erf(graph.Div(x, graph.Scalar(g, x.DType(), math.Sqrt2)))
@@ -181,45 +205,99 @@ func (a arch) forwardCached(p []*graph.Node, x *graph.Node) (*graph.Node, *heads
 	return a.forwardWith(p, x, true)
 }
 
+// layer0 is the first layer in the feature-major layout: W0 . x^T plus
+// the bias as a column, reshaped to [H, out0, R]. scale multiplies the
+// result (applied to x and the bias, the small operands).
+func (a arch) layer0(w0, b0, x *graph.Node, scale float64) *graph.Node {
+	rows := x.Shape().Dimensions[0]
+	out0 := b0.Shape().Dimensions[1]
+	bias := graph.Reshape(b0, a.Heads*out0, 1)
+	if scale != 1 {
+		x, bias = graph.MulScalar(x, scale), graph.MulScalar(bias, scale)
+	}
+	z := graph.MatMul(w0, graph.TransposeAllAxes(x, 1, 0)) // [H*out0, R]
+	return graph.Reshape(graph.Add(z, bias), a.Heads, out0, rows)
+}
+
+// dense is a later layer: (wScale W)^T . in (W [H, in, out], in [H, in, R])
+// plus bScale times the bias [H, out] as a column.
+func dense(w, b, in *graph.Node, wScale, bScale float64) *graph.Node {
+	b = graph.ExpandAxes(b, -1)
+	if wScale != 1 {
+		w = graph.MulScalar(w, wScale)
+	}
+	if bScale != 1 {
+		b = graph.MulScalar(b, bScale)
+	}
+	return graph.Add(bmm(swapLast(w), in), b)
+}
+
+// denseRows is the last layer before the normalisation: act^T . (wScale
+// W) (act [H, in, R], W [H, in, out]) plus bScale times the bias as a row:
+// [H, R, out].
+func denseRows(w, b, act *graph.Node, wScale, bScale float64) *graph.Node {
+	b = graph.ExpandAxes(b, 1)
+	if wScale != 1 {
+		w = graph.MulScalar(w, wScale)
+	}
+	if bScale != 1 {
+		b = graph.MulScalar(b, bScale)
+	}
+	return graph.Add(bmm(swapLast(act), w), b)
+}
+
 func (a arch) forwardWith(p []*graph.Node, x *graph.Node, keep bool) (*graph.Node, *headsCache) {
 	g := x.Graph()
-	rows := x.Shape().Dimensions[0]
-	out0 := p[1].Shape().Dimensions[1]
 	c := &headsCache{x: x}
-	// First layer: one plain matmul plus the bias as a row vector [H*out],
-	// which ONNX Runtime fuses into one Gemm that adds the bias as it
-	// writes the product (rather than in an Add over [R, H*out] after
-	// the transpose; the gain was within the noise of a shared machine),
-	// then [R, H, out] -> [H, R, out].
-	pre := graph.Add(graph.MatMul(x, p[0]), graph.Reshape(p[1], 1, a.Heads*out0))
-	pre = graph.TransposeAllAxes(graph.Reshape(pre, rows, a.Heads, out0), 1, 0, 2)
-	c.pre = append(c.pre, pre)
-	i := 2
-	for l := 1; l < a.Layers; l++ {
-		if !keep {
-			pre = graph.Add(bmm(gelu(pre), p[i]), graph.ExpandAxes(p[i+1], 1))
-			i += 2
-			continue
+	// layer l >= 1 on its input act [H, in, R]: feature-major but for the
+	// last, row-major.
+	layer := func(l int, act *graph.Node, wScale, bScale float64) *graph.Node {
+		if l == a.Layers-1 {
+			return denseRows(p[2*l], p[2*l+1], act, wScale, bScale)
 		}
-		// Exact GELU, x * Phi(x), as torch nn.GELU().
-		scaled := graph.MulScalar(pre, 1/math.Sqrt2)
-		cdf := graph.MulScalar(graph.OnePlus(graph.Erf(scaled)), 0.5)
-		h := graph.Mul(pre, cdf)
-		pre = graph.Add(bmm(h, p[i]), graph.ExpandAxes(p[i+1], 1))
-		c.scaled, c.cdf, c.hidden = append(c.scaled, scaled), append(c.cdf, cdf), append(c.hidden, h)
-		c.pre = append(c.pre, pre)
-		i += 2
+		return dense(p[2*l], p[2*l+1], act, wScale, bScale)
 	}
-	// F.normalize(x, dim=-1): x / max(||x||, 1e-12).
+	var pre *graph.Node
+	if !keep {
+		pre = a.layer0(p[0], p[1], x, 1)
+		for l := 1; l < a.Layers; l++ {
+			pre = layer(l, gelu(pre), 1, 1)
+		}
+	} else {
+		// Student: every layer followed by a GELU yields s = pre/sqrt(2);
+		// every layer after one reads h2 = sqrt(2) GELU(pre) (see above).
+		outScale := func(l int) float64 {
+			if l < a.Layers-1 {
+				return 1 / math.Sqrt2
+			}
+			return 1
+		}
+		pre = a.layer0(p[0], p[1], x, outScale(0))
+		for l := 1; l < a.Layers; l++ {
+			s := pre
+			cdf2 := graph.OnePlus(graph.Erf(s))
+			h2 := graph.Mul(s, cdf2)
+			c.scaled, c.cdf2, c.hidden = append(c.scaled, s), append(c.cdf2, cdf2), append(c.hidden, h2)
+			pre = layer(l, h2, outScale(l)/math.Sqrt2, outScale(l))
+		}
+	}
+	if a.Layers == 1 {
+		pre = swapLast(pre) // [H, R, Bn]
+	}
+	// F.normalize(x, dim=-1): u = x / max(||x||, 1e-12). The division is
+	// applied to the logits, u . w^T = (x . w^T) / max(..), [H, R, K],
+	// rather than to x, [H, R, Bn] (K < Bn: a smaller pass, and the
+	// backward pass needs no u either).
+	c.pre = pre
 	c.norm = graph.Sqrt(graph.ReduceAndKeep(graph.Square(pre), graph.ReduceSum, -1))
 	c.denom = graph.Max(c.norm, graph.Scalar(g, pre.DType(), normEps))
-	c.u = graph.Div(pre, c.denom)
 	// Weight-normalised last layer, torch._weight_norm: v * (g / ||v||).
+	i := 2 * a.Layers
 	v, gain := p[i], p[i+1]
 	c.vNorm = graph.Sqrt(graph.ReduceSum(graph.Square(v), -1)) // [H, K]
 	c.scale = graph.Div(gain, c.vNorm)
 	c.w = graph.Mul(v, graph.ExpandAxes(c.scale, -1))
-	return bmm(c.u, swapLast(c.w)), c
+	return graph.Div(bmm(pre, swapLast(c.w)), c.denom), c
 }
 
 // backward returns the gradient of every parameter (arch.params order)
@@ -229,36 +307,57 @@ func (a arch) backward(p []*graph.Node, c *headsCache, dLogits *graph.Node) []*g
 	grads := make([]*graph.Node, len(p))
 	last := len(p) - 2
 	v := p[last]
-	// logits = u . w^T
-	dW := bmm(swapLast(dLogits), c.u) // [H, K, Bn]
-	du := bmm(dLogits, c.w)           // [H, R, Bn]
+	// logits = u . w^T with u = pre/denom: with ell = dLogits/denom,
+	// dW = dLogits^T . u = ell^T . pre and du/denom = ell . w.
+	ell := graph.Div(dLogits, c.denom) // [H, R, K]
+	dW := bmm(swapLast(ell), c.pre)    // [H, K, Bn]
+	duDenom := bmm(ell, c.w)           // [H, R, Bn]
 	// w = v * g/||v||: dg = <dW, v>/||v||; dv = g/||v|| * (dW - v <dW, v>/||v||^2).
 	dot := graph.ReduceSum(graph.Mul(dW, v), -1) // [H, K]
 	grads[last+1] = graph.Div(dot, c.vNorm)
 	proj := graph.ExpandAxes(graph.Div(dot, graph.Square(c.vNorm)), -1)
 	grads[last] = graph.Mul(graph.ExpandAxes(c.scale, -1), graph.Sub(dW, graph.Mul(v, proj)))
-	// u = pre / max(||pre||, eps): the norm's gradient vanishes below eps
-	// (clamp_min), where u = pre/eps.
+	// u = pre / max(||pre||, eps): dPre = (du - u <du, u>)/denom
+	// = du/denom - pre <du/denom, pre> / denom^2; the norm's gradient
+	// vanishes below eps (clamp_min), where u = pre/eps.
 	g := dLogits.Graph()
 	active := graph.Where(graph.GreaterThan(c.norm, graph.Scalar(g, floatDType, normEps)),
 		graph.Scalar(g, floatDType, 1), graph.Scalar(g, floatDType, 0))
-	along := graph.Mul(graph.ReduceAndKeep(graph.Mul(du, c.u), graph.ReduceSum, -1), active)
-	dPre := graph.Div(graph.Sub(du, graph.Mul(c.u, along)), c.denom)
+	along := graph.ReduceAndKeep(graph.Mul(duDenom, c.pre), graph.ReduceSum, -1) // [H, R, 1]
+	along = graph.Div(graph.Mul(along, active), graph.Square(c.denom))
+	dPre := graph.Sub(duDenom, graph.Mul(c.pre, along)) // [H, R, Bn]
+	if a.Layers == 1 {
+		dPre = swapLast(dPre)
+	}
 	for l := a.Layers - 1; l >= 1; l-- {
 		w := p[2*l]
-		grads[2*l+1] = graph.ReduceSum(dPre, 1)
-		grads[2*l] = bmm(swapLast(c.hidden[l-1]), dPre)
-		dh := bmm(dPre, swapLast(w))
-		// GELU'(x) = Phi(x) + x phi(x), with x phi(x) = s / (sqrt(pi) exp(s^2))
-		// for s = x/sqrt(2) (an overflowing exp gives the right limit, 0).
+		// The layer read h2 = sqrt(2) h: dW = h . dPre^T = (h2 . dPre^T) / sqrt(2)
+		// (feature-major dPre [H, out, R]; the last layer's is row-major).
+		var dW, dhHalf *graph.Node
+		if l == a.Layers-1 {
+			grads[2*l+1] = graph.ReduceSum(dPre, 1)
+			dW = bmm(c.hidden[l-1], dPre)
+			dhHalf = bmm(graph.MulScalar(w, 0.5), swapLast(dPre))
+		} else {
+			grads[2*l+1] = graph.ReduceSum(dPre, 2)
+			dW = bmm(c.hidden[l-1], swapLast(dPre))
+			dhHalf = bmm(graph.MulScalar(w, 0.5), dPre)
+		}
+		grads[2*l] = graph.MulScalar(dW, 1/math.Sqrt2)
+		// GELU'(pre) = Phi(pre) + pre phi(pre) = (c2 + 2/sqrt(pi) s exp(-s^2)) / 2
+		// with s = pre/sqrt(2) and c2 = 1 + erf(s); the 1/2 went into the
+		// weight of dhHalf = W/2 . dPre (an overflowing exp gives the
+		// right limit, 0).
 		s := c.scaled[l-1]
-		xPdf := graph.MulScalar(graph.Div(s, graph.Exp(graph.Square(s))), 1/math.Sqrt(math.Pi))
-		dPre = graph.Mul(dh, graph.Add(c.cdf[l-1], xPdf))
+		xPdf := graph.MulScalar(graph.Div(s, graph.Exp(graph.Square(s))), 2/math.Sqrt(math.Pi))
+		dPre = graph.Mul(dhHalf, graph.Add(c.cdf2[l-1], xPdf))
 	}
-	grads[1] = graph.ReduceSum(dPre, 1)
+	grads[1] = graph.ReduceSum(dPre, 2)
+	out0 := dPre.Shape().Dimensions[1]
 	rows := c.x.Shape().Dimensions[0]
-	dz := graph.Reshape(graph.TransposeAllAxes(dPre, 1, 0, 2), rows, -1) // [R, H*out0]
-	grads[0] = graph.MatMul(graph.TransposeAllAxes(c.x, 1, 0), dz)
+	dz := graph.Reshape(dPre, a.Heads*out0, rows) // [H*out0, R]
+	// dW0 = dz . x [H*out0, D].
+	grads[0] = graph.MatMul(dz, c.x)
 	return grads
 }
 

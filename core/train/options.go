@@ -34,7 +34,7 @@ const (
 
 // TrainerVersion changes whenever the trainer would compute different
 // numbers for the same options; it enters the loss plugin's identity.
-const TrainerVersion = "2"
+const TrainerVersion = "3"
 
 // TrainerOptions is the trainer's option schema. The defaults are the
 // authors' reference recipe for CIFAR-10/100 (TEMI.md, "Reference recipe"):

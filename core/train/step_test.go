@@ -22,7 +22,7 @@ func hostForward(a arch, p [][]float32, x matrix) []float64 {
 			for f := range out0 {
 				s := float64(p[1][h*out0+f])
 				for d := range a.D {
-					s += float64(x.Data[r*a.D+d]) * float64(p[0][d*H*out0+h*out0+f])
+					s += float64(x.Data[r*a.D+d]) * float64(p[0][(h*out0+f)*a.D+d])
 				}
 				cur[f] = s
 			}
@@ -67,7 +67,7 @@ func hostForward(a arch, p [][]float32, x matrix) []float64 {
 
 func TestForwardMatchesHost(t *testing.T) {
 	be := openBackend(t, "go")
-	for _, a := range []arch{smallArch(), {D: 9, Heads: 2, Clusters: 4, Layers: 1, Hidden: 5, Bottle: 6}} {
+	for _, a := range []arch{smallArch(), {D: 9, Heads: 2, Clusters: 4, Layers: 1, Hidden: 5, Bottle: 6}, {D: 8, Heads: 2, Clusters: 3, Layers: 2, Hidden: 6, Bottle: 5}} {
 		specs := a.params()
 		p := initParams(specs, 3)
 		// Non-trivial biases and g, which start at 0 and 1.
@@ -385,7 +385,7 @@ func TestBackwardMatchesAutodiff(t *testing.T) {
 	}
 	for _, spec := range specsToTest {
 		be := openBackend(t, spec)
-		for _, a := range []arch{smallArch(), {D: 9, Heads: 2, Clusters: 4, Layers: 1, Hidden: 5, Bottle: 6}} {
+		for _, a := range []arch{smallArch(), {D: 9, Heads: 2, Clusters: 4, Layers: 1, Hidden: 5, Bottle: 6}, {D: 8, Heads: 2, Clusters: 3, Layers: 2, Hidden: 6, Bottle: 5}} {
 			gl := pmiLoss{}
 			opts := resolvedOptions(t, gl, nil)
 			sb, sv := newTestStep(t, a, gl, opts)
