@@ -28,6 +28,11 @@ type paramSpec struct {
 	Last bool
 	// init: "trunc" (truncated normal, std 0.02), "zero", "one", "uniformV".
 	Init string
+	// DrawTransposed draws a 2-D weight in the transposed order and stores
+	// it transposed, so that w0, now kept as [H*hidden, D] for speed, gets
+	// the very values trainer version 2 drew for its [D, H*hidden] layout:
+	// a layout change does not change a seed's run.
+	DrawTransposed bool
 }
 
 func (s paramSpec) size() int {
@@ -54,7 +59,7 @@ func (a arch) params() []paramSpec {
 		out0 = a.Bottle
 	}
 	ps := []paramSpec{
-		{Name: "w0", Shape: []int{a.Heads * out0, a.D}, Decay: true, Init: "trunc"},
+		{Name: "w0", Shape: []int{a.Heads * out0, a.D}, Decay: true, Init: "trunc", DrawTransposed: true},
 		{Name: "b0", Shape: []int{a.Heads, out0}, Init: "zero"},
 	}
 	for l := 1; l < a.Layers; l++ {
@@ -97,6 +102,16 @@ func initParams(specs []paramSpec, seed int64) [][]float32 {
 		case "zero":
 		default:
 			panic(fmt.Sprintf("train: unknown init %q", s.Init)) // programming error
+		}
+		if s.DrawTransposed && len(s.Shape) == 2 {
+			rows, cols := s.Shape[0], s.Shape[1]
+			t := make([]float32, len(v))
+			for r := range rows {
+				for c := range cols {
+					t[r*cols+c] = v[c*rows+r]
+				}
+			}
+			v = t
 		}
 		out[i] = v
 	}

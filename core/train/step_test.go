@@ -452,3 +452,18 @@ func TestDonatedStep(t *testing.T) {
 		}
 	}
 }
+
+// TestW0DrawnInVersion2Order: w0 is stored [H*hidden, D] but drawn in the
+// [D, H*hidden] order of trainer version 2, so a seed keeps its run.
+func TestW0DrawnInVersion2Order(t *testing.T) {
+	const rows, cols = 6, 5
+	got := initParams([]paramSpec{{Name: "w0", Shape: []int{rows, cols}, Init: "trunc", DrawTransposed: true}}, 7)[0]
+	old := initParams([]paramSpec{{Name: "w0", Shape: []int{cols, rows}, Init: "trunc"}}, 7)[0]
+	for r := range rows {
+		for c := range cols {
+			if got[r*cols+c] != old[c*rows+r] {
+				t.Fatalf("w0[%d][%d] = %v, want the version-2 draw %v", r, c, got[r*cols+c], old[c*rows+r])
+			}
+		}
+	}
+}
