@@ -134,7 +134,7 @@ type params struct {
 	pooling                 string
 	pre                     preprocess.Config
 	batchSize, threads      int
-	cudaDevice              int // -1: CPU
+	cudaDevice              int    // -1: CPU
 	canonicalWithoutRuntime string // identity-relevant options as canonical JSON
 }
 
