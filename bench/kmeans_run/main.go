@@ -15,11 +15,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
-	"syscall"
 	"time"
 
+	"github.com/clusterlab/clusterlab/bench/internal/benchutil"
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/baselines"
 	"github.com/clusterlab/clusterlab/core/npy"
@@ -72,13 +71,13 @@ func run() error {
 	opts := baselines.DefaultKMeansOptions()
 	opts.NInit, opts.Seed = *nInit, *seed
 	opts.Progress = func(baselines.KMeansProgress) { iters++ }
-	t0, c0 := time.Now(), cpuSeconds()
+	t0, c0 := time.Now(), benchutil.CPUSeconds()
 	res, err := baselines.KMeans(context.Background(), o.Backend, x, n, d, *k, opts)
 	if err != nil {
 		return err
 	}
 	r := report{N: n, D: d, K: *k, NInit: *nInit, Backend: o.Name,
-		Seconds: time.Since(t0).Seconds(), CPUSeconds: cpuSeconds() - c0,
+		Seconds: time.Since(t0).Seconds(), CPUSeconds: benchutil.CPUSeconds() - c0,
 		Inertia: res.Inertia, BestIters: res.Iters, LloydIters: iters}
 	if *outLabels != "" {
 		if err := npy.WriteInt32(*outLabels, res.Labels, n); err != nil {
@@ -86,13 +85,4 @@ func run() error {
 		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return math.NaN()
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
 }

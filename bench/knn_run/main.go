@@ -26,9 +26,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/clusterlab/clusterlab/bench/internal/benchutil"
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/neighbours"
 	"github.com/clusterlab/clusterlab/core/npy"
@@ -177,14 +177,14 @@ func knn(args []string) error {
 	if err != nil {
 		return err
 	}
-	t1, c1 := time.Now(), cpuSeconds()
+	t1, c1 := time.Now(), benchutil.CPUSeconds()
 	idx, sim, err := neighbours.KNNRows(context.Background(), o.Backend, x, n, d, *k, lo, hi, nil)
 	if err != nil {
 		return err
 	}
 	secs := time.Since(t1).Seconds()
 	r := report{N: n, D: d, K: *k, RowsLo: lo, RowsHi: hi, Backend: o.Name, Mmap: *mmap,
-		LoadSeconds: load.Seconds(), Seconds: secs, CPUSeconds: cpuSeconds() - c1,
+		LoadSeconds: load.Seconds(), Seconds: secs, CPUSeconds: benchutil.CPUSeconds() - c1,
 		InputMB: float64(len(x)) * 4 / 1e6, OutputMB: float64(len(idx)+len(sim)) * 4 / 1e6}
 	r.PeakRSSMB, r.RSSAnonMB, r.RSSFileMB = memory()
 	if *outIdx != "" {
@@ -198,15 +198,6 @@ func knn(args []string) error {
 		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return math.NaN()
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 // memory reads VmHWM, RssAnon and RssFile (MB) from /proc/self/status; NaN
