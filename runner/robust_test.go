@@ -122,7 +122,7 @@ func TestDiskFullKeepsNothingHalfWritten(t *testing.T) {
 func TestSecondInterruptAndRunLock(t *testing.T) {
 	bin := buildBinaries(t)
 	dir := t.TempDir()
-	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 60", 1) + "trial: locked\n"
+	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 300", 1) + "trial: locked\n"
 	os.WriteFile(filepath.Join(dir, "long.yaml"), []byte(cfg), 0o644)
 	p := startRunner(t, dir, "run", "long.yaml")
 	if !p.waitLine("temi: backend") {
@@ -175,7 +175,7 @@ func TestSecondInterruptAndRunLock(t *testing.T) {
 func TestLossPluginDiesThenResume(t *testing.T) {
 	bin := buildBinaries(t)
 	dir := t.TempDir()
-	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 40", 1) + "trial: crash\n"
+	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 300", 1) + "trial: crash\n"
 	os.WriteFile(filepath.Join(dir, "crash.yaml"), []byte(cfg), 0o644)
 	p := startRunner(t, dir, "run", "crash.yaml")
 	if !p.waitLine("temi: backend") {
