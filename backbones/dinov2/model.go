@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/core/store"
 )
 
 // ortEnv is the process's ONNX Runtime environment, created on first use.
@@ -87,7 +85,7 @@ func loadModel(path string) (*modelFile, error) {
 	if m, ok := modelCache.m[key]; ok {
 		return m, nil
 	}
-	sum, err := fileSHA256(abs)
+	sum, err := store.FileSHA256(abs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: model %s: %w", core.ErrInvalidInput, abs, err)
 	}
@@ -118,19 +116,6 @@ func inputOutputInfo(path string) ([]ort.InputOutputInfo, []ort.InputOutputInfo,
 		return nil, nil, err
 	}
 	return ort.GetInputOutputInfoWithOptions(path, opts)
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // outputKind is how an output is used.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/store"
 )
 
 // Files of the fitted state in the state directory. The arrays are float32
@@ -112,7 +111,7 @@ func (s *state) write(dir string) error {
 		if err := npy.WriteFloat32(path, a.data, a.shape...); err != nil {
 			return fmt.Errorf("pixels: write state: %w", err)
 		}
-		sum, err := sha256File(path)
+		sum, err := store.FileSHA256(path)
 		if err != nil {
 			return fmt.Errorf("pixels: write state: %w", err)
 		}
@@ -173,7 +172,7 @@ func loadState(dir string, p params) (*state, error) {
 		if !ok {
 			return nil, fmt.Errorf("pixels: %s in %s lists no %s; run Fit first", fileState, dir, name)
 		}
-		got, err := sha256File(path)
+		got, err := store.FileSHA256(path)
 		if err != nil {
 			return nil, fmt.Errorf("pixels: fitted state: %w; run Fit first", err)
 		}
@@ -206,17 +205,4 @@ func checkShape(path string, data []float32, shape []int, want ...int) ([]float3
 		return nil, fmt.Errorf("pixels: fitted state file %s has shape %v, want %v; run Fit first", path, shape, want)
 	}
 	return data, nil
-}
-
-func sha256File(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

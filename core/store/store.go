@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -142,10 +143,10 @@ func verifyArray(path string, want Array) error {
 	if err != nil {
 		return fmt.Errorf("array %s: %w", filepath.Base(path), err)
 	}
-	if h.DType != want.DType || !equalInts(h.Shape, want.Shape) {
+	if h.DType != want.DType || !slices.Equal(h.Shape, want.Shape) {
 		return fmt.Errorf("array %s header says %s %v, meta.json says %s %v", filepath.Base(path), h.DType, h.Shape, want.DType, want.Shape)
 	}
-	sum, err := fileSHA256(path)
+	sum, err := FileSHA256(path)
 	if err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ func Describe(path string) (Array, error) {
 	if err != nil {
 		return Array{}, fmt.Errorf("%s: %w", path, err)
 	}
-	sum, err := fileSHA256(path)
+	sum, err := FileSHA256(path)
 	if err != nil {
 		return Array{}, err
 	}
@@ -232,7 +233,9 @@ func (e Entry) Lock() (func(), error) {
 	}, nil
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 returns the hex sha256 of a file (for identities and
+// checksums).
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -240,24 +243,9 @@ func fileSHA256(path string) (string, error) {
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// FileSHA256 returns the hex sha256 of a file (for identities).
-func FileSHA256(path string) (string, error) { return fileSHA256(path) }
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Describe identity maps compactly for messages.

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/clusterlab/clusterlab/core/npy"
@@ -205,7 +206,7 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %s: %w", path, name, err)
 		}
-		if !equalInts(h.Shape, shape) {
+		if !slices.Equal(h.Shape, shape) {
 			return nil, fmt.Errorf("checkpoint %s: %s has shape %v, want %v", path, name, h.Shape, shape)
 		}
 		v, err := npy.ToFloat32(h, raw)
@@ -254,18 +255,6 @@ func writeHistory(path string, records []EpochRecord) error {
 		return fmt.Errorf("write history %s: %w", path, err)
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func short(s string) string {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -244,7 +245,7 @@ func testFitBlobs(t *testing.T, backendName string) {
 			t.Fatal(err)
 		}
 		n := len(labels)
-		if !equalInts(shape, []int{3, n}) {
+		if !slices.Equal(shape, []int{3, n}) {
 			t.Fatalf("%s assignments shape %v", split, shape)
 		}
 		best := assign[res.BestHead*n : (res.BestHead+1)*n]
@@ -254,7 +255,7 @@ func testFitBlobs(t *testing.T, backendName string) {
 			t.Logf("%s accuracy of the best head %.3f", split, acc)
 		}
 		probs, shape, err := npy.ReadFloat32(filepath.Join(out, "probs_"+split+"_best.npy"))
-		if err != nil || !equalInts(shape, []int{n}) {
+		if err != nil || !slices.Equal(shape, []int{n}) {
 			t.Fatalf("probs of %s: %v %v", split, shape, err)
 		}
 		for _, p := range probs {
