@@ -24,9 +24,9 @@ import (
 )
 
 // faultEpochs is the training length of faultConfig.
-const faultEpochs = 12
+const faultEpochs = 30
 
-// faultConfig is a small MNIST subset trained long enough (12 epochs, one
+// faultConfig is a small MNIST subset trained long enough (30 epochs, one
 // checkpoint per epoch) that most of the kills land during training. The
 // trial name is fixed so every rerun works in the same run directory.
 const faultConfig = `
@@ -42,7 +42,7 @@ baselines: {kmeans_n_init: 2}
 loss:
   plugin: temi
   heads: 3
-  epochs: 12
+  epochs: 30
   batch_size: 64
   lr: 0.001
   min_lr: 0.0001
