@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/clusterlab/clusterlab/core"
@@ -28,6 +26,7 @@ type splitData struct {
 	Embeddings string // .npy [N, D] float32
 	Labels     string // .npy [N] int32
 	N, D       int
+	SHA256     string // of the embeddings file, verified when the entry was loaded
 	Cached     bool
 }
 
@@ -107,7 +106,7 @@ func embedAll(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core
 	if bbInfo.NeedsFit {
 		e := st.Entry("backbone-state", store.Hash("backbone-state", dsRef.Name, dsRef.Identity, bbRef.Name, bbRef.Identity))
 		stateDir = e.Dir
-		if err := withEntry(e, logf, func() (map[string]string, []string, error) {
+		if _, err := withEntry(e, logf, func() (map[string]string, []string, error) {
 			train, ok := dsInfo.Split(core.SplitTrain)
 			if !ok {
 				return nil, nil, fmt.Errorf("backbone %s must be fitted on the train split, which dataset %s does not have", bbRef.Name, dsRef.Name)
@@ -138,46 +137,41 @@ func embedAll(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core
 // withEntry runs compute under the entry's lock unless the entry is
 // already committed and intact; a damaged entry is reported and recomputed.
 // compute returns the identity for meta.json and the array names written.
-func withEntry(e store.Entry, logf func(string, ...any), compute func() (map[string]string, []string, error)) error {
-	if _, err := e.Load(); err == nil {
-		return nil
+// It returns the entry's verified meta (shapes and checksums of its arrays).
+func withEntry(e store.Entry, logf func(string, ...any), compute func() (map[string]string, []string, error)) (store.Meta, error) {
+	if m, err := e.Load(); err == nil {
+		return m, nil
 	}
 	unlock, err := e.Lock()
 	if err != nil {
-		return err
+		return store.Meta{}, err
 	}
 	defer unlock()
 	// Another run may have finished it while we waited for the lock.
-	_, err = e.Load()
+	m, err := e.Load()
 	if err == nil {
-		return nil
+		return m, nil
 	}
 	if !errors.Is(err, store.ErrMissing) {
 		logf("warning: %v; recomputing it", err)
 		if err := e.Invalidate(); err != nil {
-			return err
+			return store.Meta{}, err
 		}
 	}
-	// Temporary files of a writer that was killed: never read, but as big
-	// as the arrays. Nobody else writes here while we hold the lock.
-	if stale, _ := filepath.Glob(filepath.Join(e.Dir, ".*.tmp-*")); len(stale) > 0 {
-		for _, f := range stale {
-			os.Remove(f)
-		}
-	}
+	// Nobody else writes here while we hold the lock.
+	removeStaleTemps(e.Dir)
 	id, names, err := compute()
 	if err != nil {
-		return err
+		return store.Meta{}, err
 	}
-	_, err = e.Commit(id, names...)
-	return err
+	return e.Commit(id, names...)
 }
 
 func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core.DatasetInfo, dsRef pluginRef,
 	bb core.Backbone, bbRef pluginRef, stateDir string, sp core.SplitInfo, logf func(string, ...any)) (splitData, error) {
 	e := st.Entry("embeddings", store.Hash("embeddings", dsRef.Name, dsRef.Identity, sp.Name, bbRef.Name, bbRef.Identity))
 	sd := splitData{Split: sp.Name, Embeddings: e.Path("embeddings"), Labels: e.Path("labels"), N: sp.Count, Cached: true}
-	err := withEntry(e, logf, func() (map[string]string, []string, error) {
+	meta, err := withEntry(e, logf, func() (map[string]string, []string, error) {
 		sd.Cached = false
 		p := newProgress("embed "+sp.Name, "img", sp.Count)
 		rd := newDatasetReader(ctx, ds, dsRef.Options, sp.Name, readBatchSize(dsInfo), sp.Count, nil)
@@ -244,14 +238,11 @@ func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo co
 	if err != nil {
 		return splitData{}, err
 	}
-	h, _, err := readHeader(sd.Embeddings)
-	if err != nil {
-		return splitData{}, err
+	arr := meta.Arrays["embeddings"]
+	if len(arr.Shape) != 2 || arr.Shape[0] != sp.Count {
+		return splitData{}, fmt.Errorf("embeddings %s have shape %v, want [%d, D]", sd.Embeddings, arr.Shape, sp.Count)
 	}
-	if len(h.Shape) != 2 || h.Shape[0] != sp.Count {
-		return splitData{}, fmt.Errorf("embeddings %s have shape %v, want [%d, D]", sd.Embeddings, h.Shape, sp.Count)
-	}
-	sd.D = h.Shape[1]
+	sd.D, sd.SHA256 = arr.Shape[1], arr.SHA256
 	if sd.Cached {
 		logf("embeddings of %s: cached (%s)", sp.Name, e.Dir)
 	}

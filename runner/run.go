@@ -194,14 +194,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 		return "", err
 	} else if done {
 		logf("%s is already finished with this config; its results are reused (delete the directory to rerun)", runDir)
-		mf, err := readMetrics(runDir)
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(filepath.Join(runDir, report.MarkdownFile)); err != nil {
-			buildReport(runDir) // killed between its results and its report
-		}
-		return runDir, renderTables(stdout, "text", []table{comparisonTable(mf)})
+		return runDir, reuseFinished(runDir, stdout)
 	}
 	// One process per run directory: a second `clusterlab run` of the same
 	// trial would interleave checkpoints and results.
@@ -215,11 +208,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	// The holder before us may have finished this very trial.
 	if done, err := finishedWith(runDir, cfgYAML); err == nil && done {
 		logf("%s was finished by another run meanwhile; its results are reused", runDir)
-		mf, err := readMetrics(runDir)
-		if err != nil {
-			return "", err
-		}
-		return runDir, renderTables(stdout, "text", []table{comparisonTable(mf)})
+		return runDir, reuseFinished(runDir, stdout)
 	}
 	removeStaleTemps(runDir)
 	if err := writeFileAtomic(filepath.Join(runDir, "config.yaml"), cfgYAML); err != nil {
@@ -432,15 +421,12 @@ func knnGraph(ctx context.Context, st *store.Store, be *backend.Opened, train sp
 	if k >= train.N {
 		return "", fmt.Errorf("%w: neighbours.k = %d needs more than %d train samples", core.ErrInvalidInput, k, train.N)
 	}
-	if err := store.CheckFree(st.Root, uint64(train.N)*uint64(k)*8, fmt.Sprintf("the k-NN graph (%d x %d)", train.N, k)); err != nil {
-		return "", err
-	}
-	sum, err := store.FileSHA256(train.Embeddings)
-	if err != nil {
-		return "", err
-	}
+	sum := train.SHA256
 	e := st.Entry("knn", store.Hash("knn", sum, strconv.Itoa(k)))
-	err = withEntry(e, logf, func() (map[string]string, []string, error) {
+	_, err := withEntry(e, logf, func() (map[string]string, []string, error) {
+		if err := store.CheckFree(e.Dir, uint64(train.N)*uint64(k)*8, fmt.Sprintf("the k-NN graph (%d x %d)", train.N, k)); err != nil {
+			return nil, nil, err
+		}
 		p := newProgress("k-NN graph", "row", train.N)
 		idx, sim, err := neighbours.KNN(ctx, be.Backend, x, train.N, d, k, func(done, total int) { p.Set(done, "") })
 		if err != nil {
@@ -535,6 +521,19 @@ func nearestCentre(x []float32, n, d int, centres []float32, k int) []int32 {
 		out[i] = int32(best)
 	}
 	return out
+}
+
+// reuseFinished prints the table of a finished run, drawing its report
+// first if it lacks one (killed between its results and its report).
+func reuseFinished(runDir string, stdout io.Writer) error {
+	mf, err := readMetrics(runDir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(runDir, report.MarkdownFile)); err != nil {
+		buildReport(runDir)
+	}
+	return renderTables(stdout, "text", []table{comparisonTable(mf)})
 }
 
 // finishedWith reports whether runDir holds a finished run (metrics.json)
