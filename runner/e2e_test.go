@@ -88,18 +88,26 @@ type result struct {
 	stdout, stderr string
 }
 
-// clusterlab runs the built runner in dir with args.
-func clusterlab(t *testing.T, dir string, env []string, args ...string) result {
+// runnerCmd is `clusterlab args...` of the built binaries, to run in dir:
+// plugins only from beside the binary, and the ONNX Runtime library that
+// `make setup` installed (the binaries live in a temporary folder, away
+// from the project's .deps/onnxruntime).
+func runnerCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()
 	bin := buildBinaries(t)
 	cmd := exec.Command(filepath.Join(bin, "clusterlab"), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=")
-	// The binaries live in a temporary folder, away from the project's
-	// .deps/onnxruntime; point them at the library `make setup` installed.
 	if lib, err := backend.FindOrtLibrary(); err == nil {
 		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
 	}
+	return cmd
+}
+
+// clusterlab runs the built runner in dir with args.
+func clusterlab(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := runnerCmd(t, dir, args...)
 	cmd.Env = append(cmd.Env, env...)
 	return runCmd(t, cmd)
 }

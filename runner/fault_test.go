@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/store"
 )
 
@@ -65,13 +64,7 @@ type runnerProc struct {
 
 func startRunner(t *testing.T, dir string, args ...string) *runnerProc {
 	t.Helper()
-	bin := buildBinaries(t)
-	cmd := exec.Command(filepath.Join(bin, "clusterlab"), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=")
-	if lib, err := backend.FindOrtLibrary(); err == nil {
-		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-	}
+	cmd := runnerCmd(t, dir, args...)
 	// Its own process group: the kill below targets exactly the runner, and
 	// the cleanup can reach anything it left without touching the test.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -2,15 +2,12 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/clusterlab/clusterlab/core/backend"
 )
 
 // Environment of the file-size-limit wrapper (see TestMain).
@@ -49,14 +46,10 @@ func TestMain(m *testing.M) {
 // bytes.
 func runLimited(t *testing.T, dir string, limit int, args ...string) result {
 	t.Helper()
-	bin := buildBinaries(t)
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=",
-		fsizeEnv+"="+strconv.Itoa(limit), execEnv+"="+filepath.Join(bin, "clusterlab"))
-	if lib, err := backend.FindOrtLibrary(); err == nil {
-		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-	}
+	// The test binary runs first, as the wrapper of TestMain.
+	cmd := runnerCmd(t, dir, args...)
+	cmd.Env = append(cmd.Env, fsizeEnv+"="+strconv.Itoa(limit), execEnv+"="+cmd.Path)
+	cmd.Path, cmd.Args[0] = os.Args[0], os.Args[0]
 	return runCmd(t, cmd)
 }
 

@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/clusterlab/clusterlab/core/backend"
 )
 
 // pluginProcesses lists running processes whose executable lies in dir.
@@ -41,9 +39,7 @@ func TestInterruptStopsPlugins(t *testing.T) {
 	dir := t.TempDir()
 	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 200", 1)
 	os.WriteFile(filepath.Join(dir, "long.yaml"), []byte(cfg), 0o644)
-	cmd := exec.Command(filepath.Join(bin, "clusterlab"), "run", "long.yaml")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=")
+	cmd := runnerCmd(t, dir, "run", "long.yaml")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +128,6 @@ func TestInterruptStopsPlugins(t *testing.T) {
 // finished; running it again skips the finished trial and completes the
 // others.
 func TestSweepInterruptResume(t *testing.T) {
-	bin := buildBinaries(t)
 	dir := t.TempDir()
 	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 2", 1) + `
 sweep:
@@ -141,12 +136,7 @@ sweep:
   seeds: [0, 1]
 `
 	os.WriteFile(filepath.Join(dir, "sweep.yaml"), []byte(cfg), 0o644)
-	cmd := exec.Command(filepath.Join(bin, "clusterlab"), "run", "sweep.yaml")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=")
-	if lib, err := backend.FindOrtLibrary(); err == nil {
-		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-	}
+	cmd := runnerCmd(t, dir, "run", "sweep.yaml")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
