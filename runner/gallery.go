@@ -22,12 +22,8 @@ import (
 // writeReportInputs stores what the report needs beyond the trainer's
 // files: the ground-truth labels of every split and the class names, so
 // that `clusterlab report` can redraw everything from the run directory.
-func writeReportInputs(runDir string, dsInfo core.DatasetInfo, labels map[string][]int) error {
-	for name, l := range labels {
-		v := make([]int32, len(l))
-		for i, x := range l {
-			v[i] = int32(x)
-		}
+func writeReportInputs(runDir string, dsInfo core.DatasetInfo, labels map[string][]int32) error {
+	for name, v := range labels {
 		if err := npy.WriteInt32(filepath.Join(runDir, report.LabelsFile(name)), v, len(v)); err != nil {
 			return err
 		}
@@ -52,7 +48,7 @@ func galleryPerCluster(k int) int {
 // about, captioned with the matched class and purity. The images are read
 // back from the dataset plugin (relaunched: it was stopped after the
 // embedding), streaming each split once and keeping only the picked ones.
-func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, splitNames []string, bestHead, k int, classes []string) error {
+func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, splitNames []string, labels map[string][]int32, bestHead, k int, classes []string) error {
 	c, err := plugins.Launch(ctx, core.KindDataset, cfg.Dataset.Plugin)
 	if err != nil {
 		return fmt.Errorf("dataset plugin: %w", err)
@@ -78,15 +74,11 @@ func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, spli
 		if err != nil {
 			return err
 		}
-		labels, _, err := npy.ReadInt32(filepath.Join(runDir, report.LabelsFile(split)))
-		if err != nil {
-			return err
-		}
 		picks, err := report.GalleryPicks(best, probs, k, galleryPerCluster(k))
 		if err != nil {
 			return err
 		}
-		sums, err := report.ClusterSummaries(best, labels, classes, k)
+		sums, err := report.ClusterSummaries(best, labels[split], classes, k)
 		if err != nil {
 			return err
 		}

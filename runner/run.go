@@ -256,14 +256,15 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	lap("knn", tKNN)
 
 	labels := map[string][]int{}
+	labels32 := map[string][]int32{}
 	for name, sd := range splits {
 		l, _, err := npy.ReadInt32(sd.Labels)
 		if err != nil {
 			return "", err
 		}
-		labels[name] = toInts(l)
+		labels[name], labels32[name] = toInts(l), l
 	}
-	if err := writeReportInputs(runDir, dsInfo, labels); err != nil {
+	if err := writeReportInputs(runDir, dsInfo, labels32); err != nil {
 		return "", err
 	}
 	var results []Result
@@ -311,11 +312,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 		if err != nil {
 			return "", err
 		}
-		trainLabels, _, err := npy.ReadInt32(train.Labels)
-		if err != nil {
-			return "", err
-		}
-		pred, err := neighbours.Classify(ctx, be.Backend, x, trainLabels, train.N, xt, test.N, d, cfg.Baselines.KNNClassifierK)
+		pred, err := neighbours.Classify(ctx, be.Backend, x, labels32[core.SplitTrain], train.N, xt, test.N, d, cfg.Baselines.KNNClassifierK)
 		if err != nil {
 			return "", fmt.Errorf("k-NN classifier: %w", err)
 		}
@@ -391,7 +388,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	}
 	// Galleries need the dataset's images again; pictures never fail a run.
 	tGal := time.Now()
-	if err := writeGalleries(ctx, cfg, runDir, splitNames, res.BestHead, k, dsInfo.Classes); err != nil {
+	if err := writeGalleries(ctx, cfg, runDir, splitNames, labels32, res.BestHead, k, dsInfo.Classes); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
