@@ -54,13 +54,6 @@ func (p *progress) Set(done int, extra string) {
 	}
 }
 
-// SetTotal changes the total (e.g. once known).
-func (p *progress) SetTotal(total int) {
-	p.mu.Lock()
-	p.total = total
-	p.mu.Unlock()
-}
-
 // Done finishes the display with a summary line.
 func (p *progress) Done(summary string) {
 	p.mu.Lock()

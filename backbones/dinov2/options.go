@@ -196,12 +196,6 @@ func (p params) identity(modelSHA256 string) string {
 	return fmt.Sprintf("dinov2 %s model_sha256=%s preprocess=%q options=%s", Version, modelSHA256, p.pre.String(), p.canonicalWithoutRuntime)
 }
 
-// needsCLS reports whether the pooling uses the CLS token.
-func (p params) needsCLS() bool { return p.pooling != poolPatchMean }
-
-// needsPatches reports whether the pooling uses the patch tokens.
-func (p params) needsPatches() bool { return p.pooling != poolCLS }
-
 func floats3(v [3]float32) string {
 	s := make([]string, 3)
 	for i, x := range v {

@@ -13,13 +13,14 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/clusterlab/clusterlab/core"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
 	yamlv3 "go.yaml.in/yaml/v3"
+
+	"github.com/clusterlab/clusterlab/core"
 )
 
 // EnvPrefix is the prefix of config environment variables.
@@ -91,11 +92,6 @@ var baselinesSchema = []core.Option{
 }
 
 var pluginSections = []string{"dataset", "backbone", "loss"}
-
-// Schema documents every top-level key, for the README's config reference.
-func Schema() map[string][]core.Option {
-	return map[string][]core.Option{"": topSchema, "neighbours": neighboursSchema, "baselines": baselinesSchema}
-}
 
 // Error is a config error naming the file and key; the runner exits 2.
 type Error struct {
