@@ -25,35 +25,11 @@ K=${K:-10}
 N_INIT=${N_INIT:-10}
 SEED=${SEED:-0}
 THREADS=${THREADS:-2}
-PY=/usr/bin/python3
-
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-export GOMLX_NO_AUTO_INSTALL=1
-
-if ! "$PY" -c 'import sklearn' 2>/dev/null; then
-    echo "kmeans_compare: $PY cannot import sklearn; install it with: apt-get install -y python3-sklearn" >&2
-    exit 2
-fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-echo "building: go build -tags onnx ./bench/kmeans_run ./bench/knn_run" >&2
+. "$(dirname "$0")/lib.sh"
+bench_setup kmeans_compare sklearn python3-sklearn
+echo "building: go build -tags onnx ./bench/kmeans_run" >&2
 go build -tags onnx -o "$tmp/kmeans_run" ./bench/kmeans_run
-case $DATA in
-mnist)
-    "$PY" bench/knn_numpy.py mnist --out "$tmp/x.npy" >&2
-    x=$tmp/x.npy
-    ;;
-random)
-    go build -o "$tmp/knn_run" ./bench/knn_run
-    "$tmp/knn_run" gen -n "$N" -d "$D" -clusters "$K" -out "$tmp/x.npy"
-    x=$tmp/x.npy
-    ;;
-*)
-    x=$DATA
-    ;;
-esac
+bench_data -clusters "$K"
 
 echo "load: $(uptime)" >&2
 echo "running clusterlab (onnx) ..." >&2

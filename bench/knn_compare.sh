@@ -24,35 +24,11 @@ N=${N:-60000}
 D=${D:-784}
 K=${K:-50}
 THREADS=${THREADS:-2}
-PY=/usr/bin/python3
-
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-export GOMLX_NO_AUTO_INSTALL=1
-
-if ! "$PY" -c 'import numpy' 2>/dev/null; then
-    echo "knn_compare: $PY cannot import numpy; install it with: apt-get install -y python3-numpy" >&2
-    exit 2
-fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+bench_setup knn_compare numpy python3-numpy
 echo "building: go build -tags onnx ./bench/knn_run" >&2
 go build -tags onnx -o "$tmp/knn_run" ./bench/knn_run
-
-case $DATA in
-mnist)
-    "$PY" bench/knn_numpy.py mnist --out "$tmp/x.npy" >&2
-    x=$tmp/x.npy
-    ;;
-random)
-    "$tmp/knn_run" gen -n "$N" -d "$D" -out "$tmp/x.npy"
-    x=$tmp/x.npy
-    ;;
-*)
-    x=$DATA
-    ;;
-esac
+bench_data
 
 echo "load: $(uptime)" >&2
 echo "running clusterlab (onnx) ..." >&2

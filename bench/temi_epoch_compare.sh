@@ -37,19 +37,8 @@ STEPS=${STEPS:-6}
 THREADS=${THREADS:-"default 1"}
 SIZES=${SIZES:-"384x256 384x1024 768x256 768x1024"}
 DEFAULT_THREADS=${DEFAULT_THREADS:-$(nproc)}
-PY=/usr/bin/python3
-
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-export GOMLX_NO_AUTO_INSTALL=${GOMLX_NO_AUTO_INSTALL:-1}
-
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-    echo "temi_epoch_compare: $PY cannot import torch; install Debian's PyTorch with: apt-get install -y python3-torch" >&2
-    exit 2
-fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+bench_setup temi_epoch_compare torch python3-torch
 echo "building the Go benchmark: go test -tags onnx -c ./losses/temi" >&2
 go test -tags onnx -c -o "$tmp/temi.test" ./losses/temi
 

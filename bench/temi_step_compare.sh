@@ -25,19 +25,9 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 STEPS=${STEPS:-20}
 THREADS=${THREADS:-"1 2"}
-PY=/usr/bin/python3
-
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+. "$(dirname "$0")/lib.sh"
+bench_setup temi_step_compare torch python3-torch
 export GOFLAGS=${GOFLAGS:--mod=mod}
-
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-    echo "temi_step_compare: $PY cannot import torch; install Debian's PyTorch with: apt-get install -y python3-torch" >&2
-    exit 2
-fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 echo "building the Go benchmark: go test -tags onnx -c ./losses/temi" >&2
 go test -tags onnx -c -o "$tmp/temi.test" ./losses/temi
 
