@@ -115,15 +115,10 @@ func TestDiskFullKeepsNothingHalfWritten(t *testing.T) {
 func TestSecondInterruptAndRunLock(t *testing.T) {
 	bin := buildBinaries(t)
 	dir := t.TempDir()
-	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 300", 1) + "trial: locked\n"
-	os.WriteFile(filepath.Join(dir, "long.yaml"), []byte(cfg), 0o644)
-	p := startRunner(t, dir, "run", "long.yaml")
-	if !p.waitLine("temi: backend") {
-		t.Fatalf("training never started:\n%s", p.stderr())
-	}
+	p := startTraining(t, dir, "locked", 300)
 
 	// The same trial from a second process: refused, naming the holder.
-	second := clusterlab(t, dir, nil, "run", "long.yaml")
+	second := clusterlab(t, dir, nil, "run", "locked.yaml")
 	if second.code != 1 || !strings.Contains(second.stderr, "is in use by process "+strconv.Itoa(p.cmd.Process.Pid)) ||
 		!strings.Contains(second.stderr, "another trial name") {
 		t.Errorf("second run of a busy trial: exit %d:\n%s", second.code, second.stderr)
@@ -141,15 +136,9 @@ func TestSecondInterruptAndRunLock(t *testing.T) {
 	if code != 130 {
 		t.Fatalf("exit %d after two SIGINTs, want 130:\n%s", code, p.stderr())
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for left := pluginProcesses(t, bin); len(left) > 0; left = pluginProcesses(t, bin) {
-		if time.Now().After(deadline) {
-			t.Fatalf("plugin processes left after two SIGINTs: %v", left)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitPluginsGone(t, bin, "after two SIGINTs")
 
-	r := clusterlab(t, dir, nil, "run", "long.yaml")
+	r := clusterlab(t, dir, nil, "run", "locked.yaml")
 	if r.code != 0 {
 		t.Fatalf("rerun after two SIGINTs: exit %d:\n%s", r.code, r.stderr)
 	}
@@ -168,12 +157,7 @@ func TestSecondInterruptAndRunLock(t *testing.T) {
 func TestLossPluginDiesThenResume(t *testing.T) {
 	bin := buildBinaries(t)
 	dir := t.TempDir()
-	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 300", 1) + "trial: crash\n"
-	os.WriteFile(filepath.Join(dir, "crash.yaml"), []byte(cfg), 0o644)
-	p := startRunner(t, dir, "run", "crash.yaml")
-	if !p.waitLine("temi: backend") {
-		t.Fatalf("training never started:\n%s", p.stderr())
-	}
+	p := startTraining(t, dir, "crash", 300)
 	// Let a few epochs (and their checkpoints) pass first.
 	ckpt := filepath.Join(dir, "runs/e2e/crash/checkpoint.npz")
 	deadline := time.Now().Add(60 * time.Second)

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -29,6 +30,37 @@ func pluginProcesses(t *testing.T, dir string) []string {
 		}
 	}
 	return out
+}
+
+// waitPluginsGone waits up to 5 s for every plugin process of bin to exit
+// and fails the test if some do not; it returns how long they took.
+func waitPluginsGone(t *testing.T, bin, when string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		left := pluginProcesses(t, bin)
+		if len(left) == 0 {
+			return time.Since(start)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("plugin processes left 5 s %s: %v", when, left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startTraining writes smallConfig with the given epochs and trial name to
+// dir/NAME.yaml, starts `clusterlab run` on it and returns once training
+// has started.
+func startTraining(t *testing.T, dir, trial string, epochs int) *runnerProc {
+	t.Helper()
+	cfg := strings.Replace(smallConfig, "epochs: 3", fmt.Sprintf("epochs: %d", epochs), 1) + "trial: " + trial + "\n"
+	os.WriteFile(filepath.Join(dir, trial+".yaml"), []byte(cfg), 0o644)
+	p := startRunner(t, dir, "run", trial+".yaml")
+	if !p.waitLine("temi: backend") {
+		t.Fatalf("training never started:\n%s", p.stderr())
+	}
+	return p
 }
 
 // TestInterruptStopsPlugins sends SIGINT to a running `clusterlab run`
@@ -111,17 +143,7 @@ func TestInterruptStopsPlugins(t *testing.T) {
 	}
 	t.Logf("checkpoint after SIGINT: iteration %d, partial sums %v", meta.Iteration, meta.PartialSums)
 
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left := pluginProcesses(t, bin)
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("plugin processes left after SIGINT: %v", left)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitPluginsGone(t, bin, "after SIGINT")
 }
 
 // TestSweepInterruptResume interrupts a sweep after its first trial has
