@@ -17,13 +17,7 @@ import (
 // cpu-ms/step (process CPU time, all threads), busy-threads and
 // runnable-threads (see train.StepTiming).
 func BenchTrainStep(b *testing.B, loss train.GraphLoss, backendSpec string) {
-	name := loss.Describe().Name
-	if strings.HasPrefix(backendSpec, "onnx") && !OnnxTag {
-		msg := fmt.Sprintf("!!! %s TRAIN STEP NOT BENCHMARKED: this test binary was built without `-tags onnx`; "+
-			"run `go test -tags onnx -run '^$' -bench TrainStep ./losses/%s` (or pass -%s.backend=go) !!!", strings.ToUpper(name), name, name)
-		fmt.Fprintln(os.Stderr, msg)
-		b.Skip(msg)
-	}
+	skipUntaggedBench(b, loss, backendSpec, "TRAIN STEP", "TrainStep")
 	s, err := train.NewStepBench(b.Context(), loss, backendSpec, train.DefaultStepBenchConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -83,13 +77,7 @@ var EpochSizes = []struct{ D, Batch int }{{384, 256}, {384, 1024}, {768, 256}, {
 // epoch time is extrapolated (see train.EpochTiming). It reports
 // s/epoch, cpu-s/epoch, ms/step, pairs-ms/epoch and the thread figures.
 func BenchTrainEpoch(b *testing.B, loss train.GraphLoss, backendSpec string, steps int) {
-	name := loss.Describe().Name
-	if strings.HasPrefix(backendSpec, "onnx") && !OnnxTag {
-		msg := fmt.Sprintf("!!! %s TRAIN EPOCH NOT BENCHMARKED: this test binary was built without `-tags onnx`; "+
-			"run `go test -tags onnx -run '^$' -bench TrainEpoch ./losses/%s` (or pass -%s.backend=go) !!!", strings.ToUpper(name), name, name)
-		fmt.Fprintln(os.Stderr, msg)
-		b.Skip(msg)
-	}
+	skipUntaggedBench(b, loss, backendSpec, "TRAIN EPOCH", "TrainEpoch")
 	for _, sz := range EpochSizes {
 		b.Run(fmt.Sprintf("D%d_B%d", sz.D, sz.Batch), func(b *testing.B) {
 			e, err := train.NewEpochBench(b.Context(), loss, backendSpec, train.DefaultEpochBenchConfig(sz.D, sz.Batch))
@@ -108,4 +96,17 @@ func BenchTrainEpoch(b *testing.B, loss train.GraphLoss, backendSpec string, ste
 			t.Report(b.ReportMetric)
 		})
 	}
+}
+
+// skipUntaggedBench skips, loudly, a benchmark on the onnx backend in a
+// test binary built without the onnx tag.
+func skipUntaggedBench(b *testing.B, loss train.GraphLoss, backendSpec, what, bench string) {
+	if !strings.HasPrefix(backendSpec, "onnx") || OnnxTag {
+		return
+	}
+	name := loss.Describe().Name
+	msg := fmt.Sprintf("!!! %s %s NOT BENCHMARKED: this test binary was built without `-tags onnx`; "+
+		"run `go test -tags onnx -run '^$' -bench %s ./losses/%s` (or pass -%s.backend=go) !!!", strings.ToUpper(name), what, bench, name, name)
+	fmt.Fprintln(os.Stderr, msg)
+	b.Skip(msg)
 }
