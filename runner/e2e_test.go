@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"image/png"
 	"io"
 	"math"
@@ -164,7 +165,7 @@ func TestEndToEndMNISTSubset(t *testing.T) {
 	}
 	runDir := strings.TrimSpace(r.stdout[strings.LastIndex(r.stdout, "run directory: ")+len("run directory: "):])
 	runDir = filepath.Join(dir, runDir)
-	var mf MetricsFile
+	var mf rundir.Metrics
 	b, err := os.ReadFile(filepath.Join(runDir, "metrics.json"))
 	if err != nil {
 		t.Fatal(err)

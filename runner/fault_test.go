@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -324,7 +325,7 @@ func TestKill20Times(t *testing.T) {
 }
 
 // compareMetrics requires the same scores, head losses and best head.
-func compareMetrics(t *testing.T, want, got MetricsFile) {
+func compareMetrics(t *testing.T, want, got rundir.Metrics) {
 	t.Helper()
 	if got.BestHead != want.BestHead || got.Backend != want.Backend {
 		t.Errorf("best head %d on %s, want %d on %s", got.BestHead, got.Backend, want.BestHead, want.Backend)
@@ -332,8 +333,8 @@ func compareMetrics(t *testing.T, want, got MetricsFile) {
 	if fmt.Sprint(got.HeadLosses) != fmt.Sprint(want.HeadLosses) {
 		t.Errorf("head losses %v, want %v", got.HeadLosses, want.HeadLosses)
 	}
-	key := func(r Result) string { return r.Method + "/" + r.Selection + "/" + r.Split }
-	byKey := map[string]Result{}
+	key := func(r rundir.Result) string { return r.Method + "/" + r.Selection + "/" + r.Split }
+	byKey := map[string]rundir.Result{}
 	for _, r := range got.Results {
 		byKey[key(r)] = r
 	}

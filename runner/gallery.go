@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"image"
 	"image/color"
 	"io"
@@ -24,15 +25,15 @@ import (
 // that `clusterlab report` can redraw everything from the run directory.
 func writeReportInputs(runDir string, dsInfo core.DatasetInfo, labels map[string][]int32) error {
 	for name, v := range labels {
-		if err := npy.WriteInt32(filepath.Join(runDir, report.LabelsFile(name)), v, len(v)); err != nil {
+		if err := npy.WriteInt32(filepath.Join(runDir, rundir.LabelsFile(name)), v, len(v)); err != nil {
 			return err
 		}
 	}
-	b, err := json.MarshalIndent(report.Dataset{Name: dsInfo.Name, Classes: dsInfo.Classes}, "", "  ")
+	b, err := json.MarshalIndent(rundir.Dataset{Name: dsInfo.Name, Classes: dsInfo.Classes}, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(runDir, report.DatasetFile), append(b, '\n'))
+	return writeFileAtomic(filepath.Join(runDir, rundir.DatasetFile), append(b, '\n'))
 }
 
 // galleryPerCluster is how many images a gallery shows per cluster.
@@ -61,16 +62,16 @@ func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, spli
 	}
 	for _, split := range splitNames {
 		t0 := time.Now()
-		assign, shape, err := npy.ReadInt32(filepath.Join(runDir, report.AssignFile(split)))
+		assign, shape, err := npy.ReadInt32(filepath.Join(runDir, rundir.AssignFile(split)))
 		if err != nil {
 			return err
 		}
 		if len(shape) != 2 || bestHead >= shape[0] {
-			return fmt.Errorf("%s has shape %v, no head %d", report.AssignFile(split), shape, bestHead)
+			return fmt.Errorf("%s has shape %v, no head %d", rundir.AssignFile(split), shape, bestHead)
 		}
 		n := shape[1]
 		best := assign[bestHead*n : (bestHead+1)*n]
-		probs, _, err := npy.ReadFloat32(filepath.Join(runDir, report.ProbsFile(split)))
+		probs, _, err := npy.ReadFloat32(filepath.Join(runDir, rundir.LegacyProbsFile(split)))
 		if err != nil {
 			return err
 		}
@@ -109,7 +110,7 @@ func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, spli
 				}
 			}
 		}
-		if err := report.RenderGallery(filepath.Join(runDir, report.GalleryFile(split)), rows); err != nil {
+		if err := report.RenderGallery(filepath.Join(runDir, rundir.GalleryFile(split)), rows); err != nil {
 			return err
 		}
 		logf("gallery %-5s done in %s: %d clusters x %d images", split, time.Since(t0).Round(100*time.Millisecond), k, galleryPerCluster(k))
@@ -162,8 +163,8 @@ func cmdReport(args []string, stdout io.Writer) error {
 		if strings.HasPrefix(dir, "-") {
 			return usageError{"report: unknown flag " + dir}
 		}
-		if _, err := os.Stat(filepath.Join(dir, report.MetricsFile)); err != nil {
-			return core.InvalidInput(fmt.Errorf("%s is not a finished run directory (no %s): %w", dir, report.MetricsFile, err))
+		if _, err := os.Stat(filepath.Join(dir, rundir.MetricsFile)); err != nil {
+			return core.InvalidInput(fmt.Errorf("%s is not a finished run directory (no %s): %w", dir, rundir.MetricsFile, err))
 		}
 		files, err := report.Build(dir)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"io"
 	"os"
 	"os/signal"
@@ -238,8 +239,8 @@ func cmdTable(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func filterSplit(rs []Result, split string) []Result {
-	var out []Result
+func filterSplit(rs []rundir.Result, split string) []rundir.Result {
+	var out []rundir.Result
 	for _, r := range rs {
 		if r.Split == split {
 			out = append(out, r)

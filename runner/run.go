@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"io"
 	"math"
 	"os"
@@ -24,51 +25,16 @@ import (
 	"github.com/clusterlab/clusterlab/core/store"
 	"github.com/clusterlab/clusterlab/plugins"
 	"github.com/clusterlab/clusterlab/runner/config"
-	"github.com/clusterlab/clusterlab/runner/report"
 )
 
-// Result is one row of metrics.json: one method, one selection of its
-// heads, one split.
-type Result struct {
-	Method    string `json:"method"`    // temi, kmeans, knn-classifier, ...
-	Selection string `json:"selection"` // best-head, head-3, all (baselines)
-	Split     string `json:"split"`
-	metrics.Scores
-	// MajorityACC maps each cluster to its most frequent class (many to
-	// one), as the TEMI authors report over-clustering; ACC is always the
-	// one-to-one Hungarian matching.
-	MajorityACC float64 `json:"majority_acc"`
-	Supervised  bool    `json:"supervised,omitempty"` // uses labels (upper reference)
-}
-
 // score computes the metrics of one assignment.
-func score(method, selection, split string, labels []int, pred []int32) (Result, error) {
+func score(method, selection, split string, labels []int, pred []int32) (rundir.Result, error) {
 	p := toInts(pred)
 	sc, err := metrics.Score(labels, p)
 	if err != nil {
-		return Result{}, err
+		return rundir.Result{}, err
 	}
-	return Result{Method: method, Selection: selection, Split: split, Scores: sc, MajorityACC: metrics.MajorityACC(labels, p)}, nil
-}
-
-// MetricsFile is metrics.json of a run directory.
-type MetricsFile struct {
-	Experiment string    `json:"experiment"`
-	Trial      string    `json:"trial"`
-	Loss       string    `json:"loss"`
-	Backend    string    `json:"backend"`
-	BestHead   int       `json:"best_head"`
-	HeadLosses []float64 `json:"head_losses"`
-	Classes    int       `json:"classes"`
-	Clusters   int       `json:"clusters"`
-	// Variant and VariantName are set for the trials of a sweep: the
-	// value of each swept key, and the name every seed of it shares.
-	Variant     map[string]any     `json:"variant,omitempty"`
-	VariantName string             `json:"variant_name,omitempty"`
-	Seed        int64              `json:"seed"`
-	Results     []Result           `json:"results"`
-	Seconds     map[string]float64 `json:"seconds"`
-	Finished    time.Time          `json:"finished"`
+	return rundir.Result{Method: method, Selection: selection, Split: split, Scores: sc, MajorityACC: metrics.MajorityACC(labels, p)}, nil
 }
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
@@ -267,7 +233,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	if err := writeReportInputs(runDir, dsInfo, labels32); err != nil {
 		return "", err
 	}
-	var results []Result
+	var results []rundir.Result
 	splitNames := sortedSplits(splits)
 
 	// Baselines.
@@ -396,7 +362,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	}
 	lap("gallery", tGal)
 	seconds["total"] = time.Since(t0).Seconds()
-	mf := MetricsFile{
+	mf := rundir.Metrics{
 		Experiment: cfg.Experiment, Trial: trial, Loss: lossDesc.Name, Backend: res.Backend,
 		BestHead: res.BestHead, HeadLosses: res.HeadLosses, Classes: classes, Clusters: k,
 		Results: results, Seconds: seconds, Finished: time.Now().UTC(), Seed: cfg.Seed,
@@ -485,7 +451,7 @@ func toInts(a []int32) []int {
 	return out
 }
 
-func writeMetrics(runDir string, mf MetricsFile) error {
+func writeMetrics(runDir string, mf rundir.Metrics) error {
 	b, err := json.MarshalIndent(mf, "", "  ")
 	if err != nil {
 		return err
@@ -527,7 +493,7 @@ func reuseFinished(runDir string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(runDir, report.MarkdownFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(runDir, rundir.MarkdownFile)); err != nil {
 		buildReport(runDir)
 	}
 	return renderTables(stdout, "text", []table{comparisonTable(mf)})

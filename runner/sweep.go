@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"io"
 	"math"
 	"os"
@@ -90,8 +91,8 @@ func countSeeds(sw *config.Sweep) int {
 
 // loadRuns reads the metrics of run directories; a directory without
 // metrics.json is searched one level down (an experiment directory).
-func loadRuns(paths []string) ([]MetricsFile, error) {
-	var out []MetricsFile
+func loadRuns(paths []string) ([]rundir.Metrics, error) {
+	var out []rundir.Metrics
 	for _, p := range paths {
 		if _, err := os.Stat(filepath.Join(p, "metrics.json")); err == nil {
 			mf, err := readMetrics(p)
@@ -141,7 +142,7 @@ func meanStd(v []float64) (string, float64) {
 // sweepTables: one row per variant (mean ± std over its seeds) with the
 // swept keys as columns, baselines as rows, the best of each metric column
 // marked; and the heads table (best head vs mean/min/max over heads).
-func sweepTables(runs []MetricsFile, split string) []table {
+func sweepTables(runs []rundir.Metrics, split string) []table {
 	keySet := map[string]bool{}
 	for _, r := range runs {
 		for k := range r.Variant {
@@ -155,7 +156,7 @@ func sweepTables(runs []MetricsFile, split string) []table {
 	sort.Strings(keys)
 	type group struct {
 		name  string
-		runs  []MetricsFile
+		runs  []rundir.Metrics
 		order int
 	}
 	groups := map[string]*group{}
@@ -177,7 +178,7 @@ func sweepTables(runs []MetricsFile, split string) []table {
 		header = append(header, split+" "+m)
 	}
 	header = append(header, "seeds", "clusters used", "fit seconds")
-	pick := func(r Result, m string) float64 {
+	pick := func(r rundir.Result, m string) float64 {
 		switch m {
 		case "ACC":
 			return r.ACC

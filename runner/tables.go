@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"io"
 	"os"
 	"path/filepath"
@@ -98,7 +99,7 @@ func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) }
 
 // comparisonTable: one row per method of one run, ACC/NMI/ARI/AMI per
 // split (in percent), clusters used on the last split, time.
-func comparisonTable(mf MetricsFile) table {
+func comparisonTable(mf rundir.Metrics) table {
 	splits := resultSplits(mf.Results)
 	// Over-clustering (K > classes): the one-to-one ACC counts surplus
 	// clusters as errors; also show the authors' majority mapping.
@@ -113,14 +114,14 @@ func comparisonTable(mf MetricsFile) table {
 	header = append(header, "clusters used", "seconds")
 	type key struct{ method, sel string }
 	var order []key
-	byKey := map[key]map[string]Result{}
+	byKey := map[key]map[string]rundir.Result{}
 	for _, r := range mf.Results {
 		if strings.HasPrefix(r.Selection, "head-") {
 			continue
 		}
 		k := key{r.Method, r.Selection}
 		if byKey[k] == nil {
-			byKey[k] = map[string]Result{}
+			byKey[k] = map[string]rundir.Result{}
 			order = append(order, k)
 		}
 		byKey[k][r.Split] = r
@@ -177,7 +178,7 @@ func comparisonTable(mf MetricsFile) table {
 }
 
 // headsTable: one row per head of the trained method.
-func headsTable(mf MetricsFile) table {
+func headsTable(mf rundir.Metrics) table {
 	splits := resultSplits(mf.Results)
 	header := []string{"head", "train loss"}
 	for _, s := range splits {
@@ -214,7 +215,7 @@ func headsTable(mf MetricsFile) table {
 	}
 }
 
-func resultSplits(rs []Result) []string {
+func resultSplits(rs []rundir.Result) []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, r := range rs {
@@ -232,7 +233,7 @@ func resultSplits(rs []Result) []string {
 
 // writeTables renders the run's tables into the run directory (text and
 // markdown) and prints the text version.
-func writeTables(runDir string, mf MetricsFile, stdout io.Writer) error {
+func writeTables(runDir string, mf rundir.Metrics, stdout io.Writer) error {
 	tables := []table{comparisonTable(mf), headsTable(mf)}
 	for _, f := range []struct{ name, format string }{{"tables.txt", "text"}, {"tables.md", "markdown"}} {
 		var buf bytes.Buffer
@@ -246,14 +247,14 @@ func writeTables(runDir string, mf MetricsFile, stdout io.Writer) error {
 	return renderTables(stdout, "text", tables[:1])
 }
 
-func readMetrics(runDir string) (MetricsFile, error) {
+func readMetrics(runDir string) (rundir.Metrics, error) {
 	b, err := os.ReadFile(filepath.Join(runDir, "metrics.json"))
 	if err != nil {
-		return MetricsFile{}, fmt.Errorf("%s is not a finished run directory: %w", runDir, err)
+		return rundir.Metrics{}, fmt.Errorf("%s is not a finished run directory: %w", runDir, err)
 	}
-	var mf MetricsFile
+	var mf rundir.Metrics
 	if err := json.Unmarshal(b, &mf); err != nil {
-		return MetricsFile{}, fmt.Errorf("%s/metrics.json is damaged: %w", runDir, err)
+		return rundir.Metrics{}, fmt.Errorf("%s/metrics.json is damaged: %w", runDir, err)
 	}
 	return mf, nil
 }

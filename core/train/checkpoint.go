@@ -14,15 +14,16 @@ import (
 	"strings"
 
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/rundir"
 )
 
 // CheckpointFile is the name of the checkpoint in the output directory. It
 // is a NumPy .npz archive (uncompressed zip of .npy files) plus meta.json,
 // so `numpy.load("checkpoint.npz")["teacher/w0"]` works from Python.
-const CheckpointFile = "checkpoint.npz"
+const CheckpointFile = rundir.CheckpointFile
 
 // HistoryFile is the per-epoch log in the output directory.
-const HistoryFile = "history.jsonl"
+const HistoryFile = rundir.HistoryFile
 
 const checkpointFormat = "clusterlab-train-checkpoint"
 

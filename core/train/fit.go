@@ -18,6 +18,7 @@ import (
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/rundir"
 )
 
 // afterStep, when set by a test, is called after every training step with
@@ -329,11 +330,11 @@ func (t *trainerLoss) assignAll(ctx context.Context, req core.FitRequest, run *d
 			return fmt.Errorf("assign %s: %w", s, err)
 		}
 		n := xs[i].Rows
-		path := filepath.Join(req.OutDir, "assign_"+s+".npy")
+		path := filepath.Join(req.OutDir, rundir.AssignFile(s))
 		if err := npy.WriteInt32(path, clusters, a.Heads, n); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
-		if err := npy.WriteFloat32(filepath.Join(req.OutDir, "probs_"+s+"_best.npy"), probs[best*n:(best+1)*n], n); err != nil {
+		if err := npy.WriteFloat32(filepath.Join(req.OutDir, rundir.LegacyProbsFile(s)), probs[best*n:(best+1)*n], n); err != nil {
 			return fmt.Errorf("write probabilities of %s: %w", s, err)
 		}
 		out[s] = path

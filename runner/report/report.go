@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"io"
 	"io/fs"
 	"os"
@@ -28,34 +29,6 @@ import (
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/train"
 )
-
-// File names read and written in a run directory.
-const (
-	MetricsFile  = "metrics.json"
-	ConfigFile   = "config.yaml"
-	TablesFile   = "tables.md"
-	DatasetFile  = "dataset.json"
-	MarkdownFile = "report.md"
-	HTMLFile     = "report.html"
-	LossPlot     = "plot_loss.png"
-	SchedulePlot = "plot_schedule.png"
-)
-
-// AssignFile, LabelsFile, SizesPlot, ConfusionPlot and GalleryFile name a
-// split's inputs and outputs.
-func AssignFile(split string) string    { return "assign_" + split + ".npy" }
-func LabelsFile(split string) string    { return "labels_" + split + ".npy" }
-func ProbsFile(split string) string     { return "probs_" + split + "_best.npy" }
-func SizesPlot(split string) string     { return "plot_cluster_sizes_" + split + ".png" }
-func ConfusionPlot(split string) string { return "plot_confusion_" + split + ".png" }
-func GalleryFile(split string) string   { return "gallery_" + split + ".png" }
-
-// Dataset is dataset.json: the dataset's name and its class names, index =
-// label.
-type Dataset struct {
-	Name    string   `json:"name"`
-	Classes []string `json:"classes"`
-}
 
 // Files lists what Build wrote.
 type Files struct {
@@ -184,10 +157,10 @@ func (r *report) plot(name, alt string, c *vgimg.Canvas) error {
 // naming it.
 func Build(runDir string) (Files, error) {
 	r := &report{dir: runDir, files: Files{Dir: runDir}}
-	mpath := filepath.Join(runDir, MetricsFile)
+	mpath := filepath.Join(runDir, rundir.MetricsFile)
 	mb, err := os.ReadFile(mpath)
 	if err != nil {
-		return r.files, fmt.Errorf("report: %s is not a finished run directory (no readable %s): %w", runDir, MetricsFile, err)
+		return r.files, fmt.Errorf("report: %s is not a finished run directory (no readable %s): %w", runDir, rundir.MetricsFile, err)
 	}
 	var met runMetrics
 	if err := json.Unmarshal(mb, &met); err != nil {
@@ -197,29 +170,29 @@ func Build(runDir string) (Files, error) {
 	if met.BestHead != nil {
 		best = *met.BestHead
 	} else {
-		r.note("%s has no best_head: no head is highlighted and cluster plots use head 0.", MetricsFile)
+		r.note("%s has no best_head: no head is highlighted and cluster plots use head 0.", rundir.MetricsFile)
 	}
 	name := strings.Trim(met.Experiment+"/"+met.Trial, "/")
 	if name == "" {
 		name = filepath.Base(filepath.Clean(runDir))
 	}
 
-	config, err := readOptional(filepath.Join(runDir, ConfigFile))
+	config, err := readOptional(filepath.Join(runDir, rundir.ConfigFile))
 	if err != nil {
 		return r.files, err
 	}
-	tables, err := readOptional(filepath.Join(runDir, TablesFile))
+	tables, err := readOptional(filepath.Join(runDir, rundir.TablesMarkdown))
 	if err != nil {
 		return r.files, err
 	}
-	var ds Dataset
-	dsb, err := readOptional(filepath.Join(runDir, DatasetFile))
+	var ds rundir.Dataset
+	dsb, err := readOptional(filepath.Join(runDir, rundir.DatasetFile))
 	if err != nil {
 		return r.files, err
 	}
 	if dsb != nil {
 		if err := json.Unmarshal(dsb, &ds); err != nil {
-			return r.files, fmt.Errorf("report: %s is not valid JSON: %w", filepath.Join(runDir, DatasetFile), err)
+			return r.files, fmt.Errorf("report: %s is not valid JSON: %w", filepath.Join(runDir, rundir.DatasetFile), err)
 		}
 	}
 
@@ -247,33 +220,33 @@ func Build(runDir string) (Files, error) {
 	if tables != nil {
 		r.md.WriteString(strings.TrimSpace(string(tables)) + "\n\n")
 	} else {
-		r.note("No %s: the results tables are missing.", TablesFile)
+		r.note("No %s: the results tables are missing.", rundir.TablesMarkdown)
 		r.md.WriteString("_No results tables (tables.md missing)._\n\n")
 	}
 
 	r.md.WriteString("## Training\n\n")
-	hpath := filepath.Join(runDir, train.HistoryFile)
+	hpath := filepath.Join(runDir, rundir.HistoryFile)
 	hist, err := ReadHistory(hpath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		r.note("No %s: loss and schedule plots skipped.", train.HistoryFile)
+		r.note("No %s: loss and schedule plots skipped.", rundir.HistoryFile)
 	case err != nil:
 		return r.files, err
 	case len(hist) == 0:
-		r.note("%s is empty: loss and schedule plots skipped.", train.HistoryFile)
+		r.note("%s is empty: loss and schedule plots skipped.", rundir.HistoryFile)
 	default:
 		img, err := plotLoss(hist, best, "Training loss per head", name)
 		if err != nil {
 			return r.files, fmt.Errorf("report: plotting %s: %w", hpath, err)
 		}
-		if err := r.plot(LossPlot, "training loss per head", img); err != nil {
+		if err := r.plot(rundir.LossPlot, "training loss per head", img); err != nil {
 			return r.files, err
 		}
 		img, err = plotSchedule(hist, "Schedules", name)
 		if err != nil {
 			return r.files, fmt.Errorf("report: plotting %s: %w", hpath, err)
 		}
-		if err := r.plot(SchedulePlot, "learning rate and teacher momentum", img); err != nil {
+		if err := r.plot(rundir.SchedulePlot, "learning rate and teacher momentum", img); err != nil {
 			return r.files, err
 		}
 	}
@@ -296,7 +269,7 @@ func Build(runDir string) (Files, error) {
 		fence := codeFence(string(config))
 		fmt.Fprintf(&r.md, "%syaml\n%s\n%s\n\n", fence, strings.TrimRight(string(config), "\n"), fence)
 	} else {
-		r.note("No %s: the configuration is not shown.", ConfigFile)
+		r.note("No %s: the configuration is not shown.", rundir.ConfigFile)
 		r.md.WriteString("_No configuration (config.yaml missing)._\n\n")
 	}
 	if len(r.files.Notes) > 0 {
@@ -308,7 +281,7 @@ func Build(runDir string) (Files, error) {
 	}
 
 	md := r.md.String()
-	r.files.Markdown = filepath.Join(runDir, MarkdownFile)
+	r.files.Markdown = filepath.Join(runDir, rundir.MarkdownFile)
 	if err := writeFile(r.files.Markdown, []byte(md)); err != nil {
 		return r.files, err
 	}
@@ -316,7 +289,7 @@ func Build(runDir string) (Files, error) {
 	if err != nil {
 		return r.files, err
 	}
-	r.files.HTML = filepath.Join(runDir, HTMLFile)
+	r.files.HTML = filepath.Join(runDir, rundir.HTMLFile)
 	if err := writeFile(r.files.HTML, []byte(page)); err != nil {
 		return r.files, err
 	}
@@ -325,7 +298,7 @@ func Build(runDir string) (Files, error) {
 
 // split renders one split's cluster plots and links its gallery.
 func (r *report) split(split string, best, k int, classes []string, name string) error {
-	apath := filepath.Join(r.dir, AssignFile(split))
+	apath := filepath.Join(r.dir, rundir.AssignFile(split))
 	data, shape, err := npy.ReadInt32(apath)
 	if err != nil {
 		return fmt.Errorf("report: reading %s: %w", apath, err)
@@ -363,34 +336,34 @@ func (r *report) split(split string, best, k int, classes []string, name string)
 	if err != nil {
 		return fmt.Errorf("report: plotting %s: %w", apath, err)
 	}
-	if err := r.plot(SizesPlot(split), "cluster sizes, "+split, img); err != nil {
+	if err := r.plot(rundir.SizesPlot(split), "cluster sizes, "+split, img); err != nil {
 		return err
 	}
 
-	lpath := filepath.Join(r.dir, LabelsFile(split))
+	lpath := filepath.Join(r.dir, rundir.LabelsFile(split))
 	labels, lshape, err := npy.ReadInt32(lpath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		r.note("No %s: the %s confusion matrix is skipped.", LabelsFile(split), split)
+		r.note("No %s: the %s confusion matrix is skipped.", rundir.LabelsFile(split), split)
 	case err != nil:
 		return fmt.Errorf("report: reading %s: %w", lpath, err)
 	case len(lshape) != 1 || lshape[0] != n:
-		return fmt.Errorf("report: %s has shape %v but %s has %d samples", lpath, lshape, AssignFile(split), n)
+		return fmt.Errorf("report: %s has shape %v but %s has %d samples", lpath, lshape, rundir.AssignFile(split), n)
 	default:
 		cm, err := newConfusion(assign, labels, k, len(classes))
 		if err != nil {
-			r.note("%s: %v; the %s confusion matrix is skipped.", LabelsFile(split), err, split)
+			r.note("%s: %v; the %s confusion matrix is skipped.", rundir.LabelsFile(split), err, split)
 			break
 		}
 		if len(classes) == 0 {
-			r.note("No %s: classes are shown by index.", DatasetFile)
+			r.note("No %s: classes are shown by index.", rundir.DatasetFile)
 		}
 		title := fmt.Sprintf("Clusters vs classes: %s split, head %d", split, head)
 		img, err := plotConfusion(cm, classes, title, fmt.Sprintf("%s · %d labelled samples", name, n-cm.unlabelled))
 		if err != nil {
 			return fmt.Errorf("report: plotting %s: %w", lpath, err)
 		}
-		if err := r.plot(ConfusionPlot(split), "confusion matrix, "+split, img); err != nil {
+		if err := r.plot(rundir.ConfusionPlot(split), "confusion matrix, "+split, img); err != nil {
 			return err
 		}
 		caption := "Rows: clusters in Hungarian order; columns: classes; colour: share of the cluster's labelled samples; outlined: the matched cells that accuracy counts."
@@ -400,7 +373,7 @@ func (r *report) split(split string, best, k int, classes []string, name string)
 		r.md.WriteString(caption + "\n\n")
 	}
 
-	gallery := GalleryFile(split)
+	gallery := rundir.GalleryFile(split)
 	if _, err := os.Stat(filepath.Join(r.dir, gallery)); err == nil {
 		fmt.Fprintf(&r.md, "Most confident samples of each cluster:\n\n![gallery, %s](%s)\n\n", mdEscape(split), gallery)
 	} else {

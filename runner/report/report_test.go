@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"image"
 	"image/color"
 	"image/png"
@@ -58,18 +59,18 @@ func makeRun(t *testing.T, s synthRun) string {
 		"experiment": "synth", "trial": "seed0-abc", "loss": "temi", "backend": "go",
 		"best_head": s.best, "classes": 4, "clusters": s.k,
 	})
-	write(MetricsFile, string(m))
+	write(rundir.MetricsFile, string(m))
 	if !s.noConfig {
-		write(ConfigFile, "experiment: synth\nloss:\n    epochs: 15\n")
+		write(rundir.ConfigFile, "experiment: synth\nloss:\n    epochs: 15\n")
 	}
 	if !s.noTables {
-		write(TablesFile, "**synth/seed0-abc: temi vs baselines (metrics in %)**\n\n"+
+		write(rundir.TablesMarkdown, "**synth/seed0-abc: temi vs baselines (metrics in %)**\n\n"+
 			"| method | selection | test ACC |\n|:--|:--|--:|\n| temi | best-head | 81.5 |\n| kmeans <script> | all | 60.2 |\n\n"+
 			"knn-classifier is supervised.\n")
 	}
 	if !s.noDataset {
-		b, _ := json.Marshal(Dataset{Name: "synthetic", Classes: testClasses})
-		write(DatasetFile, string(b))
+		b, _ := json.Marshal(rundir.Dataset{Name: "synthetic", Classes: testClasses})
+		write(rundir.DatasetFile, string(b))
 	}
 	if !s.noHistory {
 		var sb strings.Builder
@@ -87,7 +88,7 @@ func makeRun(t *testing.T, s synthRun) string {
 			b, _ := json.Marshal(r)
 			sb.Write(append(b, '\n'))
 		}
-		write(train.HistoryFile, sb.String())
+		write(rundir.HistoryFile, sb.String())
 	}
 	rng := rand.New(rand.NewSource(1))
 	for split, n := range s.n {
@@ -111,14 +112,14 @@ func makeRun(t *testing.T, s synthRun) string {
 			}
 			probs[i] = rng.Float32()
 		}
-		if err := npy.WriteInt32(filepath.Join(dir, AssignFile(split)), assign, s.heads, n); err != nil {
+		if err := npy.WriteInt32(filepath.Join(dir, rundir.AssignFile(split)), assign, s.heads, n); err != nil {
 			t.Fatal(err)
 		}
-		if err := npy.WriteFloat32(filepath.Join(dir, ProbsFile(split)), probs, n); err != nil {
+		if err := npy.WriteFloat32(filepath.Join(dir, rundir.LegacyProbsFile(split)), probs, n); err != nil {
 			t.Fatal(err)
 		}
 		if !s.noLabels {
-			if err := npy.WriteInt32(filepath.Join(dir, LabelsFile(split)), labels, n); err != nil {
+			if err := npy.WriteInt32(filepath.Join(dir, rundir.LabelsFile(split)), labels, n); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -140,7 +141,7 @@ func makeRun(t *testing.T, s synthRun) string {
 				}
 				rows = append(rows, row)
 			}
-			if err := RenderGallery(filepath.Join(dir, GalleryFile(split)), rows); err != nil {
+			if err := RenderGallery(filepath.Join(dir, rundir.GalleryFile(split)), rows); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -237,7 +238,7 @@ func TestBuildRendersEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Build: %v", time.Since(start))
-	want := []string{LossPlot, SchedulePlot, SizesPlot("train"), ConfusionPlot("train"), SizesPlot("test"), ConfusionPlot("test")}
+	want := []string{rundir.LossPlot, rundir.SchedulePlot, rundir.SizesPlot("train"), rundir.ConfusionPlot("train"), rundir.SizesPlot("test"), rundir.ConfusionPlot("test")}
 	if fmt.Sprint(files.Plots) != fmt.Sprint(want) {
 		t.Fatalf("plots %v, want %v", files.Plots, want)
 	}
@@ -250,12 +251,12 @@ func TestBuildRendersEverything(t *testing.T) {
 	// anti-aliases edges, but the inside of a line at least 2 pixels wide
 	// and of a filled area keeps its exact colour.
 	marks := map[string][]color.RGBA{
-		LossPlot:               {bestCol},
-		SchedulePlot:           {blueCol, orangeCol, greenCol},
-		SizesPlot("train"):     {blueCol, bestCol},
-		SizesPlot("test"):      {blueCol, bestCol},
-		ConfusionPlot("train"): {bestCol},
-		ConfusionPlot("test"):  {bestCol},
+		rundir.LossPlot:               {bestCol},
+		rundir.SchedulePlot:           {blueCol, orangeCol, greenCol},
+		rundir.SizesPlot("train"):     {blueCol, bestCol},
+		rundir.SizesPlot("test"):      {blueCol, bestCol},
+		rundir.ConfusionPlot("train"): {bestCol},
+		rundir.ConfusionPlot("test"):  {bestCol},
 	}
 	for _, name := range want {
 		im := readPNG(t, filepath.Join(dir, name))
@@ -277,15 +278,15 @@ func TestBuildRendersEverything(t *testing.T) {
 		}
 	}
 	// The loss plot shows the other heads in (thinner) grey too.
-	if _, _, n := colourStats(readPNG(t, filepath.Join(dir, LossPlot)), otherCol); n < 100 {
+	if _, _, n := colourStats(readPNG(t, filepath.Join(dir, rundir.LossPlot)), otherCol); n < 100 {
 		t.Errorf("loss plot: only %d pixels of the other heads' grey", n)
 	}
 	// The heat maps span the colour map: bright matched cells (the
 	// synthetic clusters are 80% pure), dark off-diagonal ones.
 	for _, split := range []string{"train", "test"} {
-		im := readPNG(t, filepath.Join(dir, ConfusionPlot(split)))
+		im := readPNG(t, filepath.Join(dir, rundir.ConfusionPlot(split)))
 		if bright, dark := viridisPixels(im, 0.7, 1), viridisPixels(im, 0, 0.15); bright < 2000 || dark < 2000 {
-			t.Errorf("%s: %d pixels of the bright end of viridis, %d of the dark end", ConfusionPlot(split), bright, dark)
+			t.Errorf("%s: %d pixels of the bright end of viridis, %d of the dark end", rundir.ConfusionPlot(split), bright, dark)
 		}
 	}
 
@@ -351,10 +352,10 @@ func TestBuildMissingOptionalInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(files.Plots) != fmt.Sprint([]string{SizesPlot("test")}) {
+	if fmt.Sprint(files.Plots) != fmt.Sprint([]string{rundir.SizesPlot("test")}) {
 		t.Errorf("plots %v, want only the cluster sizes", files.Plots)
 	}
-	for _, p := range []string{LossPlot, SchedulePlot, ConfusionPlot("test")} {
+	for _, p := range []string{rundir.LossPlot, rundir.SchedulePlot, rundir.ConfusionPlot("test")} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
 			t.Errorf("%s written without its input", p)
 		}
@@ -383,7 +384,7 @@ func TestBuildMissingOptionalInputs(t *testing.T) {
 
 	// Only metrics.json: a report that says what is missing.
 	dir = t.TempDir()
-	os.WriteFile(filepath.Join(dir, MetricsFile), []byte(`{"experiment":"e","trial":"t"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.MetricsFile), []byte(`{"experiment":"e","trial":"t"}`), 0o644)
 	files, err = Build(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -399,30 +400,30 @@ func TestBuildCorruptInputs(t *testing.T) {
 		corrupt    func(dir string) error
 		wantErr    string
 	}{
-		{"no metrics", MetricsFile, func(d string) error { return os.Remove(filepath.Join(d, MetricsFile)) }, "metrics.json"},
-		{"bad metrics", MetricsFile, func(d string) error { return os.WriteFile(filepath.Join(d, MetricsFile), []byte("{"), 0o644) }, "metrics.json"},
-		{"bad history line", train.HistoryFile, func(d string) error {
-			return os.WriteFile(filepath.Join(d, train.HistoryFile), []byte(`{"epoch":1,"head_losses":[1,2,3]}`+"\n\n"+`{"epoch":2,`+"\n"), 0o644)
+		{"no metrics", rundir.MetricsFile, func(d string) error { return os.Remove(filepath.Join(d, rundir.MetricsFile)) }, "metrics.json"},
+		{"bad metrics", rundir.MetricsFile, func(d string) error { return os.WriteFile(filepath.Join(d, rundir.MetricsFile), []byte("{"), 0o644) }, "metrics.json"},
+		{"bad history line", rundir.HistoryFile, func(d string) error {
+			return os.WriteFile(filepath.Join(d, rundir.HistoryFile), []byte(`{"epoch":1,"head_losses":[1,2,3]}`+"\n\n"+`{"epoch":2,`+"\n"), 0o644)
 		}, "history.jsonl line 3"},
-		{"inconsistent heads", train.HistoryFile, func(d string) error {
-			return os.WriteFile(filepath.Join(d, train.HistoryFile), []byte(`{"epoch":1,"head_losses":[1,2,3]}`+"\n"+`{"epoch":2,"head_losses":[1]}`+"\n"), 0o644)
+		{"inconsistent heads", rundir.HistoryFile, func(d string) error {
+			return os.WriteFile(filepath.Join(d, rundir.HistoryFile), []byte(`{"epoch":1,"head_losses":[1,2,3]}`+"\n"+`{"epoch":2,"head_losses":[1]}`+"\n"), 0o644)
 		}, "history.jsonl"},
-		{"garbage assign", AssignFile("train"), func(d string) error {
-			return os.WriteFile(filepath.Join(d, AssignFile("train")), []byte("not numpy"), 0o644)
+		{"garbage assign", rundir.AssignFile("train"), func(d string) error {
+			return os.WriteFile(filepath.Join(d, rundir.AssignFile("train")), []byte("not numpy"), 0o644)
 		}, "assign_train.npy"},
-		{"float assign", AssignFile("train"), func(d string) error {
-			return npy.WriteFloat32(filepath.Join(d, AssignFile("train")), make([]float32, 6), 3, 2)
+		{"float assign", rundir.AssignFile("train"), func(d string) error {
+			return npy.WriteFloat32(filepath.Join(d, rundir.AssignFile("train")), make([]float32, 6), 3, 2)
 		}, "assign_train.npy"},
-		{"cluster id beyond k", AssignFile("test"), func(d string) error {
-			return npy.WriteInt32(filepath.Join(d, AssignFile("test")), []int32{0, 1, 9, 0, 1, 2, 0, 1, 2}, 3, 3)
+		{"cluster id beyond k", rundir.AssignFile("test"), func(d string) error {
+			return npy.WriteInt32(filepath.Join(d, rundir.AssignFile("test")), []int32{0, 1, 9, 0, 1, 2, 0, 1, 2}, 3, 3)
 		}, "assign_test.npy"},
-		{"too few heads", AssignFile("test"), func(d string) error {
-			return npy.WriteInt32(filepath.Join(d, AssignFile("test")), []int32{0, 1, 2}, 1, 3)
+		{"too few heads", rundir.AssignFile("test"), func(d string) error {
+			return npy.WriteInt32(filepath.Join(d, rundir.AssignFile("test")), []int32{0, 1, 2}, 1, 3)
 		}, "assign_test.npy"},
-		{"labels length", LabelsFile("train"), func(d string) error {
-			return npy.WriteInt32(filepath.Join(d, LabelsFile("train")), []int32{0, 1}, 2)
+		{"labels length", rundir.LabelsFile("train"), func(d string) error {
+			return npy.WriteInt32(filepath.Join(d, rundir.LabelsFile("train")), []int32{0, 1}, 2)
 		}, "labels_train.npy"},
-		{"bad dataset", DatasetFile, func(d string) error { return os.WriteFile(filepath.Join(d, DatasetFile), []byte("[1,"), 0o644) }, "dataset.json"},
+		{"bad dataset", rundir.DatasetFile, func(d string) error { return os.WriteFile(filepath.Join(d, rundir.DatasetFile), []byte("[1,"), 0o644) }, "dataset.json"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -803,13 +804,13 @@ func BenchmarkBuild(b *testing.B) {
 	dir := b.TempDir()
 	const k, n, heads = 100, 50000, 4
 	m, _ := json.Marshal(map[string]any{"experiment": "bench", "trial": "t", "best_head": 0, "clusters": k})
-	os.WriteFile(filepath.Join(dir, MetricsFile), m, 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.MetricsFile), m, 0o644)
 	classes := make([]string, k)
 	for i := range classes {
 		classes[i] = fmt.Sprintf("class_%02d", i)
 	}
-	d, _ := json.Marshal(Dataset{Name: "bench", Classes: classes})
-	os.WriteFile(filepath.Join(dir, DatasetFile), d, 0o644)
+	d, _ := json.Marshal(rundir.Dataset{Name: "bench", Classes: classes})
+	os.WriteFile(filepath.Join(dir, rundir.DatasetFile), d, 0o644)
 	rng := rand.New(rand.NewSource(2))
 	assign, labels := make([]int32, heads*n), make([]int32, n)
 	for i := 0; i < n; i++ {
@@ -818,14 +819,14 @@ func BenchmarkBuild(b *testing.B) {
 			assign[h*n+i] = (labels[i] + int32(rng.Intn(3))) % k
 		}
 	}
-	npy.WriteInt32(filepath.Join(dir, AssignFile("train")), assign, heads, n)
-	npy.WriteInt32(filepath.Join(dir, LabelsFile("train")), labels, n)
+	npy.WriteInt32(filepath.Join(dir, rundir.AssignFile("train")), assign, heads, n)
+	npy.WriteInt32(filepath.Join(dir, rundir.LabelsFile("train")), labels, n)
 	var sb strings.Builder
 	for e := 1; e <= 100; e++ {
 		b, _ := json.Marshal(train.EpochRecord{Epoch: e, HeadLosses: []float64{-float64(e), -float64(e) - 1, 1, 2}, LR: 1 / float64(e), TeacherMomentum: 0.99})
 		sb.Write(append(b, '\n'))
 	}
-	os.WriteFile(filepath.Join(dir, train.HistoryFile), []byte(sb.String()), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.HistoryFile), []byte(sb.String()), 0o644)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := Build(dir); err != nil {

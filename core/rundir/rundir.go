@@ -1,0 +1,320 @@
+// Package rundir owns the run directory: the names of its files and the
+// schemas of the two records every reader starts from, metrics.json (the
+// scores of a finished run) and run.json (what the run is, what it read and
+// where it stands: running, finished, failed or interrupted).
+//
+// A run directory is runs/<experiment>/<trial>/. Everything in it is written
+// through a temporary file and a rename, so a reader never sees half a file.
+// Arrays are .npy files (NumPy format), readable with numpy.load.
+package rundir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/clusterlab/clusterlab/core/metrics"
+	"github.com/clusterlab/clusterlab/core/npy"
+)
+
+// File names in a run directory.
+const (
+	// ConfigFile is the fully resolved config of the trial (plugin defaults
+	// filled in, options no plugin of the trial uses left out).
+	ConfigFile = "config.yaml"
+	// RecordFile is run.json (Record): identity, inputs and status.
+	RecordFile = "run.json"
+	// MetricsFile is metrics.json (Metrics); it exists only once the run
+	// has finished.
+	MetricsFile = "metrics.json"
+	// HistoryFile has one JSON object per epoch (core/train.EpochRecord).
+	HistoryFile = "history.jsonl"
+	// ScheduleFile has the trainer's schedules at step resolution (CSV).
+	ScheduleFile = "schedule.csv"
+	// CheckpointFile is the trainer's checkpoint (.npz).
+	CheckpointFile = "checkpoint.npz"
+	// TablesText and TablesMarkdown are the rendered run tables.
+	TablesText     = "tables.txt"
+	TablesMarkdown = "tables.md"
+	// DatasetFile is dataset.json (Dataset): the dataset's class names.
+	DatasetFile  = "dataset.json"
+	MarkdownFile = "report.md"
+	HTMLFile     = "report.html"
+	LossPlot     = "plot_loss.png"
+	SchedulePlot = "plot_schedule.png"
+	// SkippedDir holds run directories a newer run of the same trial name
+	// replaced because their identity differed (experiment level).
+	SkippedDir = ".superseded"
+)
+
+// AssignFile is the [heads, N] int32 cluster of every head of a split.
+func AssignFile(split string) string { return "assign_" + split + ".npy" }
+
+// ProbsFile is the selected head's [N, K] float32 cluster probabilities of
+// a split (the teacher's softmax at the final teacher temperature).
+func ProbsFile(split string) string { return "probs_" + split + ".npy" }
+
+// LegacyProbsFile is what runs before format 2 wrote instead of ProbsFile:
+// the selected head's top probability per row, [N] float32.
+func LegacyProbsFile(split string) string { return "probs_" + split + "_best.npy" }
+
+// KMeansFile is the [N] int32 k-means cluster of a split.
+func KMeansFile(split string) string { return "kmeans_" + split + ".npy" }
+
+// LabelsFile is the [N] int32 ground truth of a split (-1: unknown).
+func LabelsFile(split string) string { return "labels_" + split + ".npy" }
+
+// SizesPlot, ConfusionPlot and GalleryFile are a split's pictures.
+func SizesPlot(split string) string     { return "plot_cluster_sizes_" + split + ".png" }
+func ConfusionPlot(split string) string { return "plot_confusion_" + split + ".png" }
+func GalleryFile(split string) string   { return "gallery_" + split + ".png" }
+
+// Format is the version of run.json and of the directory's layout. 1 was
+// the layout without run.json; 2 added run.json and probs_<split>.npy.
+const Format = 2
+
+// Run states in run.json.
+const (
+	StatusRunning     = "running"
+	StatusFinished    = "finished"
+	StatusFailed      = "failed"
+	StatusInterrupted = "interrupted"
+)
+
+// Record is run.json: what the trial is, what it read and where it stands.
+// It is written when the run starts and rewritten when it finishes, fails
+// or is interrupted.
+type Record struct {
+	Format     int    `json:"format"`
+	Experiment string `json:"experiment"`
+	Trial      string `json:"trial"`
+	// Identity is the sha256 of the resolved config and the identities of
+	// every input (see Inputs): the same identity means the same numbers.
+	Identity string `json:"identity"`
+	Status   string `json:"status"`
+	// Error is the reason a failed or interrupted run stopped.
+	Error string `json:"error,omitempty"`
+	// ExitStatus is the status the runner exited with for this run (0, 1,
+	// 2 or 130), once it stopped.
+	ExitStatus int       `json:"exit_status,omitempty"`
+	Started    time.Time `json:"started"`
+	Updated    time.Time `json:"updated"`
+	Host       string    `json:"host,omitempty"`
+	PID        int       `json:"pid,omitempty"`
+	Seed       int64     `json:"seed"`
+	// Sweep is set for the trials of a sweep.
+	Sweep *SweepInfo `json:"sweep,omitempty"`
+	// Inputs are the identities of everything the trial reads.
+	Inputs Inputs `json:"inputs"`
+	// Unused lists options the config gave that no plugin of this trial
+	// uses (options of another plugin of the same kind).
+	Unused []Unused `json:"unused,omitempty"`
+}
+
+// SweepInfo places a trial in its sweep.
+type SweepInfo struct {
+	// Index is the trial's position in the sweep, in config order.
+	Index int `json:"index"`
+	// Variant is the value of each swept key in this trial; VariantName
+	// names the variant (every seed of it shares the name).
+	Variant     map[string]any `json:"variant,omitempty"`
+	VariantName string         `json:"variant_name"`
+}
+
+// Inputs are the identities of everything a trial reads.
+type Inputs struct {
+	Dataset  Plugin `json:"dataset"`
+	Backbone Plugin `json:"backbone"`
+	Loss     Plugin `json:"loss"`
+	// Embeddings and Neighbours are filled in once computed or found in
+	// the store: their checksums, so a reader can tell two runs' features
+	// apart even across machines.
+	Embeddings map[string]Array `json:"embeddings,omitempty"`
+	Neighbours *Array           `json:"neighbours,omitempty"`
+}
+
+// Plugin is one plugin of a trial as it described itself.
+type Plugin struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Identity string `json:"identity"`
+	// ID is a short digest of Identity, for tables.
+	ID string `json:"id"`
+}
+
+// Array is an array of the store a trial read.
+type Array struct {
+	Path   string `json:"path"`
+	Shape  []int  `json:"shape"`
+	SHA256 string `json:"sha256"`
+}
+
+// Unused is an option the config gave that the trial's plugin does not
+// have, and the plugins of the same kind that do.
+type Unused struct {
+	Key    string   `json:"key"`
+	Source string   `json:"source"`
+	Of     []string `json:"of"`
+}
+
+// Result is one row of metrics.json: one method, one selection of its
+// heads, one split.
+type Result struct {
+	Method    string `json:"method"`    // temi, kmeans, knn-classifier, ...
+	Selection string `json:"selection"` // best-head, head-3, all (baselines), k=20
+	Split     string `json:"split"`
+	metrics.Scores
+	// MajorityACC maps each cluster to its most frequent class (many to
+	// one), as the TEMI authors report over-clustering; ACC is always the
+	// one-to-one Hungarian matching.
+	MajorityACC float64 `json:"majority_acc"`
+	Supervised  bool    `json:"supervised,omitempty"` // uses labels (upper reference)
+}
+
+// Metrics is metrics.json of a finished run.
+type Metrics struct {
+	Experiment string    `json:"experiment"`
+	Trial      string    `json:"trial"`
+	Loss       string    `json:"loss"`
+	Backend    string    `json:"backend"`
+	BestHead   int       `json:"best_head"`
+	HeadLosses []float64 `json:"head_losses"`
+	Classes    int       `json:"classes"`
+	Clusters   int       `json:"clusters"`
+	// Variant and VariantName are set for the trials of a sweep (a copy
+	// of run.json's, so metrics.json alone still re-renders a table).
+	Variant     map[string]any     `json:"variant,omitempty"`
+	VariantName string             `json:"variant_name,omitempty"`
+	Seed        int64              `json:"seed"`
+	Results     []Result           `json:"results"`
+	Seconds     map[string]float64 `json:"seconds"`
+	Finished    time.Time          `json:"finished"`
+}
+
+// Run is a run directory as read back: its record, and its metrics when it
+// finished.
+type Run struct {
+	Dir     string
+	Record  Record
+	Metrics *Metrics // nil unless finished
+}
+
+// Finished reports whether the run finished and its metrics were read.
+func (r Run) Finished() bool { return r.Metrics != nil && r.Record.Status == StatusFinished }
+
+// ErrNotRun marks a directory that holds neither run.json nor metrics.json.
+var ErrNotRun = errors.New("not a run directory")
+
+// Read reads a run directory. A directory of format 1 (metrics.json
+// without run.json) reads as a finished run without identity. A run.json
+// that says finished while metrics.json is missing or damaged is an error.
+func Read(dir string) (Run, error) {
+	run := Run{Dir: dir}
+	rb, rerr := os.ReadFile(filepath.Join(dir, RecordFile))
+	mb, merr := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if errors.Is(rerr, fs.ErrNotExist) && errors.Is(merr, fs.ErrNotExist) {
+		return run, fmt.Errorf("%s: %w (no %s, no %s)", dir, ErrNotRun, RecordFile, MetricsFile)
+	}
+	if rerr == nil {
+		if err := json.Unmarshal(rb, &run.Record); err != nil {
+			return run, fmt.Errorf("%s is damaged: %w; delete the run directory to rerun the trial", filepath.Join(dir, RecordFile), err)
+		}
+	} else if !errors.Is(rerr, fs.ErrNotExist) {
+		return run, fmt.Errorf("read %s: %w", filepath.Join(dir, RecordFile), rerr)
+	}
+	if merr == nil {
+		var m Metrics
+		if err := json.Unmarshal(mb, &m); err != nil {
+			return run, fmt.Errorf("%s is damaged: %w; delete the run directory to rerun the trial", filepath.Join(dir, MetricsFile), err)
+		}
+		run.Metrics = &m
+		if rerr != nil { // format 1
+			run.Record = Record{Format: 1, Experiment: m.Experiment, Trial: m.Trial, Status: StatusFinished,
+				Seed: m.Seed, Updated: m.Finished}
+			if m.VariantName != "" {
+				run.Record.Sweep = &SweepInfo{Index: -1, Variant: m.Variant, VariantName: m.VariantName}
+			}
+		}
+	} else if !errors.Is(merr, fs.ErrNotExist) {
+		return run, fmt.Errorf("read %s: %w", filepath.Join(dir, MetricsFile), merr)
+	}
+	if run.Record.Status == StatusFinished && run.Metrics == nil {
+		return run, fmt.Errorf("%s says the run finished but %s is missing; delete the run directory to rerun the trial", filepath.Join(dir, RecordFile), MetricsFile)
+	}
+	if run.Record.Status != StatusFinished {
+		run.Metrics = nil // a rerun that failed after an earlier finish: its metrics are not this run's
+	}
+	return run, nil
+}
+
+// ReadMetrics reads metrics.json of a finished run.
+func ReadMetrics(dir string) (Metrics, error) {
+	run, err := Read(dir)
+	if err != nil {
+		return Metrics{}, err
+	}
+	if !run.Finished() {
+		return Metrics{}, fmt.Errorf("%s has not finished (status %s)", dir, run.Record.Status)
+	}
+	return *run.Metrics, nil
+}
+
+// ReadRecord reads run.json alone; a missing file is fs.ErrNotExist.
+func ReadRecord(dir string) (Record, error) {
+	var r Record
+	b, err := os.ReadFile(filepath.Join(dir, RecordFile))
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s is damaged: %w", filepath.Join(dir, RecordFile), err)
+	}
+	return r, nil
+}
+
+// MarshalRecord renders run.json.
+func MarshalRecord(r Record) ([]byte, error) {
+	r.Format = Format
+	b, err := json.MarshalIndent(r, "", "  ")
+	return append(b, '\n'), err
+}
+
+// MarshalMetrics renders metrics.json.
+func MarshalMetrics(m Metrics) ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	return append(b, '\n'), err
+}
+
+// WriteRecord writes run.json atomically.
+func WriteRecord(dir string, r Record) error {
+	b, err := MarshalRecord(r)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, RecordFile), b)
+}
+
+// WriteMetrics writes metrics.json atomically.
+func WriteMetrics(dir string, m Metrics) error {
+	b, err := MarshalMetrics(m)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, MetricsFile), b)
+}
+
+func writeAtomic(path string, b []byte) error {
+	return npy.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err })
+}
+
+// Dataset is dataset.json: the dataset's name and its class names, index =
+// label, so that a report can be redrawn from the directory alone.
+type Dataset struct {
+	Name    string   `json:"name"`
+	Classes []string `json:"classes"`
+}
