@@ -29,7 +29,33 @@ type Option struct {
 	Choices []string
 	// Optional marks an option without default that may be left unset.
 	Optional bool
+	// DefaultFrom names a run setting (one of the Ref* constants) whose
+	// value the runner uses as this option's default when the config does
+	// not set it, so that coupled settings cannot disagree: the trainer's
+	// knn follows neighbours.k. Default stays the value for callers
+	// without a run (tests, other tools).
+	DefaultFrom string
+	// AtMost names run quantities (Ref* constants) the option's value must
+	// not exceed; the runner checks them for every trial before any work
+	// starts and names both settings when one is violated.
+	AtMost []string
 }
+
+// Run quantities an option can refer to in DefaultFrom and AtMost.
+const (
+	// RefNeighboursK is the config key neighbours.k: neighbours stored per
+	// train embedding in the k-NN graph.
+	RefNeighboursK = "neighbours.k"
+	// RefTrainSamples is the number of train images of the dataset (after
+	// its limit options).
+	RefTrainSamples = "train_samples"
+	// RefImageValues is the number of values of one image (height x width
+	// x channels).
+	RefImageValues = "image_values"
+)
+
+// Refs lists the run quantities an option may refer to.
+var Refs = []string{RefNeighboursK, RefTrainSamples, RefImageValues}
 
 // Bound is a helper to write schema bounds inline: Min: core.Bound(0).
 func Bound(v float64) *float64 { return &v }
@@ -106,7 +132,7 @@ func optionNames(schema []Option) []string {
 func convertOption(o Option, v any) (any, error) {
 	switch o.Type {
 	case TypeInt:
-		f, err := toFloat(v)
+		f, err := ToFloat(v)
 		if err != nil {
 			return nil, fmt.Errorf("want an integer: %w", err)
 		}
@@ -118,7 +144,7 @@ func convertOption(o Option, v any) (any, error) {
 		}
 		return int64(f), nil
 	case TypeFloat:
-		f, err := toFloat(v)
+		f, err := ToFloat(v)
 		if err != nil {
 			return nil, fmt.Errorf("want a number: %w", err)
 		}
@@ -174,7 +200,9 @@ func checkRange(o Option, f float64) error {
 	return nil
 }
 
-func toFloat(v any) (float64, error) {
+// ToFloat reads a number of any Go numeric type, a json.Number or a string
+// holding a number (from environment variables and --set flags).
+func ToFloat(v any) (float64, error) {
 	switch x := v.(type) {
 	case int:
 		return float64(x), nil

@@ -85,11 +85,13 @@ func normalizeJSON(v any) any {
 
 func optionToPB(o core.Option) (*pb.Option, error) {
 	p := &pb.Option{
-		Name:     o.Name,
-		Type:     o.Type,
-		Help:     o.Help,
-		Choices:  o.Choices,
-		Optional: o.Optional,
+		Name:        o.Name,
+		Type:        o.Type,
+		Help:        o.Help,
+		Choices:     o.Choices,
+		Optional:    o.Optional,
+		DefaultFrom: o.DefaultFrom,
+		AtMost:      o.AtMost,
 	}
 	if o.Default != nil {
 		b, err := json.Marshal(o.Default)
@@ -113,10 +115,14 @@ func optionToPB(o core.Option) (*pb.Option, error) {
 // of the option's type (int64, float64, bool, string).
 func optionFromPB(p *pb.Option) (core.Option, error) {
 	o := core.Option{
-		Name:     p.GetName(),
-		Type:     p.GetType(),
-		Help:     p.GetHelp(),
-		Optional: p.GetOptional(),
+		Name:        p.GetName(),
+		Type:        p.GetType(),
+		Help:        p.GetHelp(),
+		Optional:    p.GetOptional(),
+		DefaultFrom: p.GetDefaultFrom(),
+	}
+	if len(p.GetAtMost()) > 0 {
+		o.AtMost = p.GetAtMost()
 	}
 	if len(p.GetChoices()) > 0 {
 		o.Choices = p.GetChoices()

@@ -78,6 +78,7 @@ func TestOptionSchemaRoundTrip(t *testing.T) {
 		{Name: "d", Type: core.TypeBool, Default: true},
 		{Name: "e", Type: core.TypeString, Optional: true},
 		{Name: "f", Type: core.TypeInt},
+		{Name: "g", Type: core.TypeInt, Default: int64(50), DefaultFrom: core.RefNeighboursK, AtMost: []string{core.RefNeighboursK, core.RefTrainSamples}},
 	} {
 		p, err := optionToPB(o)
 		if err != nil {

@@ -38,7 +38,7 @@ var _ core.Backbone = Backbone{}
 func schema() []core.Option {
 	return []core.Option{
 		{
-			Name: optPCADims, Type: core.TypeInt, Default: 0, Min: core.Bound(0),
+			Name: optPCADims, Type: core.TypeInt, Default: 0, Min: core.Bound(0), AtMost: []string{core.RefImageValues, core.RefTrainSamples},
 			Help: "reduce the pixels (H*W*C values in [0,1]) to this many principal components fitted on the train split; 0 = no PCA",
 		},
 		{

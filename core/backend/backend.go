@@ -14,6 +14,8 @@ import (
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend" // registers "go"
 	"github.com/gomlx/go-xla/compute/xla"
+
+	"github.com/clusterlab/clusterlab/core"
 )
 
 // Env names honoured by Open.
@@ -198,4 +200,47 @@ func hasGPU() bool {
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
+}
+
+// Check validates spec without opening a backend, so that a config naming
+// an unknown or unavailable backend is rejected before any work starts.
+// Its errors are invalid input.
+func Check(spec string) error {
+	spec = strings.TrimSpace(spec)
+	name, cfg, _ := strings.Cut(spec, ":")
+	switch name {
+	case "", "auto":
+		if cfg != "" {
+			return core.InvalidInput(fmt.Errorf("backend %q: auto takes no setting", spec))
+		}
+		return nil
+	case "go":
+		if cfg != "" && "go:"+cfg != goConfig {
+			return core.InvalidInput(fmt.Errorf("backend %q: go takes no setting", spec))
+		}
+		return nil
+	case "onnx":
+		if cfg != "" && cfg != "cpu" && cfg != "cuda" && cfg != "gpu" {
+			return core.InvalidInput(fmt.Errorf("backend onnx:%s: want onnx, onnx:cpu or onnx:cuda", cfg))
+		}
+		if !onnxCompiledIn {
+			return core.InvalidInput(errors.New("backend onnx: this binary was built without the `onnx` build tag; rebuild with `make build` (go build -tags onnx) or use backend: go"))
+		}
+		if _, err := FindOrtLibrary(); err != nil {
+			return core.InvalidInput(fmt.Errorf("backend onnx: %w", err))
+		}
+		return nil
+	case "xla":
+		if cfg == "" {
+			cfg = os.Getenv(XLAPluginEnv)
+		}
+		if cfg == "" {
+			return core.InvalidInput(fmt.Errorf("backend xla: name the PJRT plugin, e.g. backend: xla:/path/to/xla_cuda_plugin.so, or set $%s (nothing is downloaded)", XLAPluginEnv))
+		}
+		if !fileExists(cfg) {
+			return core.InvalidInput(fmt.Errorf("backend xla: PJRT plugin %s not found", cfg))
+		}
+		return nil
+	}
+	return core.InvalidInput(fmt.Errorf("unknown backend %q: want auto, onnx, onnx:cpu, onnx:cuda, go or xla:/path/to/pjrt_plugin.so", spec))
 }

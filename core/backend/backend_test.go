@@ -1,7 +1,11 @@
 package backend
 
 import (
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/clusterlab/clusterlab/core"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -47,5 +51,24 @@ func TestOpenUnknown(t *testing.T) {
 	}
 	if _, err := Open("xla:relative.so"); err == nil {
 		t.Fatal("want error for missing xla plugin")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for _, ok := range []string{"", "auto", "go"} {
+		if err := Check(ok); err != nil {
+			t.Errorf("Check(%q): %v", ok, err)
+		}
+	}
+	for spec, want := range map[string]string{
+		"cuda":                   `unknown backend "cuda"`,
+		"onnx:tpu":               "want onnx, onnx:cpu or onnx:cuda",
+		"xla:/no/such/plugin.so": "/no/such/plugin.so not found",
+		"auto:x":                 "auto takes no setting",
+	} {
+		err := Check(spec)
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, core.ErrInvalidInput) {
+			t.Errorf("Check(%q) = %v, want invalid input containing %q", spec, err, want)
+		}
 	}
 }

@@ -29,6 +29,44 @@ func ReadAssignment(path string) ([]int, error) {
 	return out, nil
 }
 
+// ReadHeads reads a [heads, N] integer .npy array, such as a run's
+// assign_<split>.npy (one row of cluster ids per head), as rows; any file
+// ReadAssignment reads is one row. Errors wrap core.ErrInvalidInput.
+func ReadHeads(path string) ([][]int, error) {
+	if isNpy(path) {
+		vals, shape, err := npy.ReadInt32(path)
+		if err == nil && len(shape) == 2 && shape[1] > 1 {
+			rows := make([][]int, shape[0])
+			for h := range rows {
+				rows[h] = make([]int, shape[1])
+				for i, v := range vals[h*shape[1] : (h+1)*shape[1]] {
+					rows[h][i] = int(v)
+				}
+			}
+			if len(rows) == 0 {
+				return nil, fmt.Errorf("%w: read assignment %s: the file holds no labels", core.ErrInvalidInput, path)
+			}
+			return rows, nil
+		}
+	}
+	one, err := ReadAssignment(path)
+	if err != nil {
+		return nil, err
+	}
+	return [][]int{one}, nil
+}
+
+func isNpy(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(npyMagic))
+	n, _ := io.ReadFull(f, head)
+	return n == len(npyMagic) && bytes.Equal(head, npyMagic)
+}
+
 func readAssignment(path string) ([]int, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/npy"
 )
 
 // npyBytes assembles a .npy file by hand (format version major.0): magic,
@@ -192,5 +194,26 @@ func TestReadAndScore(t *testing.T) {
 	}
 	if !near(s.ACC, c.ACC) || !near(s.NMI, c.NMI) || !near(s.ARI, c.ARI) || !near(s.AMI, c.AMI) {
 		t.Errorf("%s from files: %+v", c.Name, s)
+	}
+}
+
+func TestReadHeads(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "assign_test.npy")
+	if err := npy.WriteInt32(p, []int32{0, 1, 2, 2, 1, 0}, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadHeads(p)
+	if err != nil || len(rows) != 2 || !slices.Equal(rows[1], []int{2, 1, 0}) {
+		t.Fatalf("ReadHeads = %v, %v", rows, err)
+	}
+	one := filepath.Join(dir, "p.txt")
+	os.WriteFile(one, []byte("3\n4\n"), 0o644)
+	rows, err = ReadHeads(one)
+	if err != nil || len(rows) != 1 || !slices.Equal(rows[0], []int{3, 4}) {
+		t.Fatalf("ReadHeads(text) = %v, %v", rows, err)
+	}
+	if _, err := ReadHeads(filepath.Join(dir, "missing.npy")); !errors.Is(err, core.ErrInvalidInput) {
+		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/clusterlab/clusterlab/core/metrics"
@@ -317,4 +318,24 @@ func writeAtomic(path string, b []byte) error {
 type Dataset struct {
 	Name    string   `json:"name"`
 	Classes []string `json:"classes"`
+}
+
+// SortSplits orders split names as every table and report shows them:
+// train, test, then the others by name.
+func SortSplits(names []string) {
+	rank := func(s string) int {
+		switch s {
+		case "train":
+			return 0
+		case "test":
+			return 1
+		}
+		return 2
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if ri, rj := rank(names[i]), rank(names[j]); ri != rj {
+			return ri < rj
+		}
+		return names[i] < names[j]
+	})
 }

@@ -37,10 +37,10 @@ const (
 const TrainerVersion = "3"
 
 // TrainerOptions is the trainer's option schema. The defaults are the
-// authors' reference recipe for CIFAR-10/100 (TEMI.md, "Reference recipe"):
+// authors' reference recipe for CIFAR-10/100 (docs/TEMI.md, "Reference recipe"):
 // batch 1024, lr 1e-4, min_lr 1e-4, 20 warm-up epochs, 100 epochs, 16 heads,
 // k = 50; the rest are the defaults of the authors' main_args.py with
-// TEMI.md's values (teacher momentum 0.996 constant, temperatures 0.1).
+// docs/TEMI.md's values (teacher momentum 0.996 constant, temperatures 0.1).
 func TrainerOptions() []core.Option {
 	pos := core.Bound(1e-12) // a strictly positive float (Min is inclusive)
 	return []core.Option{
@@ -48,7 +48,7 @@ func TrainerOptions() []core.Option {
 			Help: "number of independent clustering heads trained together; the best is chosen by its loss"},
 		{Name: OptEpochs, Type: core.TypeInt, Default: 100, Min: core.Bound(1),
 			Help: "training epochs (one epoch = every train embedding once as an anchor)"},
-		{Name: OptBatchSize, Type: core.TypeInt, Default: 1024, Min: core.Bound(2),
+		{Name: OptBatchSize, Type: core.TypeInt, Default: 1024, Min: core.Bound(2), AtMost: []string{core.RefTrainSamples},
 			Help: "anchors per step (each with one k-NN partner); must not exceed the number of train embeddings"},
 		{Name: OptLR, Type: core.TypeFloat, Default: 1e-4, Min: core.Bound(0),
 			Help: "peak AdamW learning rate for batch 256; scaled by batch_size/256"},
@@ -81,7 +81,8 @@ func TrainerOptions() []core.Option {
 		{Name: OptWarmupTeacherTempEpochs, Type: core.TypeInt, Default: 30, Min: core.Bound(0),
 			Help: "epochs over which the teacher temperature rises linearly to teacher_temp"},
 		{Name: OptKNN, Type: core.TypeInt, Default: 50, Min: core.Bound(1),
-			Help: "partners are drawn uniformly from the first knn neighbours (at most the k of the neighbour graph)"},
+			DefaultFrom: core.RefNeighboursK, AtMost: []string{core.RefNeighboursK},
+			Help: "partners are drawn uniformly from the first knn neighbours; default: all neighbours.k neighbours of the graph"},
 		{Name: OptEmbedNorm, Type: core.TypeBool, Default: false,
 			Help: "standardise the embeddings with the per-dimension train mean and (unbiased) std before the heads"},
 		{Name: OptL2Norm, Type: core.TypeBool, Default: false,

@@ -173,7 +173,15 @@ type Option struct {
 	// Allowed values of a string option; empty means any string.
 	Choices []string `protobuf:"bytes,7,rep,name=choices,proto3" json:"choices,omitempty"`
 	// True for an option without default that may be left unset.
-	Optional      bool `protobuf:"varint,8,opt,name=optional,proto3" json:"optional,omitempty"`
+	Optional bool `protobuf:"varint,8,opt,name=optional,proto3" json:"optional,omitempty"`
+	// A run setting whose value the runner uses as the default when the
+	// config does not set the option: "neighbours.k". Empty: the default
+	// above.
+	DefaultFrom string `protobuf:"bytes,9,opt,name=default_from,json=defaultFrom,proto3" json:"default_from,omitempty"`
+	// Run quantities the value must not exceed, checked by the runner
+	// before any work: "neighbours.k", "train_samples" (train images),
+	// "image_values" (height x width x channels of one image).
+	AtMost        []string `protobuf:"bytes,10,rep,name=at_most,json=atMost,proto3" json:"at_most,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +270,20 @@ func (x *Option) GetOptional() bool {
 		return x.Optional
 	}
 	return false
+}
+
+func (x *Option) GetDefaultFrom() string {
+	if x != nil {
+		return x.DefaultFrom
+	}
+	return ""
+}
+
+func (x *Option) GetAtMost() []string {
+	if x != nil {
+		return x.AtMost
+	}
+	return nil
 }
 
 // Description is what every plugin says about itself.
@@ -1442,7 +1464,7 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\n" +
 	"\x10clusterlab.proto\x12\rclusterlab.v1\"4\n" +
 	"\x0fDescribeRequest\x12!\n" +
-	"\foptions_json\x18\x01 \x01(\fR\voptionsJson\"\xdb\x01\n" +
+	"\foptions_json\x18\x01 \x01(\fR\voptionsJson\"\x97\x02\n" +
 	"\x06Option\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12!\n" +
@@ -1451,7 +1473,10 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\x03min\x18\x05 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
 	"\x03max\x18\x06 \x01(\x01H\x01R\x03max\x88\x01\x01\x12\x18\n" +
 	"\achoices\x18\a \x03(\tR\achoices\x12\x1a\n" +
-	"\boptional\x18\b \x01(\bR\boptionalB\x06\n" +
+	"\boptional\x18\b \x01(\bR\boptional\x12!\n" +
+	"\fdefault_from\x18\t \x01(\tR\vdefaultFrom\x12\x17\n" +
+	"\aat_most\x18\n" +
+	" \x03(\tR\x06atMostB\x06\n" +
 	"\x04_minB\x06\n" +
 	"\x04_max\"\xb6\x01\n" +
 	"\vDescription\x12\x12\n" +
