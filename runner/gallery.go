@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/clusterlab/clusterlab/core/rundir"
 	"image"
 	"image/color"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/plugins"
 	"github.com/clusterlab/clusterlab/runner/config"
 	"github.com/clusterlab/clusterlab/runner/report"
@@ -36,19 +38,29 @@ func writeReportInputs(runDir string, dsInfo core.DatasetInfo, labels map[string
 	return writeFileAtomic(filepath.Join(runDir, rundir.DatasetFile), append(b, '\n'))
 }
 
-// galleryPerCluster is how many images a gallery shows per cluster.
-func galleryPerCluster(k int) int {
-	if k <= 20 {
-		return 10
+// galleryPerGroup is how many images a gallery shows in each group of a
+// cluster's row (most confident, least confident, misassigned).
+func galleryPerGroup(k int) int {
+	switch {
+	case k <= 20:
+		return 5
+	case k <= 100:
+		return 4
+	default:
+		return 3
 	}
-	return 8
 }
 
 // writeGalleries renders gallery_<split>.png for every split: one row per
-// cluster with the images the teacher of the best head is most confident
-// about, captioned with the matched class and purity. The images are read
-// back from the dataset plugin (relaunched: it was stopped after the
-// embedding), streaming each split once and keeping only the picked ones.
+// cluster, captioned with the matched class and purity, showing side by
+// side the images the best head is most confident about, those it is
+// least confident about and, where labels are known, the misassigned ones
+// (of another class than the cluster's), the most confident mistakes
+// first. Confidence is the best head's probability of the cluster
+// (probs_<split>.npy; probs_<split>_best.npy of older runs). The images
+// are read back from the dataset plugin (relaunched: it was stopped after
+// the embedding), streaming each split once and keeping only the picked
+// ones.
 func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, splitNames []string, labels map[string][]int32, bestHead, k int, classes []string) error {
 	c, err := plugins.Launch(ctx, core.KindDataset, cfg.Dataset.Plugin)
 	if err != nil {
@@ -66,27 +78,32 @@ func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, spli
 		if err != nil {
 			return err
 		}
-		if len(shape) != 2 || bestHead >= shape[0] {
+		if len(shape) != 2 || bestHead < 0 || bestHead >= shape[0] {
 			return fmt.Errorf("%s has shape %v, no head %d", rundir.AssignFile(split), shape, bestHead)
 		}
 		n := shape[1]
 		best := assign[bestHead*n : (bestHead+1)*n]
-		probs, _, err := npy.ReadFloat32(filepath.Join(runDir, rundir.LegacyProbsFile(split)))
+		conf, _, err := report.ReadConfidence(runDir, split, best)
+		if errors.Is(err, fs.ErrNotExist) {
+			logf("gallery %-5s: %v; clusters show their first samples", split, err)
+		} else if err != nil {
+			return err
+		}
+		lab := labels[split]
+		sums, err := report.ClusterSummaries(best, lab, classes, k)
 		if err != nil {
 			return err
 		}
-		picks, err := report.GalleryPicks(best, probs, k, galleryPerCluster(k))
-		if err != nil {
-			return err
-		}
-		sums, err := report.ClusterSummaries(best, labels[split], classes, k)
+		picks, err := report.GalleryPicks(best, conf, lab, sums, galleryPerGroup(k))
 		if err != nil {
 			return err
 		}
 		want := map[int]image.Image{}
 		for _, p := range picks {
-			for _, i := range p {
-				want[i] = nil
+			for _, g := range [][]int{p.Confident, p.Unsure, p.Misassigned} {
+				for _, i := range g {
+					want[i] = nil
+				}
 			}
 		}
 		err = ds.Read(ctx, core.ReadRequest{Options: cfg.Dataset.Options, Split: split, BatchSize: readBatchSize(info)}, func(b core.ImageBatch) error {
@@ -101,19 +118,11 @@ func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, spli
 		if err != nil {
 			return fmt.Errorf("read split %s for its gallery: %w", split, err)
 		}
-		rows := make([]report.GalleryRow, len(picks))
-		for c, p := range picks {
-			rows[c].Title = sums[c].Title()
-			for _, i := range p {
-				if im := want[i]; im != nil {
-					rows[c].Images = append(rows[c].Images, im)
-				}
-			}
-		}
+		rows := report.GalleryRows(sums, picks, conf, lab, classes, func(i int) image.Image { return want[i] })
 		if err := report.RenderGallery(filepath.Join(runDir, rundir.GalleryFile(split)), rows); err != nil {
 			return err
 		}
-		logf("gallery %-5s done in %s: %d clusters x %d images", split, time.Since(t0).Round(100*time.Millisecond), k, galleryPerCluster(k))
+		logf("gallery %-5s done in %s: %d clusters x up to %d images in each of 3 groups", split, time.Since(t0).Round(100*time.Millisecond), k, galleryPerGroup(k))
 	}
 	return nil
 }

@@ -108,14 +108,22 @@ func TestBackendsAgree(t *testing.T) {
 		if ai == 0 {
 			var res [2][2][]float32
 			for bi, r := range []*deviceRun{runs["go"], runs["onnx"]} {
-				as, err := newAssigner(r.be, a, sb.specs, 16)
+				as, err := newAssigner(r.be, a, sb.specs, 16, a.Heads-1)
 				if err != nil {
 					t.Fatal(err)
 				}
-				c, p, err := as.run(t.Context(), r.teacher(), randomMatrix(36, 37, a.D), 0.1)
+				var p []float32
+				x := randomMatrix(36, 37, a.D)
+				c, err := as.run(t.Context(), r.teacher(), x, 0.1, func(b []float32) error {
+					p = append(p, b...)
+					return nil
+				})
 				as.close()
 				if err != nil {
 					t.Fatal(err)
+				}
+				if len(p) != x.Rows*a.Clusters {
+					t.Fatalf("%d probabilities of %d rows and %d clusters", len(p), x.Rows, a.Clusters)
 				}
 				for _, v := range c {
 					res[bi][0] = append(res[bi][0], float32(v))

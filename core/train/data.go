@@ -65,7 +65,7 @@ func readNeighbours(path string, n int) (neighbours, error) {
 	return neighbours{Idx: idx, N: shape[0], K: shape[1], CRC: crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))}, nil
 }
 
-// normaliser is the optional input normalisation of TEMI.md section 2,
+// normaliser is the optional input normalisation of docs/TEMI.md section 2,
 // as the authors apply it: (x - mean) / std with the train statistics
 // (torch's unbiased std), then x / ||x||.
 type normaliser struct {

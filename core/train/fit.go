@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func (t *trainerLoss) resolve(opts core.Options) (core.Options, config, error) {
 var splitName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // Fit implements core.Loss: it trains the heads on the k-NN pairs of the
-// train embeddings (TEMI.md sections 2-9), checkpointing every epoch and
+// train embeddings (docs/TEMI.md sections 2-9), checkpointing every epoch and
 // resuming from a checkpoint of the same configuration in req.OutDir, then
 // assigns every split with the teacher.
 func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress func(core.Progress)) (core.FitResult, error) {
@@ -158,6 +159,11 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	ipe := train.Rows / cfg.BatchSize
 	sched := newSchedules(cfg, ipe)
 	steps := cfg.Epochs * ipe
+	// The schedules are a function of the options alone: a resumed run
+	// rewrites the very same bytes.
+	if err := sched.writeCSV(filepath.Join(req.OutDir, rundir.ScheduleFile)); err != nil {
+		return core.FitResult{}, err
+	}
 
 	// Resume or start afresh.
 	key := configKey(desc, opts, req, train, trainCRC, nb)
@@ -291,9 +297,12 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	return res, nil
 }
 
-// assignAll writes assign_<split>.npy [H, N] int32 (the teacher's argmax
-// per head) and probs_<split>_best.npy [N] float32 (the best head's max
-// softmax probability at the final teacher temperature) for every split.
+// assignAll writes, for every split, assign_<split>.npy [H, N] int32 (the
+// teacher's argmax per head) and probs_<split>.npy [N, K] float32 (the
+// best head's softmax at the final teacher temperature, whose argmax is
+// that head's row of the assignments), streaming the probabilities batch
+// by batch to the file. A probs_<split>_best.npy left by an older trainer
+// is removed, so the directory never holds two disagreeing files.
 func (t *trainerLoss) assignAll(ctx context.Context, req core.FitRequest, run *deviceRun, a arch, specs []paramSpec,
 	norm normaliser, temp float32, best int, out map[string]string, progress func(core.Progress), epochs int) error {
 	if len(req.Assign) == 0 {
@@ -318,24 +327,33 @@ func (t *trainerLoss) assignAll(ctx context.Context, req core.FitRequest, run *d
 		xs[i] = x
 		batch = max(batch, min(x.Rows, maxAssignBatch))
 	}
-	as, err := newAssigner(run.be, a, specs, batch)
+	as, err := newAssigner(run.be, a, specs, batch, best)
 	if err != nil {
 		return err
 	}
 	defer as.close()
 	for i, s := range splits {
 		progress(core.Progress{Epoch: epochs, Epochs: epochs, Message: fmt.Sprintf("assigning %s (%d embeddings)", s, xs[i].Rows)})
-		clusters, probs, err := as.run(ctx, run.teacher(), xs[i], temp)
+		n := xs[i].Rows
+		ppath := filepath.Join(req.OutDir, rundir.ProbsFile(s))
+		pw, err := npy.CreateFloat32Rows(ppath, n, a.Clusters)
 		if err != nil {
+			return fmt.Errorf("write probabilities of %s: %w", s, err)
+		}
+		clusters, err := as.run(ctx, run.teacher(), xs[i], temp, pw.Append)
+		if err != nil {
+			pw.Abort()
 			return fmt.Errorf("assign %s: %w", s, err)
 		}
-		n := xs[i].Rows
+		if err := pw.Commit(); err != nil {
+			return fmt.Errorf("write probabilities of %s: %w", s, err)
+		}
 		path := filepath.Join(req.OutDir, rundir.AssignFile(s))
 		if err := npy.WriteInt32(path, clusters, a.Heads, n); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
-		if err := npy.WriteFloat32(filepath.Join(req.OutDir, rundir.LegacyProbsFile(s)), probs[best*n:(best+1)*n], n); err != nil {
-			return fmt.Errorf("write probabilities of %s: %w", s, err)
+		if err := os.Remove(filepath.Join(req.OutDir, rundir.LegacyProbsFile(s))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the outdated %s: %w", rundir.LegacyProbsFile(s), err)
 		}
 		out[s] = path
 	}

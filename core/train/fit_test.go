@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/rundir"
 )
 
 // blobs writes train and test embeddings of `classes` well separated
@@ -62,7 +64,7 @@ func makeBlobs(t *testing.T, n, d, classes, k int) blobs {
 	return b
 }
 
-// bruteKNN is TEMI.md section 1: cosine similarity, self excluded, most
+// bruteKNN is docs/TEMI.md section 1: cosine similarity, self excluded, most
 // similar first.
 func bruteKNN(x []float32, n, d, k int) []int32 {
 	unit := make([]float64, n*d)
@@ -254,16 +256,12 @@ func testFitBlobs(t *testing.T, backendName string) {
 		} else {
 			t.Logf("%s accuracy of the best head %.3f", split, acc)
 		}
-		probs, shape, err := npy.ReadFloat32(filepath.Join(out, "probs_"+split+"_best.npy"))
-		if err != nil || !slices.Equal(shape, []int{n}) {
-			t.Fatalf("probs of %s: %v %v", split, shape, err)
-		}
-		for _, p := range probs {
-			if !(p >= 0.25 && p <= 1) {
-				t.Fatalf("%s probability %v outside [1/K, 1]", split, p)
-			}
+		checkProbs(t, filepath.Join(out, rundir.ProbsFile(split)), best, 4)
+		if _, err := os.Stat(filepath.Join(out, rundir.LegacyProbsFile(split))); err == nil {
+			t.Errorf("%s written: the trainer writes %s instead", rundir.LegacyProbsFile(split), rundir.ProbsFile(split))
 		}
 	}
+	checkScheduleCSV(t, filepath.Join(out, rundir.ScheduleFile), req.Options, 512/64)
 	// The checkpoint is complete and readable with numpy's layout.
 	specs := arch{D: 16, Heads: 3, Clusters: 4, Layers: 2, Hidden: 32, Bottle: 16}.params()
 	sv, _ := pmiLoss{}.State(resolvedOptions(t, pmiLoss{}, nil), 3, 4)
@@ -277,6 +275,101 @@ func testFitBlobs(t *testing.T, backendName string) {
 	}
 	if meta.Epoch != epochs || meta.Iter != epochs*8 || len(meta.History) != epochs || len(hs.Teacher) != len(specs) {
 		t.Errorf("checkpoint meta %+v", meta)
+	}
+}
+
+// checkProbs checks a probs_<split>.npy: [N, K] float32, every row a
+// probability distribution (sum 1 within 1e-5), whose argmax is the
+// selected head's assignment best. Where the largest probability is tied
+// (softmax rounding two close logits to the same float32) the assigned
+// cluster must be one of the tied ones.
+func checkProbs(t *testing.T, path string, best []int32, k int) {
+	t.Helper()
+	probs, shape, err := npy.ReadFloat32(path)
+	n := len(best)
+	if err != nil || !slices.Equal(shape, []int{n, k}) {
+		t.Fatalf("%s: shape %v, want [%d %d] (%v)", path, shape, n, k, err)
+	}
+	ties := 0
+	for i := range n {
+		row := probs[i*k : (i+1)*k]
+		sum, arg := 0.0, 0
+		for c, p := range row {
+			if !(p >= 0 && p <= 1) {
+				t.Fatalf("%s row %d: probability %v", path, i, p)
+			}
+			sum += float64(p)
+			if p > row[arg] {
+				arg = c
+			}
+		}
+		if math.Abs(sum-1) > 1e-5 {
+			t.Errorf("%s row %d sums to %.8f", path, i, sum)
+		}
+		if int32(arg) != best[i] {
+			if row[best[i]] != row[arg] {
+				t.Errorf("%s row %d: argmax %d (p=%v), assigned cluster %d (p=%v)", path, i, arg, row[arg], best[i], row[best[i]])
+			}
+			ties++
+		}
+	}
+	if ties > n/100 {
+		t.Errorf("%s: %d of %d rows have a tied largest probability", path, ties, n)
+	}
+}
+
+// checkScheduleCSV checks schedule.csv against the schedules the options
+// give: one row per step, every value exactly the float64 the trainer
+// used, and the one-epoch linear warm-up of the learning rate from 0.
+func checkScheduleCSV(t *testing.T, path string, given core.Options, ipe int) {
+	t.Helper()
+	c, err := newConfig(resolvedOptions(t, pmiLoss{}, given))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSchedules(c, ipe)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if lines[0] != ScheduleHeader || ScheduleHeader != "step,epoch,lr,weight_decay,teacher_momentum,teacher_temp" {
+		t.Fatalf("%s header %q", path, lines[0])
+	}
+	rows := lines[1:]
+	if len(rows) != c.Epochs*ipe {
+		t.Fatalf("%s has %d rows, want %d epochs x %d steps", path, len(rows), c.Epochs, ipe)
+	}
+	var lr []float64
+	for i, line := range rows {
+		f := strings.Split(line, ",")
+		if len(f) != 6 {
+			t.Fatalf("%s line %d: %q", path, i+2, line)
+		}
+		step, err1 := strconv.Atoi(f[0])
+		epoch, err2 := strconv.Atoi(f[1])
+		if err1 != nil || err2 != nil || step != i || epoch != i/ipe+1 {
+			t.Fatalf("%s line %d: step %q epoch %q, want %d and %d", path, i+2, f[0], f[1], i, i/ipe+1)
+		}
+		var v [4]float64
+		for j := range v {
+			if v[j], err = strconv.ParseFloat(f[2+j], 64); err != nil {
+				t.Fatalf("%s line %d: %v", path, i+2, err)
+			}
+		}
+		if want := [4]float64{s.LR[i], s.WD[i], s.Momentum[i], s.TeacherTemp[i/ipe]}; v != want {
+			t.Errorf("%s step %d: %v, want %v", path, i, v, want)
+		}
+		lr = append(lr, v[0])
+	}
+	if c.WarmupEpochs != 1 {
+		t.Fatalf("test set-up: warm-up of %d epochs, want 1", c.WarmupEpochs)
+	}
+	peak := c.LR * float64(c.BatchSize) / 256
+	for i := range ipe {
+		if want := peak * float64(i) / float64(ipe-1); math.Abs(lr[i]-want) > 1e-15 {
+			t.Errorf("warm-up step %d: lr %v, want %v (a linear ramp from 0 to %v)", i, lr[i], want, peak)
+		}
 	}
 }
 
@@ -326,7 +419,7 @@ func testResume(t *testing.T, backendName string) {
 	if !resumed {
 		t.Error("no resume message")
 	}
-	for _, f := range []string{"assign_train.npy", "assign_test.npy", "probs_test_best.npy"} {
+	for _, f := range []string{"assign_train.npy", "assign_test.npy", rundir.ProbsFile("train"), rundir.ProbsFile("test"), rundir.ScheduleFile} {
 		a, err1 := os.ReadFile(filepath.Join(full, f))
 		c, err2 := os.ReadFile(filepath.Join(part, f))
 		if err1 != nil || err2 != nil || !bytes.Equal(a, c) {
@@ -359,7 +452,7 @@ func testResume(t *testing.T, backendName string) {
 	if _, err := l.Fit(context.Background(), withBackend(blobRequest(b, opts, mid), backendName), nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"assign_train.npy", "assign_test.npy", "probs_test_best.npy"} {
+	for _, f := range []string{"assign_train.npy", "assign_test.npy", rundir.ProbsFile("train"), rundir.ProbsFile("test"), rundir.ScheduleFile} {
 		a, _ := os.ReadFile(filepath.Join(full, f))
 		c, err := os.ReadFile(filepath.Join(mid, f))
 		if err != nil || !bytes.Equal(a, c) {
@@ -374,7 +467,10 @@ func testResume(t *testing.T, backendName string) {
 			}
 		}
 	}
-	// A finished run resumes straight to the assignment, without training.
+	// A finished run resumes straight to the assignment, without training,
+	// and replaces the file an older trainer wrote instead of probs_<split>.npy.
+	legacy := filepath.Join(full, rundir.LegacyProbsFile("test"))
+	must(t, npy.WriteFloat32(legacy, []float32{0.5}, 1))
 	var trained bool
 	if _, err := l.Fit(context.Background(), withBackend(blobRequest(b, opts, full), backendName), func(p core.Progress) {
 		trained = trained || p.Step > 0 && p.Message == ""
@@ -383,6 +479,9 @@ func testResume(t *testing.T, backendName string) {
 	}
 	if trained {
 		t.Error("a finished run trained again")
+	}
+	if _, err := os.Stat(legacy); err == nil {
+		t.Errorf("%s was left beside %s", legacy, rundir.ProbsFile("test"))
 	}
 	// Another seed is another configuration: the checkpoint is not reused.
 	req := withBackend(blobRequest(b, opts, part), backendName)

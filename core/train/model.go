@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 )
 
-// arch is the shape of the H heads (TEMI.md section 3).
+// arch is the shape of the H heads (docs/TEMI.md section 3).
 type arch struct {
 	D, Heads, Clusters int
 	Layers             int // linear layers before the last one (nlayers)
@@ -49,7 +49,7 @@ func (s paramSpec) size() int {
 // for the first weight): the first layer is one plain matrix W0 [H*out, D]
 // (torch's nn.Linear layout) whose rows h*out .. h*out+out-1 belong to
 // head h, because on the onnx backend an einsum with a batch axis that
-// does not lead both operands is broken (DESIGN.md), and because W0 . x^T
+// does not lead both operands is broken (docs/ARCHITECTURE.md section 5), and because W0 . x^T
 // is then a product whose large operand MLAS streams untransposed (see
 // "Layouts of the activations"); every later layer is [H, in, out] with
 // bias [H, out]; the last layer is V [H, K, bottleneck] and g [H, K].
@@ -78,7 +78,7 @@ func (a arch) params() []paramSpec {
 }
 
 // initParams draws the initial student (the teacher is an exact copy),
-// TEMI.md section 3: weights ~ torch trunc_normal_(std=0.02) (whose bounds
+// docs/TEMI.md section 3: weights ~ torch trunc_normal_(std=0.02) (whose bounds
 // a=-2, b=2 are absolute, i.e. +-100 std, as in the authors' DINOHead),
 // biases 0, V ~ U(-1/sqrt(bottleneck), 1/sqrt(bottleneck)) (nn.Linear's
 // default init), g = 1.
@@ -186,7 +186,7 @@ type headsCache struct {
 const normEps = 1e-12 // F.normalize's eps
 
 // bmm is a batched matmul over the leading head axis: [H, m, k] . [H, k, n].
-// It lowers to ONNX MatMul (the batch axis leads both operands, DESIGN.md).
+// It lowers to ONNX MatMul (the batch axis leads both operands, docs/ARCHITECTURE.md section 5).
 func bmm(a, b *graph.Node) *graph.Node {
 	return graph.DotGeneral(a, []int{2}, []int{0}, b, []int{1}, []int{0})
 }

@@ -1,6 +1,12 @@
 package train
 
-import "math"
+import (
+	"io"
+	"math"
+	"strconv"
+
+	"github.com/clusterlab/clusterlab/core/npy"
+)
 
 // Linspace is numpy.linspace(start, stop, n): n evenly spaced values with
 // both ends included (n == 1 gives [start], n <= 0 nothing).
@@ -63,7 +69,7 @@ func TeacherTempSchedule(warmup, final float64, warmupEpochs, epochs int) []floa
 }
 
 // schedules holds every per-iteration and per-epoch value of one run
-// (TEMI.md section 8).
+// (docs/TEMI.md section 8).
 type schedules struct {
 	LR, WD, Momentum []float64 // per iteration
 	TeacherTemp      []float64 // per epoch
@@ -85,6 +91,40 @@ func newSchedules(c config, itersPerEpoch int) schedules {
 		ItersPerEpoch: itersPerEpoch,
 		FrozenIters:   frozen,
 	}
+}
+
+// ScheduleHeader is the header line of schedule.csv (rundir.ScheduleFile):
+// one row per step, step the 0-based global step, epoch the 1-based epoch
+// it belongs to, then the values that step used: the learning rate (after
+// the batch_size/256 scaling), the weight decay, the teacher's EMA
+// momentum and the teacher temperature (constant within an epoch).
+const ScheduleHeader = "step,epoch,lr,weight_decay,teacher_momentum,teacher_temp"
+
+// writeCSV writes the schedules to path (schedule.csv) atomically, one
+// row per step; floats in Go's shortest representation that reads back
+// to the same float64 ('g', -1), which Python's float() parses exactly.
+func (s schedules) writeCSV(path string) error {
+	return npy.WriteAtomic(path, func(w io.Writer) error {
+		if _, err := io.WriteString(w, ScheduleHeader+"\n"); err != nil {
+			return err
+		}
+		var b []byte
+		for it := range s.LR {
+			e := it / s.ItersPerEpoch
+			b = strconv.AppendInt(b[:0], int64(it), 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, int64(e+1), 10)
+			for _, v := range []float64{s.LR[it], s.WD[it], s.Momentum[it], s.TeacherTemp[e]} {
+				b = append(b, ',')
+				b = strconv.AppendFloat(b, v, 'g', -1, 64)
+			}
+			b = append(b, '\n')
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // AdamW constants (torch.optim.AdamW defaults, as the authors use them).

@@ -1,8 +1,11 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,7 +52,7 @@ func TestTeacherTempSchedule(t *testing.T) {
 }
 
 // TestReferenceRecipeSchedules: the defaults on CIFAR (50000 embeddings,
-// batch 1024, so 48 iterations per epoch) give TEMI.md's schedules.
+// batch 1024, so 48 iterations per epoch) give the schedules of docs/TEMI.md section 8.
 func TestReferenceRecipeSchedules(t *testing.T) {
 	opts := resolvedOptions(t, pmiLoss{}, nil)
 	c, err := newConfig(opts)
@@ -152,4 +155,44 @@ func (clashLoss) Describe() core.Description {
 	d := pmiLoss{}.Describe()
 	d.Options = append(d.Options, core.Option{Name: OptLR, Type: core.TypeFloat, Default: 1.0})
 	return d
+}
+
+// TestScheduleCSV: schedule.csv holds every step's values exactly (the
+// shortest 'g' form reads back to the same float64) and is a pure function
+// of the schedules, so a rewrite gives the same bytes.
+func TestScheduleCSV(t *testing.T) {
+	tenth := 0.1 // a variable: 0.1 + 0.2 of constants would be exactly 0.3
+	s := schedules{
+		LR:            []float64{0, tenth + 0.2, 1e-5, 2.5e-4},
+		WD:            []float64{1e-4, 1e-4, 0.04, 0.4},
+		Momentum:      []float64{0.996, 0.9965857864376269, 0.998, 1},
+		TeacherTemp:   []float64{0.04, 0.07},
+		ItersPerEpoch: 2,
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "schedule.csv")
+	if err := s.writeCSV(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ScheduleHeader + "\n" +
+		"0,1,0,0.0001,0.996,0.04\n" +
+		"1,1,0.30000000000000004,0.0001,0.9965857864376269,0.04\n" +
+		"2,2,1e-05,0.04,0.998,0.07\n" +
+		"3,2,0.00025,0.4,1,0.07\n"
+	if string(b) != want {
+		t.Errorf("schedule.csv:\n%s\nwant:\n%s", b, want)
+	}
+	if err := s.writeCSV(path); err != nil {
+		t.Fatal(err)
+	}
+	if b2, _ := os.ReadFile(path); !bytes.Equal(b, b2) {
+		t.Error("rewriting schedule.csv changed its bytes")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".*")); len(m) != 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
 }

@@ -160,11 +160,13 @@ func (sb *stepBuilder) build(in []*graph.Node) []*graph.Node {
 }
 
 // assignBuilder builds the assignment graph: the teacher's logits on x
-// [Ba, D] alone, their argmax per head [H, Ba] int32, and the max softmax
-// probability at the given temperature [H, Ba].
+// [Ba, D] alone, their argmax per head [H, Ba] int32, and the softmax at
+// the given temperature of head probsHead only, [Ba, K] (the other heads'
+// probabilities are never materialised).
 type assignBuilder struct {
-	arch  arch
-	specs []paramSpec
+	arch      arch
+	specs     []paramSpec
+	probsHead int
 }
 
 // build takes teacher[P], x [Ba, D], temperature (scalar).
@@ -173,6 +175,8 @@ func (ab *assignBuilder) build(in []*graph.Node) []*graph.Node {
 	teacher, x, temp := in[:P], in[P], in[P+1]
 	logits := ab.arch.forward(teacher, x) // [H, Ba, K]
 	cluster := graph.ArgMax(logits, -1)   // int32
-	prob := graph.ReduceMax(graph.Softmax(graph.Div(logits, temp), -1), -1)
+	dims := logits.Shape().Dimensions
+	head := graph.Reshape(graph.Slice(logits, graph.AxisElem(ab.probsHead)), dims[1], dims[2]) // [Ba, K]
+	prob := graph.Softmax(graph.Div(head, temp), -1)
 	return []*graph.Node{cluster, prob}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // hostForward is an independent float64 implementation of the heads
-// (TEMI.md section 3) on the trainer's parameter layout: logits [H, R, K].
+// (docs/TEMI.md section 3) on the trainer's parameter layout: logits [H, R, K].
 func hostForward(a arch, p [][]float32, x matrix) []float64 {
 	H, R, K := a.Heads, x.Rows, a.Clusters
 	out := make([]float64, H*R*K)

@@ -26,6 +26,7 @@ var (
 	blueCol   = color.RGBA{31, 119, 180, 255}
 	orangeCol = color.RGBA{255, 127, 14, 255}
 	greenCol  = color.RGBA{44, 160, 44, 255}
+	purpleCol = color.RGBA{148, 103, 189, 255}
 )
 
 // writePNG encodes img to path through a temporary file and a rename.

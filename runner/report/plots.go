@@ -237,10 +237,24 @@ func epochAxis(p *plot.Plot, hist []train.EpochRecord, labelled bool) []float64 
 		xs = append(xs, float64(r.Epoch))
 	}
 	lo, hi, _ := dataRange(xs)
+	xAxis(p, lo, hi, labelled)
+	return xs
+}
+
+// xAxis sets p's x axis to [lo, hi] (in epochs) with round ticks, integer
+// ones where the range allows.
+func xAxis(p *plot.Plot, lo, hi float64, labelled bool) {
 	if hi-lo < 1 {
 		lo, hi = lo-0.5, hi+0.5
 	}
 	all, step := niceTicks(lo, hi, 8, 1)
+	if step != math.Trunc(step) {
+		// 2.5: epochs are whole numbers, so their ticks are too.
+		step, all = math.Floor(step), nil
+		for v := math.Floor(lo/step) * step; v <= hi+1e-9; v += step {
+			all = append(all, v)
+		}
+	}
 	var in []float64
 	for _, t := range all {
 		if t >= lo-1e-9 && t <= hi+1e-9 {
@@ -255,7 +269,6 @@ func epochAxis(p *plot.Plot, hist []train.EpochRecord, labelled bool) []float64 
 	}
 	p.X.Min, p.X.Max = lo, hi
 	p.X.Tick.Marker = ticks(in, f)
-	return xs
 }
 
 // yAxis sets p's y axis to round ticks enclosing [lo, hi] padded by pad
@@ -272,8 +285,137 @@ func yAxis(p *plot.Plot, lo, hi, pad float64, n int) {
 	p.Y.Tick.Marker = ticks(yt, tickFormat(step, yt...))
 }
 
-// plotLoss draws the training loss of every head per epoch, head best
-// thick and red on top of the others in thin grey.
+// headPalette colours the heads in the relative loss panel: matplotlib's
+// tab10 without its red, which marks the selected head.
+var headPalette = []color.RGBA{
+	{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {148, 103, 189, 255}, {140, 86, 75, 255},
+	{227, 119, 194, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255},
+}
+
+// headColour is head h's colour in the relative loss panel: red for the
+// reference head ref, the palette in head order for the others.
+func headColour(h, ref int) color.RGBA {
+	if h == ref {
+		return bestCol
+	}
+	i := h
+	if ref >= 0 && h > ref {
+		i--
+	}
+	return headPalette[i%len(headPalette)]
+}
+
+// lossFigureW and lossPanelH size the loss figure: the absolute panel on
+// top, the relative one below.
+const (
+	lossFigureW = 860
+	lossPanelH  = 330
+)
+
+// endLabel names one curve at its end, right of the data area.
+type endLabel struct {
+	y    float64 // data units: where the curve ends
+	text string
+	col  color.RGBA
+	bold bool
+}
+
+// endLabels draws the labels of a panel's curves in the margin right of
+// its data area (room the caller keeps free): each label sits as close to
+// its curve's end as the others allow, joined to it by a short leader in
+// the curve's colour. When there are more labels than fit, every m-th by
+// height is drawn, and always the bold one (the reference).
+type endLabels struct{ items []endLabel }
+
+// endLabelIndent is the room of the leader before a label's text.
+const endLabelIndent = 26
+
+func (e endLabels) Plot(c draw.Canvas, p *plot.Plot) {
+	if len(e.items) == 0 {
+		return
+	}
+	_, trY := p.Transforms(&c)
+	sty := sans(tickPt, false, textCol)
+	gap := sty.FontExtents().Height + px(2)
+	lo, hi := c.Min.Y+gap/2, c.Max.Y-gap/2
+	type placed struct {
+		endLabel
+		at, pos vg.Length
+	}
+	items := make([]placed, len(e.items))
+	for i, it := range e.items {
+		at := min(max(trY(it.y), c.Min.Y), c.Max.Y)
+		items[i] = placed{endLabel: it, at: at, pos: min(max(at, lo), hi)}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].at < items[j].at })
+	if room := int((hi-lo)/gap) + 1; len(items) > room && room > 0 {
+		m := (len(items) + room - 1) / room
+		var kept []placed
+		for i, it := range items {
+			if i%m == 0 || it.bold {
+				kept = append(kept, it)
+			}
+		}
+		for len(kept) > room { // the bold one pushed it over: drop a plain one
+			for i := len(kept) - 1; i >= 0; i-- {
+				if !kept[i].bold {
+					kept = append(kept[:i], kept[i+1:]...)
+					break
+				}
+			}
+		}
+		items = kept
+	}
+	for i := 1; i < len(items); i++ {
+		items[i].pos = max(items[i].pos, items[i-1].pos+gap)
+	}
+	if n := len(items); n > 0 && items[n-1].pos > hi {
+		items[n-1].pos = hi
+		for i := n - 2; i >= 0; i-- {
+			items[i].pos = min(items[i].pos, items[i+1].pos-gap)
+		}
+	}
+	x0 := c.Max.X
+	for _, it := range items {
+		c.StrokeLines(draw.LineStyle{Color: it.col, Width: px(3)}, []vg.Point{
+			{X: x0 + px(3), Y: it.at}, {X: x0 + px(9), Y: it.at},
+			{X: x0 + px(17), Y: it.pos}, {X: x0 + px(endLabelIndent-4), Y: it.pos},
+		})
+		s := sans(tickPt, it.bold, textCol)
+		s.XAlign, s.YAlign = draw.XLeft, draw.YCenter
+		c.FillText(s, vg.Point{X: x0 + px(endLabelIndent), Y: it.pos}, it.text)
+	}
+}
+
+// panelNote writes a line of grey text in the top-left corner of a
+// panel's data area on a white box.
+type panelNote struct{ text string }
+
+func (n panelNote) Plot(c draw.Canvas, _ *plot.Plot) {
+	if n.text == "" {
+		return
+	}
+	sty := sans(tickPt, false, axisCol)
+	sty.XAlign, sty.YAlign = draw.XLeft, draw.YTop
+	m := px(6)
+	w, h := sty.Width(n.text), sty.FontExtents().Height
+	x0, y1 := c.Min.X+px(8), c.Max.Y-px(8)
+	y0 := y1 - h - m
+	box := []vg.Point{{X: x0, Y: y0}, {X: x0 + w + 2*m, Y: y0}, {X: x0 + w + 2*m, Y: y1}, {X: x0, Y: y1}}
+	c.FillPolygon(color.NRGBA{255, 255, 255, 235}, box)
+	c.FillText(sty, vg.Point{X: x0 + m, Y: y1 - m/2}, n.text)
+}
+
+// plotLoss draws the training loss of every head per epoch in two panels
+// sharing the epoch axis. The top one is the absolute loss, head best
+// thick and red over the others in thin grey: its scale is set by the
+// first epochs, so heads whose final losses differ by a few hundredths
+// are one line there. The bottom one is each head's loss minus head
+// best's (the zero line, red), on a y range fitted to the second half of
+// training, each head in its own colour and labelled at the end of its
+// line with its number and final loss. Without a selection (best < 0) the
+// head of the lowest final loss is the reference; a single head gets the
+// top panel only.
 func plotLoss(hist []train.EpochRecord, best int, title, sub string) (*vgimg.Canvas, error) {
 	if len(hist) == 0 {
 		return nil, fmt.Errorf("report: no epochs to plot")
@@ -301,10 +443,39 @@ func plotLoss(hist []train.EpochRecord, best int, title, sub string) (*vgimg.Can
 	if !ok {
 		return nil, fmt.Errorf("report: every head loss is NaN or infinite")
 	}
+	// The reference of the relative panel.
+	ref, refWhy := best, "selected"
+	if ref < 0 {
+		refWhy = "lowest final loss"
+		low := math.Inf(1)
+		for h := range series {
+			if v, ok := lastFiniteOf(series[h]); ok && (ref < 0 || v < low) {
+				ref, low = h, v
+			}
+		}
+	}
+	relative := heads > 1 && ref >= 0
+	final := func(h int) string { return strconv.FormatFloat(series[h][len(series[h])-1], 'f', 4, 64) }
+	var labels []endLabel
+	var labelW vg.Length
+	if relative {
+		for h := range series {
+			text := fmt.Sprintf("head %d: %s", h, final(h))
+			if h == ref {
+				text = fmt.Sprintf("head %d (%s): %s", h, refWhy, final(h))
+			}
+			labels = append(labels, endLabel{text: text, col: headColour(h, ref), bold: h == ref})
+			labelW = max(labelW, sans(tickPt, h == ref, nil).Width(text))
+		}
+		labelW += px(endLabelIndent + 8)
+	}
 	return safely("loss", func() (*vgimg.Canvas, error) {
 		p := newPlot()
-		p.X.Label.Text, p.Y.Label.Text = "epoch", "training loss"
-		xs := epochAxis(p, hist, true)
+		p.Y.Label.Text = "training loss"
+		xs := epochAxis(p, hist, !relative)
+		if !relative {
+			p.X.Label.Text = "epoch"
+		}
 		yAxis(p, ylo, yhi, 0.04, 6)
 		p.Add(gridLines())
 		var other, sel *plotter.Line
@@ -346,8 +517,7 @@ func plotLoss(hist []train.EpochRecord, best int, title, sub string) (*vgimg.Can
 					th = append(th, s)
 				}
 			}
-			last := series[best][len(series[best])-1]
-			entries = append(entries, fmt.Sprintf("head %d (selected), final %s", best, strconv.FormatFloat(last, 'f', 4, 64)))
+			entries = append(entries, fmt.Sprintf("head %d (selected), final %s", best, final(best)))
 			thumbs = append(thumbs, th)
 		}
 		if others := heads - len(entries); others > 0 && other != nil {
@@ -359,62 +529,165 @@ func plotLoss(hist []train.EpochRecord, best int, title, sub string) (*vgimg.Can
 			thumbs = append(thumbs, []plot.Thumbnailer{other})
 		}
 		p.Add(legendBox{entries, thumbs})
-		c := newFigure(820, 500)
-		p.Draw(titled(c, title, sub))
+		if !relative {
+			c := newFigure(lossFigureW, 500)
+			p.Draw(titled(c, title, sub))
+			return c, nil
+		}
+
+		q, err := relativeLossPanel(hist, series, ref, labels)
+		if err != nil {
+			return nil, err
+		}
+		c := newFigure(lossFigureW, 90+2*lossPanelH)
+		body := titled(c, title, sub)
+		body = draw.Crop(body, 0, -labelW, 0, 0)
+		rows := [][]*plot.Plot{{p}, {q}}
+		tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: px(18), PadBottom: px(4)}
+		for i, cs := range plot.Align(rows, tiles, body) {
+			rows[i][0].Draw(cs[0])
+		}
 		return c, nil
 	})
+}
+
+// relativeLossPanel is the bottom panel of the loss plot: every head's
+// loss minus head ref's per epoch. Its y range fits the second half of
+// training (the first epochs, where heads differ most, would flatten the
+// end); earlier values beyond it are cut, with a note.
+func relativeLossPanel(hist []train.EpochRecord, series [][]float64, ref int, labels []endLabel) (*plot.Plot, error) {
+	q := newPlot()
+	q.X.Label.Text = "epoch"
+	q.Y.Label.Text = fmt.Sprintf("loss − loss of head %d", ref)
+	xs := epochAxis(q, hist, true)
+	diff := make([][]float64, len(series))
+	for h := range series {
+		diff[h] = make([]float64, len(xs))
+		for i := range xs {
+			diff[h][i] = series[h][i] - series[ref][i] // NaN when either is
+		}
+	}
+	from := len(xs) / 2
+	late := make([][]float64, len(diff))
+	for h := range diff {
+		late[h] = diff[h][from:]
+	}
+	lo, hi, ok := dataRange(late...)
+	if !ok {
+		lo, hi, ok = dataRange(diff...)
+	}
+	if !ok {
+		lo, hi = -1, 1
+	}
+	lo, hi = math.Min(lo, 0), math.Max(hi, 0)
+	q.Add(gridLines())
+	for h := range series {
+		if h == ref {
+			continue
+		}
+		if _, err := addSeries(q, xs, diff[h], 2, headColour(h, ref)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := addSeries(q, xs, diff[ref], 3, bestCol); err != nil {
+		return nil, err
+	}
+	for h := range labels {
+		if v, ok := lastFiniteOf(diff[h]); ok {
+			labels[h].y = v
+		} else {
+			labels[h].y = math.NaN()
+		}
+	}
+	var shown []endLabel
+	for _, l := range labels {
+		if !math.IsNaN(l.y) {
+			shown = append(shown, l)
+		}
+	}
+	q.Add(endLabels{shown})
+	// The range is set after the curves were added (Add widens it to
+	// their data), padded on both sides so the zero line is never on the
+	// frame.
+	d := math.Max(hi-lo, 1e-6) * 0.08
+	yt, step := niceTicks(lo-d, hi+d, 5, 0)
+	q.Y.Min, q.Y.Max = yt[0], yt[len(yt)-1]
+	q.Y.Tick.Marker = ticks(yt, tickFormat(step, yt...))
+	cut := false
+	for h := range diff {
+		for _, v := range diff[h][:from] {
+			if v < q.Y.Min || v > q.Y.Max {
+				cut = true
+			}
+		}
+	}
+	if cut {
+		q.Add(panelNote{fmt.Sprintf("y range fits epochs %d–%d; earlier values beyond it are cut", hist[from].Epoch, hist[len(hist)-1].Epoch)})
+	}
+	return q, nil
+}
+
+// lastFiniteOf is the last finite value of s.
+func lastFiniteOf(s []float64) (float64, bool) {
+	for i := len(s) - 1; i >= 0; i-- {
+		if !math.IsNaN(s[i]) && !math.IsInf(s[i], 0) {
+			return s[i], true
+		}
+	}
+	return 0, false
 }
 
 // schedulePanel is one curve of the schedule plot.
 type schedulePanel struct {
 	name string
 	col  color.RGBA
-	get  func(train.EpochRecord) float64
+	ys   []float64
 }
 
-// plotSchedule draws the learning rate and the teacher momentum per epoch
-// as stacked panels sharing the epoch axis (their scales differ by orders
-// of magnitude, so one axis would flatten one of them); the teacher
-// temperature gets a third panel when it is scheduled (not constant).
-func plotSchedule(hist []train.EpochRecord, title, sub string) (*vgimg.Canvas, error) {
-	if len(hist) == 0 {
-		return nil, fmt.Errorf("report: no epochs to plot")
+// plotSchedule draws the learning rate and the teacher momentum as
+// stacked panels sharing the epoch axis (their scales differ by orders of
+// magnitude, so one axis would flatten one of them); the weight decay and
+// the teacher temperature get a panel each when they are scheduled (not
+// constant). s holds every step (schedule.csv) or, for runs that did not
+// write it, every epoch's last step.
+func plotSchedule(s scheduleSeries, title, sub string) (*vgimg.Canvas, error) {
+	if len(s.xs) == 0 {
+		return nil, fmt.Errorf("report: no schedule to plot")
 	}
-	panels := []schedulePanel{
-		{"learning rate", blueCol, func(r train.EpochRecord) float64 { return r.LR }},
-		{"teacher momentum", orangeCol, func(r train.EpochRecord) float64 { return r.TeacherMomentum }},
+	varies := func(ys []float64) bool {
+		lo, hi, ok := dataRange(ys)
+		return ok && hi > lo
 	}
-	temps := make([]float64, len(hist))
-	for i, r := range hist {
-		temps[i] = r.TeacherTemp
+	panels := []schedulePanel{{"learning rate", blueCol, s.lr}}
+	if varies(s.wd) {
+		panels = append(panels, schedulePanel{"weight decay", purpleCol, s.wd})
 	}
-	if lo, hi, ok := dataRange(temps); ok && hi > lo {
-		panels = append(panels, schedulePanel{"teacher temperature", greenCol, func(r train.EpochRecord) float64 { return r.TeacherTemp }})
+	panels = append(panels, schedulePanel{"teacher momentum", orangeCol, s.mom})
+	if varies(s.temp) {
+		panels = append(panels, schedulePanel{"teacher temperature", greenCol, s.temp})
 	}
 	return safely("schedule", func() (*vgimg.Canvas, error) {
 		rows := make([][]*plot.Plot, len(panels))
 		for i, pn := range panels {
 			p := newPlot()
 			last := i == len(panels)-1
-			xs := epochAxis(p, hist, last)
+			xAxis(p, s.xlo, s.xhi, last)
 			if last {
-				p.X.Label.Text = "epoch"
+				p.X.Label.Text = s.xLabel
 			}
-			ys := make([]float64, len(hist))
-			for j, r := range hist {
-				ys[j] = pn.get(r)
-			}
-			lo, hi, ok := dataRange(ys)
+			lo, hi, ok := dataRange(pn.ys)
 			if !ok {
 				lo, hi = 0, 1
 			}
-			yAxis(p, lo, hi, 0.05, 4)
 			p.Y.Label.Text = pn.name
 			p.Y.Label.TextStyle.Color = pn.col
 			p.Add(gridLines())
+			xs, ys := decimate(s.xs, pn.ys, 1500)
 			if _, err := addSeries(p, xs, ys, 2.4, pn.col); err != nil {
 				return nil, err
 			}
+			yAxis(p, lo, hi, 0.05, 4)
+			xAxis(p, s.xlo, s.xhi, last)
 			rows[i] = []*plot.Plot{p}
 		}
 		c := newFigure(820, 80+len(panels)*205)

@@ -1,7 +1,7 @@
 // Package report renders a finished clusterlab run directory into plots
 // (PNG), report.md and a self-contained report.html, and provides the
-// gallery helpers the runner uses to show each cluster's most confident
-// images.
+// gallery helpers the runner uses to show each cluster's most and least
+// confident images and its mistakes.
 //
 // Plots are drawn with gonum.org/v1/plot on raster canvases (vg/vgimg) with
 // its embedded Liberation fonts; the gallery is composed with image/draw
@@ -16,13 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/clusterlab/clusterlab/core/rundir"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/clusterlab/clusterlab/core/rundir"
 
 	"gonum.org/v1/plot/vg/vgimg"
 
@@ -100,7 +100,6 @@ func splitsOf(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: listing %s: %w", dir, err)
 	}
-	rank := map[string]int{"train": 0, "test": 1}
 	var splits []string
 	for _, p := range m {
 		s := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "assign_"), ".npy")
@@ -108,17 +107,7 @@ func splitsOf(dir string) ([]string, error) {
 			splits = append(splits, s)
 		}
 	}
-	sort.Slice(splits, func(i, j int) bool {
-		ri, oki := rank[splits[i]]
-		rj, okj := rank[splits[j]]
-		if oki != okj {
-			return oki
-		}
-		if oki {
-			return ri < rj
-		}
-		return splits[i] < splits[j]
-	})
+	rundir.SortSplits(splits)
 	return splits, nil
 }
 
@@ -227,14 +216,27 @@ func Build(runDir string) (Files, error) {
 	r.md.WriteString("## Training\n\n")
 	hpath := filepath.Join(runDir, rundir.HistoryFile)
 	hist, err := ReadHistory(hpath)
+	noHist := "" // why there is no loss plot
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		r.note("No %s: loss and schedule plots skipped.", rundir.HistoryFile)
+		hist, noHist = nil, "No "+rundir.HistoryFile
 	case err != nil:
 		return r.files, err
 	case len(hist) == 0:
-		r.note("%s is empty: loss and schedule plots skipped.", rundir.HistoryFile)
-	default:
+		noHist = rundir.HistoryFile + " is empty"
+	}
+	spath := filepath.Join(runDir, rundir.ScheduleFile)
+	sched, serr := ReadSchedule(spath)
+	if serr != nil && !errors.Is(serr, fs.ErrNotExist) {
+		return r.files, serr
+	}
+	if noHist != "" {
+		if serr != nil {
+			r.note("%s and no %s: loss and schedule plots skipped.", noHist, rundir.ScheduleFile)
+		} else {
+			r.note("%s: the loss plot is skipped.", noHist)
+		}
+	} else {
 		img, err := plotLoss(hist, best, "Training loss per head", name)
 		if err != nil {
 			return r.files, fmt.Errorf("report: plotting %s: %w", hpath, err)
@@ -242,11 +244,27 @@ func Build(runDir string) (Files, error) {
 		if err := r.plot(rundir.LossPlot, "training loss per head", img); err != nil {
 			return r.files, err
 		}
-		img, err = plotSchedule(hist, "Schedules", name)
+		if len(hist[0].HeadLosses) > 1 {
+			r.md.WriteString("Top: each head's training loss. Bottom: each head's loss minus the selected head's (the red zero line), " +
+				"on a scale fitted to the second half of training, so heads whose losses differ by hundredths are apart.\n\n")
+		}
+	}
+	switch {
+	case serr == nil:
+		img, err := plotSchedule(seriesFromSchedule(sched), "Schedules", name+" · every step")
+		if err != nil {
+			return r.files, fmt.Errorf("report: plotting %s: %w", spath, err)
+		}
+		if err := r.plot(rundir.SchedulePlot, "learning rate, teacher momentum and the other schedules per step", img); err != nil {
+			return r.files, err
+		}
+	case noHist == "":
+		r.note("No %s (a run of an older trainer): the schedules are plotted per epoch from %s, the value of each epoch's last step, so a warm-up within an epoch does not show.", rundir.ScheduleFile, rundir.HistoryFile)
+		img, err := plotSchedule(seriesFromHistory(hist), "Schedules", name+" · last step of each epoch")
 		if err != nil {
 			return r.files, fmt.Errorf("report: plotting %s: %w", hpath, err)
 		}
-		if err := r.plot(rundir.SchedulePlot, "learning rate and teacher momentum", img); err != nil {
+		if err := r.plot(rundir.SchedulePlot, "learning rate and teacher momentum per epoch", img); err != nil {
 			return r.files, err
 		}
 	}
@@ -375,7 +393,9 @@ func (r *report) split(split string, best, k int, classes []string, name string)
 
 	gallery := rundir.GalleryFile(split)
 	if _, err := os.Stat(filepath.Join(r.dir, gallery)); err == nil {
-		fmt.Fprintf(&r.md, "Most confident samples of each cluster:\n\n![gallery, %s](%s)\n\n", mdEscape(split), gallery)
+		fmt.Fprintf(&r.md, "Samples of each cluster, captioned with the class the cluster is matched to and its purity: "+
+			"its most and least confident ones (the selected head's probability of the cluster under each image) and, where labels are known, "+
+			"its misassigned ones (true class under the image), the most confident mistakes first:\n\n![gallery, %s](%s)\n\n", mdEscape(split), gallery)
 	} else {
 		r.note("No %s: the %s gallery is not shown.", gallery, split)
 	}

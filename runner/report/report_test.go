@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +39,8 @@ type synthRun struct {
 	noHistory, noLabels    bool
 	noTables, noConfig     bool
 	noDataset, noGallery   bool
+	noSchedule             bool // no schedule.csv (a run of an older trainer)
+	legacyProbs            bool // probs_<split>_best.npy [N] instead of probs_<split>.npy [N, K]
 }
 
 func defaultRun() synthRun {
@@ -90,11 +96,14 @@ func makeRun(t *testing.T, s synthRun) string {
 		}
 		write(rundir.HistoryFile, sb.String())
 	}
+	if !s.noHistory && !s.noSchedule {
+		write(rundir.ScheduleFile, scheduleCSV(s.epochs, 8))
+	}
 	rng := rand.New(rand.NewSource(1))
 	for split, n := range s.n {
 		assign := make([]int32, s.heads*n)
 		labels := make([]int32, n)
-		probs := make([]float32, n)
+		probs := make([]float32, n*s.k) // the best head's [N, K]
 		for i := 0; i < n; i++ {
 			c := i % s.k
 			labels[i] = int32(truth(c % 4))
@@ -110,12 +119,25 @@ func makeRun(t *testing.T, s synthRun) string {
 					assign[h*n+i] = int32(rng.Intn(s.k))
 				}
 			}
-			probs[i] = rng.Float32()
+			// The assigned cluster gets the largest share, the rest is spread.
+			top := 1/float32(s.k) + rng.Float32()*(1-1/float32(s.k))
+			for c := range s.k {
+				probs[i*s.k+c] = (1 - top) / float32(s.k-1)
+			}
+			probs[i*s.k+int(assign[s.best*n+i])] = top
 		}
 		if err := npy.WriteInt32(filepath.Join(dir, rundir.AssignFile(split)), assign, s.heads, n); err != nil {
 			t.Fatal(err)
 		}
-		if err := npy.WriteFloat32(filepath.Join(dir, rundir.LegacyProbsFile(split)), probs, n); err != nil {
+		if s.legacyProbs {
+			tops := make([]float32, n)
+			for i := range tops {
+				tops[i] = probs[i*s.k+int(assign[s.best*n+i])]
+			}
+			if err := npy.WriteFloat32(filepath.Join(dir, rundir.LegacyProbsFile(split)), tops, n); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := npy.WriteFloat32(filepath.Join(dir, rundir.ProbsFile(split)), probs, n, s.k); err != nil {
 			t.Fatal(err)
 		}
 		if !s.noLabels {
@@ -125,7 +147,7 @@ func makeRun(t *testing.T, s synthRun) string {
 		}
 		if !s.noGallery {
 			best := assign[s.best*n : (s.best+1)*n]
-			picks, err := GalleryPicks(best, probs, s.k, 5)
+			conf, _, err := ReadConfidence(dir, split, best)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,20 +155,38 @@ func makeRun(t *testing.T, s synthRun) string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rows []GalleryRow
-			for c, p := range picks {
-				row := GalleryRow{Title: sums[c].Title()}
-				for _, i := range p {
-					row.Images = append(row.Images, digit(i))
-				}
-				rows = append(rows, row)
+			picks, err := GalleryPicks(best, conf, labels, sums, 5)
+			if err != nil {
+				t.Fatal(err)
 			}
+			rows := GalleryRows(sums, picks, conf, labels, testClasses, digit)
 			if err := RenderGallery(filepath.Join(dir, rundir.GalleryFile(split)), rows); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	return dir
+}
+
+// scheduleCSV is a schedule.csv of epochs × ipe steps: a linear one-epoch
+// learning-rate warm-up from 0 then a cosine decay, a cosine weight decay
+// and teacher momentum, a teacher temperature warm-up over 5 epochs.
+func scheduleCSV(epochs, ipe int) string {
+	var sb strings.Builder
+	sb.WriteString(train.ScheduleHeader + "\n")
+	total := epochs * ipe
+	for it := range total {
+		e := it / ipe
+		lr := 1e-3 * float64(it) / float64(ipe-1)
+		if it >= ipe {
+			lr = 1e-3 * (1 + math.Cos(math.Pi*float64(it-ipe)/float64(total-ipe))) / 2
+		}
+		c := (1 - math.Cos(math.Pi*float64(it)/float64(total))) / 2
+		fmt.Fprintf(&sb, "%d,%d,%s,%s,%s,%s\n", it, e+1, strconv.FormatFloat(lr, 'g', -1, 64),
+			strconv.FormatFloat(0.04+0.36*c, 'g', -1, 64), strconv.FormatFloat(0.996+0.004*c, 'g', -1, 64),
+			strconv.FormatFloat(0.04+0.03*math.Min(1, float64(e)/5), 'g', -1, 64))
+	}
+	return sb.String()
 }
 
 // digit is a 28×28 grey test image that differs per index.
@@ -252,7 +292,7 @@ func TestBuildRendersEverything(t *testing.T) {
 	// and of a filled area keeps its exact colour.
 	marks := map[string][]color.RGBA{
 		rundir.LossPlot:               {bestCol},
-		rundir.SchedulePlot:           {blueCol, orangeCol, greenCol},
+		rundir.SchedulePlot:           {blueCol, orangeCol, greenCol, purpleCol},
 		rundir.SizesPlot("train"):     {blueCol, bestCol},
 		rundir.SizesPlot("test"):      {blueCol, bestCol},
 		rundir.ConfusionPlot("train"): {bestCol},
@@ -423,6 +463,9 @@ func TestBuildCorruptInputs(t *testing.T) {
 		{"labels length", rundir.LabelsFile("train"), func(d string) error {
 			return npy.WriteInt32(filepath.Join(d, rundir.LabelsFile("train")), []int32{0, 1}, 2)
 		}, "labels_train.npy"},
+		{"bad schedule", rundir.ScheduleFile, func(d string) error {
+			return os.WriteFile(filepath.Join(d, rundir.ScheduleFile), []byte(train.ScheduleHeader+"\n0,1,0,0,0.9,0.1\n1,1,x,0,0.9,0.1\n"), 0o644)
+		}, "schedule.csv line 3"},
 		{"bad dataset", rundir.DatasetFile, func(d string) error { return os.WriteFile(filepath.Join(d, rundir.DatasetFile), []byte("[1,"), 0o644) }, "dataset.json"},
 	}
 	for _, c := range cases {
@@ -618,30 +661,299 @@ func TestClusterSummaries(t *testing.T) {
 }
 
 func TestGalleryPicks(t *testing.T) {
-	assign := []int32{1, 0, 1, 1, 0, 1, 1, 3}
+	// Cluster 0 (samples 0-7) is matched to class 1: samples 2, 5 and 7
+	// are of other classes, 6 has no label. Cluster 1 (8-11) is class 0,
+	// all correct. Cluster 2 (12-14) is unmatched (three clusters, two
+	// classes): its majority is class 1, sample 13 is not. Cluster 3 is
+	// empty.
+	assign := []int32{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2}
+	labels := []int32{1, 1, 0, 1, 1, 0, -1, 0, 0, 0, 0, 0, 1, 0, 1}
 	nan := float32(math.NaN())
-	probs := []float32{0.5, 0.9, 0.8, 0.5, 0.95, nan, 0.99, 0.1}
-	picks, err := GalleryPicks(assign, probs, 4, 3)
+	conf := []float32{0.9, 0.5, 0.95, 0.6, nan, 0.3, 0.99, 0.6, 0.8, 0.7, 0.9, 0.6, 0.5, 0.4, 0.45}
+	sums, err := ClusterSummaries(assign, labels, []string{"zero", "one"}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Cluster 1: 6 (0.99), 2 (0.8), then the tie 0 and 3 by index; NaN last.
-	if got := fmt.Sprint(picks); got != "[[4 1] [6 2 0] [] [7]]" {
-		t.Errorf("picks %s", got)
+	if sums[0].Class != 1 || sums[1].Class != 0 || sums[2].Class != -1 || sums[2].Majority != 1 {
+		t.Fatalf("test set-up: summaries %+v", sums)
 	}
-	picks, _ = GalleryPicks(assign, probs, 4, 10)
-	if got := fmt.Sprint(picks[1]); got != "[6 2 0 3 5]" {
-		t.Errorf("all of cluster 1: %s", got)
+	picks, err := GalleryPicks(assign, conf, labels, sums, 3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	picks, _ = GalleryPicks(assign, nil, 4, 2)
-	if got := fmt.Sprint(picks); got != "[[1 4] [0 2] [] [7]]" {
+	// Cluster 0 by confidence: 6 (.99), 2 (.95), 0 (.9), then the tie 3
+	// and 7 (.6) by index, 1 (.5), 5 (.3), NaN (4) last.
+	want := []string{
+		"confident [6 2 0] unsure [4 5 1] misassigned [2 7 5] versus 1 matched true",
+		"confident [10 8 9] unsure [11] misassigned [] versus 0 matched true",
+		"confident [12 14 13] unsure [] misassigned [13] versus 1 matched false",
+		"confident [] unsure [] misassigned [] versus -1 matched false",
+	}
+	show := func(p ClusterPicks) string {
+		return fmt.Sprintf("confident %v unsure %v misassigned %v versus %d matched %v", p.Confident, p.Unsure, p.Misassigned, p.Versus, p.Matched)
+	}
+	for c, w := range want {
+		if got := show(picks[c]); got != w {
+			t.Errorf("cluster %d: %s\n want %s", c, got, w)
+		}
+	}
+	if picks[1].Misassigned == nil || picks[3].Misassigned != nil {
+		t.Errorf("a labelled pure cluster has an empty misassigned group, an empty cluster none: %#v %#v", picks[1].Misassigned, picks[3].Misassigned)
+	}
+	// Few members: the least confident group never repeats the most
+	// confident ones.
+	picks, _ = GalleryPicks(assign, conf, labels, sums, 10)
+	if got := fmt.Sprint(picks[0].Confident, picks[0].Unsure); got != "[6 2 0 3 7 1 5 4] []" {
+		t.Errorf("all of cluster 0: %s", got)
+	}
+
+	// Without labels (nil, or every label unknown) there is no
+	// misassigned group, and the rows have two groups.
+	unknown := make([]int32, len(assign))
+	for i := range unknown {
+		unknown[i] = -1
+	}
+	for name, lab := range map[string][]int32{"nil": nil, "all -1": unknown} {
+		sums, err := ClusterSummaries(assign, lab, nil, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		picks, err := GalleryPicks(assign, conf, lab, sums, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c, p := range picks {
+			if p.Misassigned != nil || p.Versus != -1 {
+				t.Errorf("%s labels, cluster %d: %s", name, c, show(p))
+			}
+		}
+		rows := GalleryRows(sums, picks, conf, lab, nil, digit)
+		if len(rows[0].Groups) != 2 || rows[0].Groups[0].Label != "most confident" || rows[0].Groups[1].Label != "least confident" {
+			t.Errorf("%s labels: groups %+v", name, rows[0].Groups)
+		}
+		if rows[0].Title != "cluster 0 (n=8)" || len(rows[3].Groups) != 0 {
+			t.Errorf("%s labels: titles %q, %q with %d groups", name, rows[0].Title, rows[3].Title, len(rows[3].Groups))
+		}
+	}
+
+	// Without probabilities: members in index order.
+	picks, _ = GalleryPicks(assign, nil, nil, sums, 2)
+	if got := fmt.Sprint(picks[0].Confident, picks[0].Unsure); got != "[0 1] [7 6]" {
 		t.Errorf("without probabilities: %s", got)
 	}
-	if _, err := GalleryPicks(assign, probs[:3], 4, 2); err == nil {
-		t.Error("length mismatch accepted")
+	if _, err := GalleryPicks(assign, conf[:3], labels, sums, 2); err == nil {
+		t.Error("probabilities of another length accepted")
 	}
-	if _, err := GalleryPicks(assign, probs, 2, 2); err == nil {
-		t.Error("cluster id beyond k accepted")
+	if _, err := GalleryPicks(assign, conf, labels[:3], sums, 2); err == nil {
+		t.Error("labels of another length accepted")
+	}
+	if _, err := GalleryPicks(assign, conf, labels, sums[:2], 2); err == nil {
+		t.Error("cluster id beyond the summaries accepted")
+	}
+}
+
+func TestGalleryRows(t *testing.T) {
+	assign := []int32{0, 0, 0, 0, 1, 1}
+	labels := []int32{1, 1, 0, 2, 0, 0}
+	conf := []float32{0.999, 0.5, 0.97, 0.2, 0.8, 1}
+	classes := []string{"airplane", "bird", "cat"}
+	sums, err := ClusterSummaries(assign, labels, classes, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	picks, err := GalleryPicks(assign, conf, labels, sums, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := GalleryRows(sums, picks, conf, labels, classes, func(i int) image.Image {
+		if i == 3 {
+			return nil // not read back: left out
+		}
+		return digit(i)
+	})
+	if rows[0].Title != "cluster 0 → bird, purity 50% (n=4)" {
+		t.Errorf("title %q", rows[0].Title)
+	}
+	var got []string
+	for _, g := range rows[0].Groups {
+		var items []string
+		for _, it := range g.Items {
+			items = append(items, it.Caption+"/"+it.Note)
+		}
+		got = append(got, g.Label+": "+strings.Join(items, " "))
+	}
+	want := []string{
+		"most confident: 0.99/ 0.97/airplane",
+		"least confident: 0.50/",
+		"misassigned (not bird), most confident first: 0.97/airplane",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("groups\n%q\nwant\n%q", got, want)
+	}
+	if len(rows[1].Groups) != 3 || len(rows[1].Groups[2].Items) != 0 || rows[1].Groups[1].Empty != "(all shown)" {
+		t.Errorf("pure two-member cluster: %+v", rows[1].Groups)
+	}
+	path := filepath.Join(t.TempDir(), "g.png")
+	if err := RenderGallery(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	// The true class under a misassigned image is written in red (the
+	// thumbnails are grey, the rest of the text dark or grey).
+	if n := reddish(readPNG(t, path)); n < 20 {
+		t.Errorf("only %d red pixels of true-class notes", n)
+	}
+	for i := range rows {
+		for j := range rows[i].Groups {
+			for k := range rows[i].Groups[j].Items {
+				rows[i].Groups[j].Items[k].Note = ""
+			}
+		}
+	}
+	if err := RenderGallery(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	if n := reddish(readPNG(t, path)); n != 0 {
+		t.Errorf("%d red pixels without notes", n)
+	}
+}
+
+// reddish counts the pixels of a clearly red hue.
+func reddish(im image.Image) int {
+	n := 0
+	b := im.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.RGBAModel.Convert(im.At(x, y)).(color.RGBA)
+			if int(c.R) > int(c.G)+60 && int(c.R) > int(c.B)+60 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestRenderGalleryGroups: groups line up in columns across rows, each
+// under its label, with captions under the thumbnails.
+func TestRenderGalleryGroups(t *testing.T) {
+	items := func(from, n int, caption string) []GalleryImage {
+		var out []GalleryImage
+		for i := range n {
+			out = append(out, GalleryImage{Image: digit(from + i), Caption: caption})
+		}
+		return out
+	}
+	rows := []GalleryRow{
+		{Title: "cluster 0", Groups: []GalleryGroup{{Label: "most confident", Items: items(0, 3, "0.99")}, {Label: "least", Items: items(3, 1, "0.20")}, {Label: "misassigned", Items: items(4, 2, "0.90")}}},
+		{Title: "cluster 1", Groups: []GalleryGroup{{Label: "most confident", Items: items(6, 1, "0.99")}, {Label: "least", Empty: "(all shown)"}, {Label: "misassigned", Items: items(7, 1, "0.90")}}},
+	}
+	path := filepath.Join(t.TempDir(), "g.png")
+	if err := RenderGallery(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	im := readPNG(t, path)
+	face, _ := captionFace(galleryFontPx)
+	small, _ := captionFace(gallerySmallPx)
+	_, lineH := captionLayout(face)
+	_, sLineH := captionLayout(small)
+	titleH, labelH, capH := lineH+6, sLineH+3, sLineH+2
+	rowH := titleH + labelH + galleryThumb + capH + galleryPad
+	col0 := max(3*(galleryThumb+galleryGap)-galleryGap, captionWidth(small, "most confident"))
+	col1 := max(galleryThumb, captionWidth(small, "least"), captionWidth(small, "(all shown)"))
+	col2 := 2*(galleryThumb+galleryGap) - galleryGap
+	wantW := col0 + col1 + col2 + 2*galleryGroupGap + 2*galleryPad
+	if b := im.Bounds(); b.Dx() != wantW || b.Dy() != galleryPad+2*rowH {
+		t.Fatalf("size %v, want %dx%d", b.Size(), wantW, galleryPad+2*rowH)
+	}
+	// The first thumbnail of the third group of each row starts at the
+	// same x: a sharp 2×2 block of the digit's top-left pixel.
+	x := galleryPad + col0 + col1 + 2*galleryGroupGap
+	for r, first := range []int{4, 7} {
+		y := galleryPad/2 + r*rowH + titleH + labelH
+		want := digit(first).(*image.Gray).GrayAt(0, 0).Y
+		for _, d := range []image.Point{{0, 0}, {1, 1}} {
+			if got := color.GrayModel.Convert(im.At(x+d.X, y+d.Y)).(color.Gray).Y; got != want {
+				t.Errorf("row %d, group 3: pixel %v is %d, want %d", r, d, got, want)
+			}
+		}
+	}
+	// Caption ink below the thumbnails of row 0.
+	dark := 0
+	y0 := galleryPad/2 + titleH + labelH + galleryThumb
+	for y := y0; y < y0+capH; y++ {
+		for x := 0; x < wantW; x++ {
+			if g := color.GrayModel.Convert(im.At(x, y)).(color.Gray).Y; g < 160 {
+				dark++
+			}
+		}
+	}
+	if dark < 50 {
+		t.Errorf("%d dark pixels in the caption band", dark)
+	}
+}
+
+// TestReadConfidence: the assigned cluster's probability from the [N, K]
+// file, the stored top probability of an old run directory, and errors
+// naming a damaged file.
+func TestReadConfidence(t *testing.T) {
+	dir := t.TempDir()
+	assign := []int32{2, 0, 1}
+	probs := []float32{0.1, 0.2, 0.7, 0.6, 0.3, 0.1, 0.25, 0.5, 0.25}
+	if _, _, err := ReadConfidence(dir, "test", assign); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("no file: %v, want fs.ErrNotExist", err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(npy.WriteFloat32(filepath.Join(dir, rundir.LegacyProbsFile("test")), []float32{0.7, 0.6, 0.5}, 3))
+	conf, from, err := ReadConfidence(dir, "test", assign)
+	if err != nil || from != rundir.LegacyProbsFile("test") || fmt.Sprint(conf) != "[0.7 0.6 0.5]" {
+		t.Errorf("legacy: %v from %s (%v)", conf, from, err)
+	}
+	must(npy.WriteFloat32(filepath.Join(dir, rundir.ProbsFile("test")), probs, 3, 3))
+	conf, from, err = ReadConfidence(dir, "test", assign)
+	if err != nil || from != rundir.ProbsFile("test") || fmt.Sprint(conf) != "[0.7 0.6 0.5]" {
+		t.Errorf("[N, K]: %v from %s (%v)", conf, from, err)
+	}
+	// Many rows and clusters: read a block at a time.
+	const n, k = 3000, 500
+	big := make([]float32, n*k)
+	bigAssign := make([]int32, n)
+	for i := range n {
+		bigAssign[i] = int32((i * 7) % k)
+		big[i*k+int(bigAssign[i])] = float32(i) / n
+	}
+	must(npy.WriteFloat32(filepath.Join(dir, rundir.ProbsFile("train")), big, n, k))
+	conf, _, err = ReadConfidence(dir, "train", bigAssign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range conf {
+		if c != float32(i)/n {
+			t.Fatalf("row %d: %v, want %v", i, c, float32(i)/n)
+		}
+	}
+	for name, c := range map[string]struct {
+		data  []float32
+		shape []int
+		trunc bool
+	}{
+		"rows":      {probs[:6], []int{2, 3}, false},
+		"rank":      {probs[:3], []int{3}, false},
+		"cluster":   {probs[:6], []int{3, 2}, false},
+		"truncated": {probs, []int{3, 3}, true},
+	} {
+		path := filepath.Join(dir, rundir.ProbsFile("test"))
+		must(npy.WriteFloat32(path, c.data, c.shape...))
+		if c.trunc {
+			st, _ := os.Stat(path)
+			must(os.Truncate(path, st.Size()-4))
+		}
+		if _, _, err := ReadConfidence(dir, "test", assign); err == nil || !strings.Contains(err.Error(), rundir.ProbsFile("test")) {
+			t.Errorf("%s: error %v, want one naming %s", name, err, rundir.ProbsFile("test"))
+		}
 	}
 }
 
@@ -656,7 +968,7 @@ func TestRenderGallery(t *testing.T) {
 		t.Fatal(err)
 	}
 	im := readPNG(t, path)
-	face, err := captionFace()
+	face, err := captionFace(galleryFontPx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -758,7 +1070,7 @@ func TestCaptionFont(t *testing.T) {
 		t.Fatal(err)
 	}
 	im := readPNG(t, path)
-	face, _ := captionFace()
+	face, _ := captionFace(galleryFontPx)
 	asc, lineH := captionLayout(face)
 	dark, grey := 0, 0
 	for y := galleryPad / 2; y < galleryPad/2+lineH; y++ {
@@ -869,7 +1181,7 @@ func BenchmarkPlots(b *testing.B) {
 	})
 	b.Run("schedule-100epochs", func(b *testing.B) {
 		for range b.N {
-			fig, err := plotSchedule(hist, "Schedules", "bench")
+			fig, err := plotSchedule(seriesFromHistory(hist), "Schedules", "bench")
 			encode(b, fig, err)
 		}
 	})
@@ -900,4 +1212,252 @@ func BenchmarkPlots(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPlotLossSeparatesHeads: heads whose final losses are 0.02 apart,
+// one line in the absolute panel (its scale is set by the first epochs),
+// are lines tens of pixel rows apart in the relative panel, in the order
+// of their losses, each labelled at its end.
+func TestPlotLossSeparatesHeads(t *testing.T) {
+	offsets := []float64{0.02, 0.007, 0, 0.013} // head 2 is selected (lowest)
+	const best, epochs = 2, 40
+	var hist []train.EpochRecord
+	for e := 1; e <= epochs; e++ {
+		r := train.EpochRecord{Epoch: e}
+		base := -1 - 0.85*(1-math.Exp(-float64(e)/6))
+		for h, off := range offsets {
+			r.HeadLosses = append(r.HeadLosses, base+off+0.4*math.Exp(-float64(e)/4)*float64(h+1)/4)
+		}
+		hist = append(hist, r)
+	}
+	fig, err := plotLoss(hist, best, "t", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := fig.Image()
+	b := im.Bounds()
+	// rowOf is the median row of the pixels of exactly colour c in the
+	// columns [x0, x1) and rows [y0, y1), -1 when there are none.
+	rowOf := func(c color.RGBA, x0, x1, y0, y1 int) (int, int) {
+		var ys []int
+		for x := x0; x < x1; x++ {
+			for y := y0; y < y1; y++ {
+				if color.RGBAModel.Convert(im.At(x, y)).(color.RGBA) == c {
+					ys = append(ys, y)
+				}
+			}
+		}
+		if len(ys) == 0 {
+			return -1, 0
+		}
+		return ys[len(ys)/2], len(ys)
+	}
+	// Columns of the second half of training, inside the data area (the
+	// labels are right of it, past 75% of the width).
+	x0, x1 := b.Dx()*45/100, b.Dx()*70/100
+	zero, _ := rowOf(bestCol, x0, x1, b.Dy()/2, b.Dy())
+	if zero < 0 {
+		t.Fatal("no zero line of the selected head in the bottom panel")
+	}
+	// The zero line ends at the data area's right edge; the labels'
+	// leaders start just after it.
+	right := x1
+	for right < b.Dx() && color.RGBAModel.Convert(im.At(right, zero)).(color.RGBA) == bestCol {
+		right++
+	}
+	if right < b.Dx()*2/3 || right > b.Dx()*9/10 {
+		t.Fatalf("the zero line ends at column %d of %d", right, b.Dx())
+	}
+	rows := map[int]int{best: zero}
+	for h := range offsets {
+		if h == best {
+			continue
+		}
+		y, n := rowOf(headColour(h, best), x0, x1, 0, b.Dy())
+		if y < 0 || n < 100 {
+			t.Fatalf("head %d: %d pixels of its colour %v", h, n, headColour(h, best))
+		}
+		if y < b.Dy()/2 {
+			t.Errorf("head %d drawn in colour in the top panel (row %d)", h, y)
+		}
+		rows[h] = y
+		// Its label's leader, in its colour, right of the data area.
+		if _, n := rowOf(headColour(h, best), right+1, right+30, b.Dy()/2, b.Dy()); n < 10 {
+			t.Errorf("head %d: no label leader (%d pixels)", h, n)
+		}
+	}
+	// Higher loss is higher up: head 0 (+0.02), 3 (+0.013), 1 (+0.007), 2.
+	order := []int{0, 3, 1, 2}
+	for i := 1; i < len(order); i++ {
+		a, c := order[i-1], order[i]
+		gap := rows[c] - rows[a]
+		if gap < 25 {
+			t.Errorf("heads %d and %d (losses %.3f apart) are %d pixel rows apart in the relative panel, want at least 25",
+				a, c, offsets[a]-offsets[c], gap)
+		}
+	}
+	t.Logf("rows in the relative panel: %v", rows)
+	// A single head: the absolute panel alone.
+	for i := range hist {
+		hist[i].HeadLosses = hist[i].HeadLosses[:1]
+	}
+	fig, err = plotLoss(hist, 0, "t", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := fig.Image().Bounds().Dy(); h >= 90+2*lossPanelH {
+		t.Errorf("one head: figure %d pixels high, want the single panel", h)
+	}
+}
+
+// TestReadSchedule: schedule.csv as the trainer writes it, with columns
+// found by name, and errors naming the file and line of a damage.
+func TestReadSchedule(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, rundir.ScheduleFile)
+	if err := os.WriteFile(path, []byte(scheduleCSV(3, 4)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSchedule(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.StepsPerEpoch != 4 || len(s.Steps) != 12 || s.Steps[5].Step != 5 || s.Steps[5].Epoch != 2 {
+		t.Fatalf("schedule %+v", s)
+	}
+	third := 0.04 + 0.03*math.Min(1, float64(2)/5) // as scheduleCSV computes it
+	if s.Steps[0].LR != 0 || s.Steps[3].LR != 1e-3 || s.Steps[11].TeacherTemp != third || s.Steps[0].TeacherMomentum != 0.996 {
+		t.Errorf("values %+v", s.Steps)
+	}
+	// Another column order, an extra column, CRLF line ends.
+	other := "epoch,teacher_temp,extra,step,lr,weight_decay,teacher_momentum\r\n1,0.1,x,0,0,0.04,0.996\r\n1,0.1,x,1,0.5,0.04,0.996\r\n"
+	os.WriteFile(path, []byte(other), 0o644)
+	if s, err := ReadSchedule(path); err != nil || s.StepsPerEpoch != 2 || s.Steps[1].LR != 0.5 || s.Steps[1].TeacherTemp != 0.1 {
+		t.Errorf("reordered columns: %+v %v", s, err)
+	}
+	const head = "step,epoch,lr,weight_decay,teacher_momentum,teacher_temp\n"
+	for name, c := range map[string]struct{ content, want string }{
+		"empty":         {"", "is empty"},
+		"no steps":      {head, "no steps"},
+		"column":        {"step,epoch,lr,weight_decay,teacher_momentum\n0,1,0,0,0\n", "line 1"},
+		"fields":        {head + "0,1,0,0,0.9,0.1\n1,1,0,0,0.9\n", "line 3"},
+		"number":        {head + "0,1,0,0,0.9,0.1\n1,1,fast,0,0.9,0.1\n", "line 3"},
+		"step gap":      {head + "0,1,0,0,0.9,0.1\n2,1,0,0,0.9,0.1\n", "line 3"},
+		"first epoch":   {head + "0,2,0,0,0.9,0.1\n", "line 2"},
+		"epoch jump":    {head + "0,1,0,0,0.9,0.1\n1,3,0,0,0.9,0.1\n", "line 3"},
+		"uneven epochs": {head + "0,1,0,0,0.9,0.1\n1,1,0,0,0.9,0.1\n2,2,0,0,0.9,0.1\n3,3,0,0,0.9,0.1\n", "line 4"},
+		"cut short":     {head + "0,1,0,0,0.9,0.1\n1,1,0,0,0.9,0.1\n2,2,0,0,0.9,0.1\n", "line 4"},
+	} {
+		os.WriteFile(path, []byte(c.content), 0o644)
+		_, err := ReadSchedule(path)
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one naming %s and %q", name, err, path, c.want)
+		}
+	}
+	if _, err := ReadSchedule(filepath.Join(dir, "none.csv")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestPlotScheduleWarmup: drawn from schedule.csv, the learning rate's
+// one-epoch warm-up is a ramp from 0 across the first epoch's columns;
+// drawn per epoch (the fallback) it cannot be.
+func TestPlotScheduleWarmup(t *testing.T) {
+	const epochs, ipe = 10, 50
+	path := filepath.Join(t.TempDir(), rundir.ScheduleFile)
+	if err := os.WriteFile(path, []byte(scheduleCSV(epochs, ipe)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSchedule(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist []train.EpochRecord
+	for e := 1; e <= epochs; e++ {
+		r := s.Steps[e*ipe-1]
+		hist = append(hist, train.EpochRecord{Epoch: e, LR: r.LR, WeightDecay: r.WeightDecay, TeacherMomentum: r.TeacherMomentum, TeacherTemp: r.TeacherTemp})
+	}
+	// rise is how far the learning-rate curve climbs over the first
+	// tenth of its columns, as a share of its whole height.
+	rise := func(ser scheduleSeries) float64 {
+		fig, err := plotSchedule(ser, "t", "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		im := fig.Image()
+		b := im.Bounds()
+		top := make([]int, b.Dx())    // topmost blue row of each column, -1: none
+		bottom := make([]int, b.Dx()) // and the lowest
+		for x := 0; x < b.Dx(); x++ {
+			top[x] = -1
+			for y := 0; y < b.Dy()/3; y++ { // the first of four panels
+				if color.RGBAModel.Convert(im.At(x, y)).(color.RGBA) == blueCol {
+					if top[x] < 0 {
+						top[x] = y
+					}
+					bottom[x] = y
+				}
+			}
+		}
+		// The curve: the longest run of columns with blue (the y label,
+		// in the same blue, is a narrow run left of it).
+		c0, c1 := 0, 0
+		for x := 0; x < len(top); {
+			if top[x] < 0 {
+				x++
+				continue
+			}
+			e := x
+			for e < len(top) && top[e] >= 0 {
+				e++
+			}
+			if e-x > c1-c0 {
+				c0, c1 = x, e
+			}
+			x = e
+		}
+		if c1-c0 < 300 {
+			t.Fatalf("learning-rate curve spans only columns %d-%d", c0, c1)
+		}
+		lo, hi := b.Dy(), 0
+		for x := c0; x < c1; x++ {
+			lo, hi = min(lo, top[x]), max(hi, bottom[x])
+		}
+		first := c0 + (c1-c0)/10
+		return float64(bottom[c0]-top[first-2]) / float64(hi-lo)
+	}
+	if r := rise(seriesFromSchedule(s)); r < 0.9 {
+		t.Errorf("per step: the learning rate climbs %.0f%% of its height in the first epoch, want a ramp of at least 90%%", 100*r)
+	}
+	if r := rise(seriesFromHistory(hist)); r > 0.1 {
+		t.Errorf("per epoch: the learning rate climbs %.0f%% of its height in the first tenth", 100*r)
+	}
+}
+
+// TestBuildOldRunDirectory: a run directory of an older trainer (no
+// schedule.csv, probs_<split>_best.npy) still reports, with a note, and
+// its confidence is the stored top probability.
+func TestBuildOldRunDirectory(t *testing.T) {
+	s := defaultRun()
+	s.noSchedule, s.legacyProbs = true, true
+	dir := makeRun(t, s)
+	files, err := Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files.Notes) != 1 || !strings.Contains(files.Notes[0], "No schedule.csv") {
+		t.Errorf("notes %q, want one about the missing schedule.csv", files.Notes)
+	}
+	if !slices.Contains(files.Plots, rundir.SchedulePlot) {
+		t.Errorf("plots %v lack the per-epoch schedule", files.Plots)
+	}
+	if _, err := os.Stat(filepath.Join(dir, rundir.ProbsFile("test"))); err == nil {
+		t.Fatal("test set-up: the old directory has probs_test.npy")
+	}
+	a, _, _ := npy.ReadInt32(filepath.Join(dir, rundir.AssignFile("test")))
+	n := len(a) / s.heads
+	conf, from, err := ReadConfidence(dir, "test", a[s.best*n:(s.best+1)*n])
+	if err != nil || from != rundir.LegacyProbsFile("test") || len(conf) != n {
+		t.Errorf("confidence of an old directory: %d values from %s (%v)", len(conf), from, err)
+	}
 }
