@@ -31,11 +31,26 @@ const EnvPrefix = "CLUSTERLAB_"
 var envNotConfig = map[string]bool{"PLUGIN_PATH": true, "DEBUG": true, "XLA_PLUGIN": true}
 
 // Section is a plugin section of the config: which plugin, and its options.
+//
+//	loss:
+//	  plugin: temi          # the one key that selects the plugin
+//	  epochs: 12            # options: used by the selected plugin if it has them
+//	  temi: {beta: 0.6}     # options of one plugin only, used when it is selected
+//	  pmi: {beta: 1.0, weight: head}
+//
+// An option at the section level that the selected plugin lacks but another
+// plugin of the same kind has is unused (listed, not an error), so
+// switching plugins is one key; the runner checks this against the
+// plugins' schemas.
 type Section struct {
+	Name string // dataset, backbone or loss
 	// Plugin is a plugin name (found by discovery) or a path to a plugin
 	// executable (any value with a '/').
-	Plugin  string
+	Plugin string
+	// Options are the section-level options as given.
 	Options core.Options
+	// PerPlugin holds the options of named plugin subsections.
+	PerPlugin map[string]core.Options
 }
 
 // Config is a loaded, validated experiment config.
@@ -63,9 +78,9 @@ type Config struct {
 	Sweep *Sweep
 	// TrialInfo is set on the trials of a sweep.
 	TrialInfo *TrialInfo
-	// Resolved is the merged config as a nested map (after env and --set),
-	// before plugin defaults are filled in.
-	Resolved map[string]any
+	// Sources says where each key's value came from (file line, --set,
+	// environment variable, sweep entry).
+	Sources Sources
 }
 
 // Top-level scalar keys.
@@ -93,39 +108,32 @@ var baselinesSchema = []core.Option{
 
 var pluginSections = []string{"dataset", "backbone", "loss"}
 
-// Error is a config error naming the file and key; the runner exits 2.
-type Error struct {
-	File string
-	Key  string
-	Msg  string
+// Overrides are the command line's changes to a config file: --set
+// key=value flags (value parsed as YAML; null or ~ unsets the key) and
+// --unset key flags, applied after the environment, sets first.
+type Overrides struct {
+	Sets   []string
+	Unsets []string
 }
 
-func (e *Error) Error() string {
-	if e.Key == "" {
-		return fmt.Sprintf("config %s: %s", e.File, e.Msg)
-	}
-	return fmt.Sprintf("config %s: key %q: %s", e.File, e.Key, e.Msg)
-}
-
-// Is makes config errors invalid input.
-func (e *Error) Is(target error) bool { return target == core.ErrInvalidInput }
-
-// Load reads file, applies the environment and the --set overrides
-// (each "key=value", value parsed as YAML) and validates the top level.
-func Load(file string, sets []string) (*Config, error) {
+// Load reads file, applies the environment and the command-line overrides
+// and validates the top level.
+func Load(file string, ov Overrides) (*Config, error) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
+		return nil, &Error{Source: Source{Kind: FromFile, File: file}, Msg: fmt.Sprintf("cannot read: %v", err)}
 	}
-	return LoadBytes(file, raw, os.Environ(), sets)
+	return LoadBytes(file, raw, os.Environ(), ov)
 }
 
 // LoadBytes is Load with the file content and environment given.
-func LoadBytes(file string, raw []byte, environ []string, sets []string) (*Config, error) {
+func LoadBytes(file string, raw []byte, environ []string, ov Overrides) (*Config, error) {
+	fileSrc := Source{Kind: FromFile, File: file}
 	k := koanf.New(".")
 	if err := k.Load(rawbytes.Provider(raw), yaml.Parser()); err != nil {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+		return nil, &Error{Source: fileSrc, Msg: fmt.Sprintf("not valid YAML: %v", err)}
 	}
+	sources := fileSources(file, raw)
 	var envErr error
 	if err := k.Load(env.Provider(".", env.Opt{
 		Prefix:      EnvPrefix,
@@ -136,65 +144,86 @@ func LoadBytes(file string, raw []byte, environ []string, sets []string) (*Confi
 				return "", nil
 			}
 			path := strings.ToLower(strings.ReplaceAll(name, "__", "."))
-			val, err := parseScalar(v)
+			src := Source{Kind: FromEnv, Detail: key + "=" + v}
+			val, err := parseValue(v)
 			if err != nil && envErr == nil {
-				envErr = &Error{File: file, Key: path, Msg: fmt.Sprintf("environment variable %s: %v", key, err)}
+				envErr = &Error{Source: src, Key: path, Msg: err.Error()}
 			}
+			sources.set(path, val, src)
 			return path, val
 		},
 	}), nil); err != nil {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("environment: %v", err)}
+		return nil, &Error{Source: fileSrc, Msg: fmt.Sprintf("environment: %v", err)}
 	}
 	if envErr != nil {
 		return nil, envErr
 	}
-	overrides := map[string]any{}
-	for _, s := range sets {
+	var unsets []string
+	for _, s := range ov.Sets {
 		key, val, ok := strings.Cut(s, "=")
 		key = strings.TrimSpace(key)
+		src := Source{Kind: FromSet, Detail: s}
 		if !ok || key == "" {
-			return nil, &Error{File: file, Msg: fmt.Sprintf("--set %q: want key=value (e.g. --set loss.epochs=5)", s)}
+			return nil, &Error{Source: src, Msg: "want key=value (e.g. --set loss.epochs=5; --set key=null or --unset key removes a key)"}
 		}
-		v, err := parseScalar(val)
+		v, err := parseValue(val)
 		if err != nil {
-			return nil, &Error{File: file, Key: key, Msg: fmt.Sprintf("--set value %q: %v", val, err)}
+			return nil, &Error{Source: src, Key: key, Msg: err.Error()}
 		}
-		overrides[key] = v
+		if v == nil {
+			unsets = append(unsets, key)
+			continue
+		}
+		// One key at a time, so a later flag for the same key wins and a
+		// section value merges into the file's section.
+		if err := k.Load(confmap.Provider(map[string]any{key: v}, "."), nil); err != nil {
+			return nil, &Error{Source: src, Key: key, Msg: err.Error()}
+		}
+		sources.set(key, v, src)
 	}
-	if err := k.Load(confmap.Provider(overrides, "."), nil); err != nil {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("--set: %v", err)}
+	for _, key := range append(unsets, ov.Unsets...) {
+		key = strings.TrimSpace(key)
+		if !k.Exists(key) {
+			return nil, &Error{Source: Source{Kind: FromUnset, Detail: key}, Key: key, Msg: "the config has no such key to remove"}
+		}
+		k.Delete(key)
+		sources.drop(key)
+		sources[key] = Source{Kind: FromUnset, Detail: key}
 	}
 	if raw := k.Get("sweep"); raw != nil {
-		sw, err := parseSweep(file, k, k.Raw()["sweep"])
+		sw, err := parseSweep(file, k, k.Raw()["sweep"], sources)
 		if err != nil {
 			return nil, err
 		}
 		base := k.Copy()
 		base.Delete("sweep")
-		c, err := fromKoanf(file, base)
+		c, err := fromKoanf(file, base, sources)
 		if err != nil {
 			return nil, err
 		}
 		c.Sweep = sw
 		return c, nil
 	}
-	return fromKoanf(file, k)
+	return fromKoanf(file, k, sources)
 }
 
-func parseScalar(s string) (any, error) {
+// parseValue parses a value from the environment or a --set flag as YAML
+// (so 5 is a number and [1, 2] a list). An empty value is the empty
+// string; null and ~ are nil (remove the key).
+func parseValue(s string) (any, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
 	var v any
 	if err := yamlv3.Unmarshal([]byte(s), &v); err != nil {
-		return nil, err
-	}
-	if v == nil {
-		return "", nil
+		return nil, fmt.Errorf("value %q is not valid YAML: %v", s, err)
 	}
 	return v, nil
 }
 
-func fromKoanf(file string, k *koanf.Koanf) (*Config, error) {
+func fromKoanf(file string, k *koanf.Koanf, sources Sources) (*Config, error) {
 	all := k.Raw()
-	c := &Config{File: file, Resolved: all}
+	c := &Config{File: file, Sources: sources}
 	top := core.Options{}
 	var unknown []string
 	for key, v := range all {
@@ -203,7 +232,7 @@ func fromKoanf(file string, k *koanf.Koanf) (*Config, error) {
 		default:
 			if isSchemaKey(topSchema, key) {
 				if _, isMap := v.(map[string]any); isMap {
-					return nil, &Error{File: file, Key: key, Msg: "want a single value, got a section"}
+					return nil, c.ErrorAt(key, "want a single value, got a section")
 				}
 				top[key] = v
 			} else {
@@ -213,22 +242,22 @@ func fromKoanf(file string, k *koanf.Koanf) (*Config, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, &Error{File: file, Key: unknown[0], Msg: "unknown key; top-level keys are " + strings.Join(knownTop(), ", ")}
+		return nil, c.ErrorAt(unknown[0], "unknown key; top-level keys are %s", strings.Join(knownTop(), ", "))
 	}
 	opts, err := core.ResolveOptions(topSchema, top)
 	if err != nil {
-		return nil, wrapOptErr(file, "", err)
+		return nil, c.optionError("", err)
 	}
 	c.Experiment = opts.String("experiment")
 	if c.Experiment == "" {
 		c.Experiment = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	}
-	if strings.ContainsAny(c.Experiment, "/\\") {
-		return nil, &Error{File: file, Key: "experiment", Msg: "must not contain a path separator"}
+	if strings.ContainsAny(c.Experiment, "/\\") || c.Experiment == "." || c.Experiment == ".." {
+		return nil, c.ErrorAt("experiment", "must not contain a path separator")
 	}
 	c.Trial = opts.String("trial")
-	if strings.ContainsAny(c.Trial, "/\\") {
-		return nil, &Error{File: file, Key: "trial", Msg: "must not contain a path separator"}
+	if strings.ContainsAny(c.Trial, "/\\") || c.Trial == "." || c.Trial == ".." || strings.HasPrefix(c.Trial, ".") {
+		return nil, c.ErrorAt("trial", "must be a plain name (no path separator, not starting with '.')")
 	}
 	c.Seed = int64(opts.Int("seed"))
 	c.Backend = opts.String("backend")
@@ -237,7 +266,7 @@ func fromKoanf(file string, k *koanf.Koanf) (*Config, error) {
 	c.CacheDir = opts.String("cache_dir")
 
 	for _, name := range pluginSections {
-		sec, err := section(file, name, all[name])
+		sec, err := c.section(name, all[name])
 		if err != nil {
 			return nil, err
 		}
@@ -250,12 +279,12 @@ func fromKoanf(file string, k *koanf.Koanf) (*Config, error) {
 			c.Loss = sec
 		}
 	}
-	nb, err := subSection(file, "neighbours", neighboursSchema, all["neighbours"])
+	nb, err := c.subSection("neighbours", neighboursSchema, all["neighbours"])
 	if err != nil {
 		return nil, err
 	}
 	c.Neighbours.K = nb.Int("k")
-	bl, err := subSection(file, "baselines", baselinesSchema, all["baselines"])
+	bl, err := c.subSection("baselines", baselinesSchema, all["baselines"])
 	if err != nil {
 		return nil, err
 	}
@@ -267,34 +296,51 @@ func fromKoanf(file string, k *koanf.Koanf) (*Config, error) {
 	return c, nil
 }
 
-func section(file, name string, v any) (Section, error) {
+func (c *Config) section(name string, v any) (Section, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		if v == nil {
-			return Section{}, &Error{File: file, Key: name, Msg: fmt.Sprintf("section missing; e.g. %s: {plugin: NAME, ...options}", name)}
+			return Section{}, c.ErrorAt(name, "section missing; e.g. %s: {plugin: NAME, ...options}", name)
 		}
-		return Section{}, &Error{File: file, Key: name, Msg: "want a section (a mapping with plugin: and the plugin's options)"}
+		return Section{}, c.ErrorAt(name, "want a section (a mapping with plugin: and the plugin's options)")
 	}
 	p, _ := m["plugin"].(string)
-	if p == "" {
-		return Section{}, &Error{File: file, Key: name + ".plugin", Msg: "missing: name the plugin (e.g. plugin: idx) or give its path"}
+	if strings.TrimSpace(p) == "" {
+		return Section{}, c.ErrorAt(name+".plugin", "missing: name the plugin (e.g. plugin: idx) or give its path")
 	}
-	opts := core.Options{}
+	sec := Section{Name: name, Plugin: p, Options: core.Options{}}
 	for k, val := range m {
 		if k == "plugin" {
 			continue
 		}
-		opts[k] = val
+		sub, isMap := val.(map[string]any)
+		if !isMap {
+			sec.Options[k] = val
+			continue
+		}
+		// A mapping inside a plugin section holds the options of the
+		// plugin it is named after.
+		opts := core.Options{}
+		for ok, ov := range sub {
+			if _, nested := ov.(map[string]any); nested {
+				return Section{}, c.ErrorAt(name+"."+k+"."+ok, "want a value: the subsection %s.%s holds the options of plugin %s", name, k, k)
+			}
+			opts[ok] = ov
+		}
+		if sec.PerPlugin == nil {
+			sec.PerPlugin = map[string]core.Options{}
+		}
+		sec.PerPlugin[k] = opts
 	}
-	return Section{Plugin: p, Options: opts}, nil
+	return sec, nil
 }
 
-func subSection(file, name string, schema []core.Option, v any) (core.Options, error) {
+func (c *Config) subSection(name string, schema []core.Option, v any) (core.Options, error) {
 	given := core.Options{}
 	if v != nil {
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, &Error{File: file, Key: name, Msg: "want a section (a mapping)"}
+			return nil, c.ErrorAt(name, "want a section (a mapping)")
 		}
 		for k, val := range m {
 			given[k] = val
@@ -302,38 +348,44 @@ func subSection(file, name string, schema []core.Option, v any) (core.Options, e
 	}
 	opts, err := core.ResolveOptions(schema, given)
 	if err != nil {
-		return nil, wrapOptErr(file, name, err)
+		return nil, c.optionError(name, err)
 	}
 	return opts, nil
 }
 
-// PluginOptionError turns an option error reported by a plugin's Describe
-// into a config error naming the file and the key.
-func PluginOptionError(file, sectionName string, err error) error {
-	return wrapOptErr(file, sectionName, err)
-}
-
-func wrapOptErr(file, prefix string, err error) error {
+// OptionError turns an option error of the schema of section prefix (a
+// plugin's, reported by its Describe; "" for the top level) into a config
+// error naming the key and the source of its value. Other errors are
+// returned as they are.
+func (c *Config) OptionError(prefix string, err error) error {
 	var oe *core.OptionError
 	if errors.As(err, &oe) {
-		key := oe.Key
-		if prefix != "" {
-			key = prefix + "." + key
-		}
-		return &Error{File: file, Key: key, Msg: oe.Msg}
+		return c.optionError(prefix, err)
 	}
-	msg := err.Error()
 	// Errors that crossed a plugin boundary arrive as text: option "x": msg.
-	if strings.HasPrefix(msg, "option \"") {
-		rest := strings.TrimPrefix(msg, "option \"")
-		if key, m, ok := strings.Cut(rest, "\": "); ok {
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			return &Error{File: file, Key: key, Msg: m}
+	msg := err.Error()
+	if i := strings.Index(msg, "option \""); i >= 0 && (errors.Is(err, core.ErrInvalidInput) || i == 0) {
+		rest := msg[i+len("option \""):]
+		if key, m, ok := strings.Cut(rest, "\": "); ok && !strings.ContainsAny(key, " \"") {
+			return c.ErrorAt(joinKey(prefix, key), "%s", m)
 		}
 	}
-	return &Error{File: file, Key: prefix, Msg: msg}
+	return err
+}
+
+func (c *Config) optionError(prefix string, err error) error {
+	var oe *core.OptionError
+	if errors.As(err, &oe) {
+		return c.ErrorAt(joinKey(prefix, oe.Key), "%s", oe.Msg)
+	}
+	return &Error{Source: c.SourceOf(prefix), Key: prefix, Msg: err.Error()}
+}
+
+func joinKey(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
 }
 
 func isSchemaKey(schema []core.Option, key string) bool {
@@ -354,9 +406,10 @@ func knownTop() []string {
 	return names
 }
 
-// YAML renders the resolved config (with the plugins' resolved options
-// when given) for the run directory's config.yaml.
-func (c *Config) YAML(resolved map[string]core.Options) ([]byte, error) {
+// Map renders the resolved config as a nested map: the top-level keys, and
+// for each plugin section its plugin and the given options (resolved[name]
+// when given: the plugin's options with its defaults filled in).
+func (c *Config) Map(resolved map[string]core.Options) map[string]any {
 	out := map[string]any{
 		"experiment": c.Experiment,
 		"trial":      c.Trial,
@@ -374,16 +427,21 @@ func (c *Config) YAML(resolved map[string]core.Options) ([]byte, error) {
 			"knn_classifier_k": c.Baselines.KNNClassifierK,
 		},
 	}
-	for name, sec := range map[string]Section{"dataset": c.Dataset, "backbone": c.Backbone, "loss": c.Loss} {
+	for _, sec := range []Section{c.Dataset, c.Backbone, c.Loss} {
 		m := map[string]any{"plugin": sec.Plugin}
 		opts := sec.Options
-		if r, ok := resolved[name]; ok {
+		if r, ok := resolved[sec.Name]; ok {
 			opts = r
 		}
 		for k, v := range opts {
 			m[k] = v
 		}
-		out[name] = m
+		out[sec.Name] = m
 	}
-	return yamlv3.Marshal(out)
+	return out
+}
+
+// YAML renders Map as YAML, for the run directory's config.yaml.
+func (c *Config) YAML(resolved map[string]core.Options) ([]byte, error) {
+	return yamlv3.Marshal(c.Map(resolved))
 }

@@ -19,9 +19,20 @@ loss:
 neighbours: {k: 20}
 `
 
+// lossLast is base with the loss section last, so tests can append its
+// options; its line 8 is the first line after it.
+const lossLast = `
+seed: 3
+dataset: {plugin: idx, name: mnist}
+backbone: {plugin: pixels, pca_dims: 50}
+neighbours: {k: 20}
+loss:
+  plugin: temi
+`
+
 func TestLoadLayers(t *testing.T) {
 	env := []string{"CLUSTERLAB_LOSS__EPOCHS=7", "CLUSTERLAB_PLUGIN_PATH=/x", "CLUSTERLAB_SEED=5", "OTHER=1"}
-	c, err := LoadBytes("exp.yaml", []byte(base), env, []string{"loss.beta=0.8", "backbone.pca_dims=32"})
+	c, err := LoadBytes("exp.yaml", []byte(base), env, Overrides{Sets: []string{"loss.beta=0.8", "backbone.pca_dims=32"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +71,12 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		"bad set":        {base, []string{"novalue"}, "want key=value"},
 	}
 	for name, tc := range cases {
-		_, err := LoadBytes("my.yaml", []byte(tc.yaml), nil, tc.sets)
+		_, err := LoadBytes("my.yaml", []byte(tc.yaml), nil, Overrides{Sets: tc.sets})
 		if err == nil {
 			t.Errorf("%s: want error", name)
 			continue
 		}
-		if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "my.yaml") {
+		if !strings.Contains(err.Error(), tc.want) || (tc.sets == nil && !strings.Contains(err.Error(), "my.yaml")) {
 			t.Errorf("%s: error %q does not contain %q and the file", name, err, tc.want)
 		}
 		if !errors.Is(err, core.ErrInvalidInput) {
@@ -75,9 +86,78 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 }
 
 func TestPluginOptionError(t *testing.T) {
-	err := PluginOptionError("f.yaml", "loss", errors.New(`option "beta": -1 is below the minimum 0`))
-	if err.Error() != `config f.yaml: key "loss.beta": -1 is below the minimum 0` {
+	c, err := LoadBytes("f.yaml", []byte(lossLast+"  beta: -1\n"), nil, Overrides{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	got := c.OptionError("loss", errors.New(`option "beta": -1 is below the minimum 0`))
+	if got.Error() != `config f.yaml:8: key "loss.beta": -1 is below the minimum 0` {
+		t.Fatal(got)
+	}
+}
+
+// TestErrorSources: every error names where the offending value came
+// from: the file and line, the --set flag, or the environment variable.
+func TestErrorSources(t *testing.T) {
+	cases := []struct {
+		name  string
+		yaml  string
+		env   []string
+		sets  []string
+		key   string
+		want  string
+		isSet bool
+	}{
+		{"file line", lossLast + "  epoch: 2\n", nil, nil, "loss.epoch", "config my.yaml:8: ", false},
+		{"set", base, nil, []string{"loss.epoch=2"}, "loss.epoch", "config --set loss.epoch=2: ", true},
+		{"env", base, []string{"CLUSTERLAB_LOSS__EPOCH=2"}, nil, "loss.epoch", "config environment variable CLUSTERLAB_LOSS__EPOCH=2: ", false},
+		{"set beats env", base, []string{"CLUSTERLAB_LOSS__EPOCH=2"}, []string{"loss.epoch=3"}, "loss.epoch", "config --set loss.epoch=3: ", true},
+		{"top-level typo in env", base, []string{"CLUSTERLAB_SEEDS=2"}, nil, "", `config environment variable CLUSTERLAB_SEEDS=2: key "seeds": unknown key`, false},
+	}
+	for _, tc := range cases {
+		c, err := LoadBytes("my.yaml", []byte(tc.yaml), tc.env, Overrides{Sets: tc.sets})
+		if tc.key == "" {
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		// The runner reports plugin option errors this way.
+		got := c.OptionError("loss", &core.OptionError{Key: "epoch", Msg: "unknown option"})
+		if !strings.HasPrefix(got.Error(), tc.want) {
+			t.Errorf("%s: %q does not start with %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestUnsetAndPerPluginSections(t *testing.T) {
+	y := lossLast + "  beta: 0.6\n  pmi: {beta: 1.0, weight: head}\n"
+	c, err := LoadBytes("u.yaml", []byte(y), nil, Overrides{Unsets: []string{"loss.beta"}, Sets: []string{"backbone.pca_dims=null", "loss.temi.beta=0.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Loss.Options["beta"]; ok {
+		t.Errorf("--unset loss.beta left %v", c.Loss.Options)
+	}
+	if _, ok := c.Backbone.Options["pca_dims"]; ok {
+		t.Errorf("--set backbone.pca_dims=null left %v", c.Backbone.Options)
+	}
+	if c.Loss.PerPlugin["pmi"]["weight"] != "head" || c.Loss.PerPlugin["temi"]["beta"] != 0.7 {
+		t.Errorf("per-plugin sections: %v", c.Loss.PerPlugin)
+	}
+	if src := c.SourceOf("loss.temi.beta"); src.Kind != FromSet {
+		t.Errorf("source of loss.temi.beta: %v", src)
+	}
+	_, err = LoadBytes("u.yaml", []byte(base), nil, Overrides{Unsets: []string{"loss.bta"}})
+	if err == nil || !strings.Contains(err.Error(), "--unset loss.bta") {
+		t.Errorf("unset of a missing key: %v", err)
+	}
+	_, err = LoadBytes("u.yaml", []byte(lossLast+"  pmi: {weight: {a: 1}}\n"), nil, Overrides{})
+	if err == nil || !strings.Contains(err.Error(), `u.yaml:8: key "loss.pmi.weight"`) {
+		t.Errorf("nested value in a plugin subsection: %v", err)
 	}
 }
 
@@ -91,7 +171,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 		t.Fatalf("found only %v", files)
 	}
 	for _, f := range files {
-		c, err := Load(f, nil)
+		c, err := Load(f, Overrides{})
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
@@ -116,7 +196,7 @@ sweep:
   seeds: [0, 1]
   parallel: 2
 `
-	c, err := LoadBytes("s.yaml", []byte(y), nil, nil)
+	c, err := LoadBytes("s.yaml", []byte(y), nil, Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +233,7 @@ sweep:
 		"sweep: {variants: [{seed: 1}]}":  "cannot be swept",
 	}
 	for s, want := range bad {
-		_, err := LoadBytes("s.yaml", []byte(base+s+"\n"), nil, nil)
+		_, err := LoadBytes("s.yaml", []byte(base+s+"\n"), nil, Overrides{})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: want error containing %q, got %v", s, want, err)
 		}

@@ -70,14 +70,25 @@ func FuzzLoadBytes(f *testing.F) {
 				environ = append(environ, EnvPrefix+e)
 			}
 		}
-		c, err := LoadBytes(file, raw, environ, sets)
+		c, err := LoadBytes(file, raw, environ, Overrides{Sets: sets})
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %T is not a *config.Error: %v", err, err)
 			}
-			if ce.File != file || !strings.Contains(err.Error(), file) {
-				t.Fatalf("error does not name the file: %v", err)
+			// The error names where the bad value came from: the file, a
+			// --set flag or an environment variable.
+			switch ce.Source.Kind {
+			case FromFile, FromSweep:
+				if ce.Source.File != file || !strings.Contains(err.Error(), file) {
+					t.Fatalf("error does not name the file: %v", err)
+				}
+			case FromSet, FromUnset, FromEnv:
+				if ce.Source.Detail == "" || !strings.Contains(err.Error(), ce.Source.Detail) {
+					t.Fatalf("error does not name its flag or variable: %v", err)
+				}
+			default:
+				t.Fatalf("error with source kind %q: %v", ce.Source.Kind, err)
 			}
 			return
 		}

@@ -26,38 +26,66 @@ type Sweep struct {
 	Trials   []*Config
 }
 
-// Trial fields of a Config that belongs to a sweep.
+// TrialInfo places a Config in its sweep.
 type TrialInfo struct {
-	// Variant is the value of each swept key in this trial.
+	// Index is the trial's position in the sweep, in config order.
+	Index int
+	// Variant is the value of each swept key in this trial: the variant's
+	// overrides and the grid point's.
 	Variant map[string]any
+	// Name is the variant's explicit name ("" when it has none) and Grid
+	// the grid point, from which VariantName is made.
+	Name string
+	Grid map[string]any
 	// VariantName names the variant (all seeds share it).
 	VariantName string
+}
+
+// TrialName is the name of the trial of a variant and a seed.
+func TrialName(variant string, seed int64) string { return fmt.Sprintf("%s-seed%d", variant, seed) }
+
+// VariantName names a variant: its explicit name, followed by the grid
+// point's key=value pairs; without a name, every swept key=value pair.
+func VariantName(name string, variant, grid map[string]any) string {
+	switch {
+	case name == "":
+		return variantName(variant)
+	case len(grid) > 0:
+		return name + "," + variantName(grid)
+	}
+	return name
 }
 
 // MaxTrials bounds the trials of one sweep, so a typo in a grid cannot
 // expand into millions of runs (or exhaust memory while loading).
 const MaxTrials = 10000
 
-func tooMany(file string, n int) error {
-	return &Error{File: file, Key: "sweep", Msg: fmt.Sprintf("expands to at least %d trials, more than %d; split it into several sweeps", n, MaxTrials)}
-}
-
-func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
+func parseSweep(file string, k *koanf.Koanf, raw any, sources Sources) (*Sweep, error) {
+	errAt := func(key, format string, args ...any) error {
+		return &Error{Source: sources.Of(file, key), Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	tooMany := func(n int) error {
+		return errAt("sweep", "expands to at least %d trials, more than %d; split it into several sweeps", n, MaxTrials)
+	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return nil, &Error{File: file, Key: "sweep", Msg: "want a section with grid, variants, seeds, parallel"}
+		return nil, errAt("sweep", "want a section with grid, variants, seeds, parallel")
 	}
 	sw := &Sweep{Parallel: 1}
 	var grid []map[string]any
 	var variants []map[string]any
 	var names []string
+	// overrideSrc says where each swept value comes from: the grid key or
+	// the variant's entry.
+	var variantSrc []map[string]Source
+	gridSrc := map[string]Source{}
 	seeds := []int64{}
 	for key, v := range m {
 		switch key {
 		case "grid":
 			g, ok := v.(map[string]any)
 			if !ok {
-				return nil, &Error{File: file, Key: "sweep.grid", Msg: "want a mapping of config keys to lists of values"}
+				return nil, errAt("sweep.grid", "want a mapping of config keys to lists of values")
 			}
 			flat := map[string]any{}
 			flatten("", g, flat)
@@ -66,10 +94,15 @@ func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
 			for _, gk := range gkeys {
 				vals, ok := flat[gk].([]any)
 				if !ok || len(vals) == 0 {
-					return nil, &Error{File: file, Key: "sweep.grid." + gk, Msg: "want a non-empty list of values"}
+					return nil, errAt("sweep.grid."+gk, "want a non-empty list of values")
 				}
 				if len(grid)*len(vals) > MaxTrials {
-					return nil, tooMany(file, len(grid)*len(vals))
+					return nil, tooMany(len(grid) * len(vals))
+				}
+				src := sources.Of(file, "sweep.grid."+gk)
+				gridSrc[gk] = Source{Kind: FromSweep, File: src.File, Line: src.Line, Detail: "sweep.grid " + gk}
+				if src.Kind != FromFile {
+					gridSrc[gk] = src
 				}
 				var next []map[string]any
 				for _, point := range grid {
@@ -84,44 +117,57 @@ func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
 		case "variants":
 			list, ok := v.([]any)
 			if !ok || len(list) == 0 {
-				return nil, &Error{File: file, Key: "sweep.variants", Msg: "want a non-empty list of mappings (config key: value, and an optional name)"}
+				return nil, errAt("sweep.variants", "want a non-empty list of mappings (config key: value, and an optional name)")
 			}
 			for i, item := range list {
 				vm, ok := item.(map[string]any)
 				if !ok {
-					return nil, &Error{File: file, Key: fmt.Sprintf("sweep.variants[%d]", i), Msg: "want a mapping of config keys to values"}
+					return nil, errAt(fmt.Sprintf("sweep.variants.%d", i), "want a mapping of config keys to values")
 				}
 				flat := map[string]any{}
 				flatten("", vm, flat)
 				name, _ := flat["name"].(string)
 				delete(flat, "name")
+				if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+					return nil, errAt(fmt.Sprintf("sweep.variants.%d.name", i), "want a plain name (no path separator, not starting with '.')")
+				}
+				srcs := map[string]Source{}
+				for key := range flat {
+					src := sources.Of(file, fmt.Sprintf("sweep.variants.%d.%s", i, key))
+					label := name
+					if label == "" {
+						label = fmt.Sprintf("%d", i+1)
+					}
+					srcs[key] = Source{Kind: FromSweep, File: src.File, Line: src.Line, Detail: "sweep variant " + label}
+				}
 				variants = append(variants, flat)
 				names = append(names, name)
+				variantSrc = append(variantSrc, srcs)
 			}
 		case "seeds":
 			list, ok := v.([]any)
 			if !ok || len(list) == 0 {
-				return nil, &Error{File: file, Key: "sweep.seeds", Msg: "want a non-empty list of integers"}
+				return nil, errAt("sweep.seeds", "want a non-empty list of integers")
 			}
 			for _, s := range list {
 				n, ok := s.(int)
 				if !ok || n < 0 {
-					return nil, &Error{File: file, Key: "sweep.seeds", Msg: fmt.Sprintf("want non-negative integers, got %v", s)}
+					return nil, errAt("sweep.seeds", "want non-negative integers, got %v", s)
 				}
 				seeds = append(seeds, int64(n))
 			}
 		case "parallel":
 			n, ok := v.(int)
 			if !ok || n < 1 {
-				return nil, &Error{File: file, Key: "sweep.parallel", Msg: fmt.Sprintf("want an integer >= 1, got %v", v)}
+				return nil, errAt("sweep.parallel", "want an integer >= 1, got %v", v)
 			}
 			sw.Parallel = n
 		default:
-			return nil, &Error{File: file, Key: "sweep." + key, Msg: "unknown key; sweep keys are grid, variants, seeds, parallel"}
+			return nil, errAt("sweep."+key, "unknown key; sweep keys are grid, variants, seeds, parallel")
 		}
 	}
 	if len(variants) == 0 {
-		variants, names = []map[string]any{{}}, []string{""}
+		variants, names, variantSrc = []map[string]any{{}}, []string{""}, []map[string]Source{{}}
 	}
 	if len(grid) == 0 {
 		grid = []map[string]any{{}}
@@ -131,7 +177,7 @@ func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
 		seeds = []int64{int64(s)}
 	}
 	if n := len(variants) * len(grid) * len(seeds); n > MaxTrials {
-		return nil, tooMany(file, n)
+		return nil, tooMany(n)
 	}
 	keySet := map[string]bool{}
 	for _, v := range variants {
@@ -146,7 +192,7 @@ func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
 	}
 	for key := range keySet {
 		if key == "seed" || key == "trial" || key == "experiment" {
-			return nil, &Error{File: file, Key: "sweep", Msg: fmt.Sprintf("%s cannot be swept (use sweep.seeds for seeds)", key)}
+			return nil, errAt("sweep", "%s cannot be swept (use sweep.seeds for seeds)", key)
 		}
 		sw.Keys = append(sw.Keys, key)
 	}
@@ -155,35 +201,41 @@ func parseSweep(file string, k *koanf.Koanf, raw any) (*Sweep, error) {
 	for vi, variant := range variants {
 		for _, point := range grid {
 			over := copyMap(variant)
+			srcs := Sources{}
+			for key := range variant {
+				srcs[key] = variantSrc[vi][key]
+			}
 			for key, val := range point {
 				over[key] = val
+				srcs[key] = gridSrc[key]
 			}
-			vname := names[vi]
-			if vname == "" {
-				vname = variantName(over)
-			} else if len(point) > 0 {
-				vname += "," + variantName(point)
-			}
+			vname := VariantName(names[vi], over, point)
 			for _, seed := range seeds {
 				tk := k.Copy()
 				tk.Delete("sweep")
-				for key, val := range over {
-					if err := tk.Set(key, val); err != nil {
-						return nil, &Error{File: file, Key: key, Msg: err.Error()}
+				trialSources := sources.clone()
+				for _, key := range sortedKeys(over) {
+					if err := tk.Set(key, over[key]); err != nil {
+						return nil, &Error{Source: srcs[key], Key: key, Msg: err.Error()}
 					}
+					trialSources.set(key, over[key], srcs[key])
 				}
-				trial := fmt.Sprintf("%s-seed%d", vname, seed)
+				trial := TrialName(vname, seed)
 				if seen[trial] {
-					return nil, &Error{File: file, Key: "sweep", Msg: fmt.Sprintf("two trials are both named %q; give the variants distinct names", trial)}
+					return nil, errAt("sweep", "two trials are both named %q; give the variants distinct names", trial)
 				}
 				seen[trial] = true
 				tk.Set("seed", int(seed))
 				tk.Set("trial", trial)
-				c, err := fromKoanf(file, tk)
+				seedSrc := sources.Of(file, "sweep.seeds")
+				if _, ok := m["seeds"]; ok {
+					trialSources["seed"] = Source{Kind: FromSweep, File: seedSrc.File, Line: seedSrc.Line, Detail: "sweep.seeds"}
+				}
+				c, err := fromKoanf(file, tk, trialSources)
 				if err != nil {
 					return nil, err
 				}
-				c.TrialInfo = &TrialInfo{Variant: over, VariantName: vname}
+				c.TrialInfo = &TrialInfo{Index: len(sw.Trials), Variant: over, Name: names[vi], Grid: point, VariantName: vname}
 				sw.Trials = append(sw.Trials, c)
 			}
 		}
