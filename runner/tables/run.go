@@ -1,0 +1,368 @@
+package tables
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/rundir"
+)
+
+// Roles of a row (the data-only "role" column).
+const (
+	RoleTrained    = "trained"    // the trained method (a variant of a comparison)
+	RoleBaseline   = "baseline"   // an unsupervised baseline (k-means)
+	RoleSupervised = "supervised" // a supervised upper reference (k-NN classifier)
+)
+
+// Baseline methods whose seconds metrics.json records under another name.
+var secondsKey = map[string]string{"kmeans": "kmeans", "knn-classifier": "knn_classifier"}
+
+// Run returns the tables of one run directory.
+//
+// A finished run gives "run", its trained method (the label-free best
+// head) and the baselines, ACC/NMI/ARI/AMI of every split (of split alone
+// when it is not empty; majority ACC too when there are more clusters than
+// classes), clusters used and seconds; and "heads", every head's training
+// loss and per-split ACC and NMI, the selected head marked. A run that did
+// not finish (failed, interrupted, still running) gives a "status" table
+// with its status and the reason it stopped. The error is a split the run
+// has no results for (core.ErrInvalidInput).
+func Run(run rundir.Run, split string) ([]Table, error) {
+	if !run.Finished() {
+		return []Table{statusTable(run)}, nil
+	}
+	mf := *run.Metrics
+	splits := splitsOf(mf.Results)
+	if split != "" {
+		if !contains(splits, split) {
+			return nil, fmt.Errorf("%w: %s has no results for split %q (it has %s)", core.ErrInvalidInput, runName(run), split, strings.Join(splits, ", "))
+		}
+		splits = []string{split}
+	}
+	return []Table{runTable(run, splits), headsTable(run, splits)}, nil
+}
+
+func runTable(run rundir.Run, splits []string) Table {
+	mf := *run.Metrics
+	over := mf.Clusters > mf.Classes
+	t := Table{
+		Name: "run",
+		Caption: fmt.Sprintf("%s: %s (best head chosen without labels) vs baselines, %d clusters, %d classes (metrics in %%)",
+			runName(run), mf.Loss, mf.Clusters, mf.Classes),
+		Columns: []Column{
+			{Key: "method", Title: "method", Kind: KindText},
+			{Key: "selection", Title: "selection", Kind: KindText},
+			{Key: "role", Title: "role", Kind: KindText, DataOnly: true},
+		},
+	}
+	for _, s := range splits {
+		k := snake(s)
+		t.Columns = append(t.Columns,
+			Column{Key: k + "_acc", Title: s + " ACC", Kind: KindPercent, Unit: UnitFraction},
+			Column{Key: k + "_nmi", Title: s + " NMI", Kind: KindPercent, Unit: UnitFraction},
+			Column{Key: k + "_ari", Title: s + " ARI", Kind: KindPercent, Unit: UnitFraction},
+			Column{Key: k + "_ami", Title: s + " AMI", Kind: KindPercent, Unit: UnitFraction})
+		if over {
+			t.Columns = append(t.Columns, Column{Key: k + "_majority_acc", Title: s + " majority ACC", Kind: KindPercent, Unit: UnitFraction})
+		}
+	}
+	t.Columns = append(t.Columns,
+		Column{Key: "clusters_used", Title: "clusters used", Kind: KindRatio, DenKey: "clusters", Unit: UnitCount},
+		Column{Key: "seconds", Title: "seconds", Kind: KindFloat, Decimals: 1, Unit: UnitSeconds})
+
+	type key struct{ method, sel string }
+	var order []key
+	byKey := map[key]map[string]rundir.Result{}
+	for _, r := range mf.Results {
+		if strings.HasPrefix(r.Selection, "head-") {
+			continue
+		}
+		k := key{r.Method, r.Selection}
+		if byKey[k] == nil {
+			byKey[k] = map[string]rundir.Result{}
+			order = append(order, k)
+		}
+		byKey[k][r.Split] = r
+	}
+	// The trained method first, then the baselines in the order of
+	// metrics.json.
+	sort.SliceStable(order, func(i, j int) bool { return order[i].method == mf.Loss && order[j].method != mf.Loss })
+	supervised := false
+	for _, k := range order {
+		role := RoleBaseline
+		if k.method == mf.Loss {
+			role = RoleTrained
+		}
+		for _, r := range byKey[k] {
+			if r.Supervised {
+				role, supervised = RoleSupervised, true
+			}
+		}
+		row := []Cell{Text(k.method), Text(k.sel), Text(role)}
+		used := Missing()
+		for _, s := range splits {
+			r, ok := byKey[k][s]
+			switch {
+			case !ok:
+				row = append(row, Missing(), Missing(), Missing(), Missing())
+			case r.Supervised:
+				row = append(row, Percent(r.ACC), Missing(), Missing(), Missing())
+			default:
+				row = append(row, Percent(r.ACC), Percent(r.NMI), Percent(r.ARI), Percent(r.AMI))
+			}
+			if over {
+				if ok && !r.Supervised {
+					row = append(row, Percent(r.MajorityACC))
+				} else {
+					row = append(row, Missing())
+				}
+			}
+			if ok && !r.Supervised {
+				used = Ratio(float64(r.ClustersUsed), mf.Clusters)
+			}
+		}
+		secs := Missing()
+		name := "fit"
+		if k.method != mf.Loss {
+			name = secondsKey[k.method]
+		}
+		if v, ok := mf.Seconds[name]; ok && name != "" {
+			secs = Float(v)
+		}
+		t.Rows = append(t.Rows, append(row, used, secs))
+	}
+	if over {
+		t.Notes = append(t.Notes, "More clusters than classes: ACC is the one-to-one matching (surplus clusters count as errors); majority ACC maps each cluster to its most frequent class, as the TEMI authors report over-clustering.")
+	}
+	if len(splits) > 1 {
+		t.Notes = append(t.Notes, fmt.Sprintf("clusters used: on the %s split.", splits[len(splits)-1]))
+	}
+	if supervised {
+		t.Notes = append(t.Notes, "knn-classifier is supervised (train labels), an upper reference; its row shows ACC only.")
+	}
+	if s := inputsShort(run.Record.Inputs); s != "" {
+		t.Notes = append(t.Notes, "inputs "+inputsNote(run.Record.Inputs))
+	}
+	return t
+}
+
+func headsTable(run rundir.Run, splits []string) Table {
+	mf := *run.Metrics
+	t := Table{
+		Name:    "heads",
+		Caption: fmt.Sprintf("%s: every head of %s (* = the selected head, best_head of metrics.json: the lowest training loss, the label-free choice; metrics in %%)", runName(run), mf.Loss),
+		Columns: []Column{
+			{Key: "head", Title: "head", Kind: KindInt},
+			{Key: "selected", Title: "selected", Kind: KindBool, DataOnly: true},
+			{Key: "train_loss", Title: "train loss", Kind: KindFloat, Decimals: 4},
+		},
+	}
+	for _, s := range splits {
+		k := snake(s)
+		t.Columns = append(t.Columns,
+			Column{Key: k + "_acc", Title: s + " ACC", Kind: KindPercent, Unit: UnitFraction},
+			Column{Key: k + "_nmi", Title: s + " NMI", Kind: KindPercent, Unit: UnitFraction})
+	}
+	t.Columns = append(t.Columns, Column{Key: "clusters_used", Title: "clusters used", Kind: KindRatio, DenKey: "clusters", Unit: UnitCount})
+	for h, loss := range mf.HeadLosses {
+		head := Int(int64(h))
+		head.Best = h == mf.BestHead
+		row := []Cell{head, Bool(h == mf.BestHead), Float(loss)}
+		used := Missing()
+		for _, s := range splits {
+			r, ok := find(mf.Results, mf.Loss, "head-"+strconv.Itoa(h), s)
+			if !ok {
+				row = append(row, Missing(), Missing())
+				continue
+			}
+			row = append(row, Percent(r.ACC), Percent(r.NMI))
+			used = Ratio(float64(r.ClustersUsed), mf.Clusters)
+		}
+		t.Rows = append(t.Rows, append(row, used))
+	}
+	return t
+}
+
+// statusTable stands for a run that has no metrics.
+func statusTable(run rundir.Run) Table {
+	rec := run.Record
+	status := rec.Status
+	if status == "" {
+		status = "unknown"
+	}
+	t := Table{
+		Name:    "status",
+		Caption: fmt.Sprintf("%s: %s, no results", runName(run), status),
+		Columns: []Column{
+			{Key: "run", Title: "run", Kind: KindText},
+			{Key: "status", Title: "status", Kind: KindText},
+			{Key: "seed", Title: "seed", Kind: KindInt},
+			{Key: "inputs", Title: "inputs", Kind: KindText},
+			{Key: "reason", Title: "reason", Kind: KindText},
+		},
+	}
+	inputs := Missing()
+	if s := inputsShort(rec.Inputs); s != "" {
+		inputs = Text(s)
+		t.Notes = append(t.Notes, "inputs "+inputsNote(rec.Inputs))
+	}
+	t.Rows = [][]Cell{{Text(runName(run)), Text(status), Int(rec.Seed), inputs, Text(reason(rec))}}
+	if status != rundir.StatusFailed { // how to go on
+		t.Notes = append(t.Notes, statusNote(run))
+	}
+	return t
+}
+
+// reason is why a run has no metrics, in its record's words when it has
+// them.
+func reason(rec rundir.Record) string {
+	if rec.Error != "" {
+		return rec.Error
+	}
+	switch rec.Status {
+	case rundir.StatusRunning:
+		return "not finished: still running, or its process died before it could record why"
+	case rundir.StatusFinished:
+		return "finished but its metrics were not read"
+	}
+	return "no reason recorded"
+}
+
+func statusNote(run rundir.Run) string {
+	rec := run.Record
+	switch rec.Status {
+	case rundir.StatusRunning:
+		s := fmt.Sprintf("%s: running", runName(run))
+		if !rec.Started.IsZero() {
+			s += " since " + rec.Started.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		if rec.Host != "" || rec.PID != 0 {
+			s += fmt.Sprintf(" (host %s, pid %d)", rec.Host, rec.PID)
+		}
+		return s + "; if that process is gone it died without recording why. Run the same command again to resume."
+	case rundir.StatusInterrupted:
+		return fmt.Sprintf("%s: interrupted: %s. Run the same command again to resume.", runName(run), reason(rec))
+	}
+	return fmt.Sprintf("%s: %s: %s", runName(run), orUnknown(rec.Status), reason(rec))
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// runName is experiment/trial, from run.json, metrics.json or the
+// directory.
+func runName(run rundir.Run) string {
+	exp, trial := run.Record.Experiment, run.Record.Trial
+	if run.Metrics != nil {
+		if exp == "" {
+			exp = run.Metrics.Experiment
+		}
+		if trial == "" {
+			trial = run.Metrics.Trial
+		}
+	}
+	if exp == "" && trial == "" && run.Dir != "" {
+		return filepath.Base(filepath.Dir(run.Dir)) + "/" + filepath.Base(run.Dir)
+	}
+	return exp + "/" + trial
+}
+
+func experiment(run rundir.Run) string {
+	if run.Record.Experiment == "" && run.Metrics != nil {
+		return run.Metrics.Experiment
+	}
+	return run.Record.Experiment
+}
+
+func find(rs []rundir.Result, method, sel, split string) (rundir.Result, bool) {
+	for _, r := range rs {
+		if r.Method == method && r.Selection == sel && r.Split == split {
+			return r, true
+		}
+	}
+	return rundir.Result{}, false
+}
+
+// splitsOf lists the splits of results: train, test, then the rest by
+// name.
+func splitsOf(rs []rundir.Result) []string {
+	var names []string
+	for _, r := range rs {
+		if !contains(names, r.Split) {
+			names = append(names, r.Split)
+		}
+	}
+	rundir.SortSplits(names)
+	return names
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// snake makes a column key of a name: lower case, runs of anything but
+// letters and digits as one underscore.
+func snake(s string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+			under = false
+		} else {
+			under = true
+		}
+	}
+	if b.Len() == 0 {
+		return "x"
+	}
+	return b.String()
+}
+
+// inputsShort is the short id of a run's features: dataset name@ID and
+// backbone name@ID; "" when run.json did not record them (format 1).
+func inputsShort(in rundir.Inputs) string {
+	if in.Dataset.Name == "" && in.Backbone.Name == "" {
+		return ""
+	}
+	return plugShort(in.Dataset) + "+" + plugShort(in.Backbone)
+}
+
+func plugShort(p rundir.Plugin) string {
+	name := p.Name
+	if name == "" {
+		name = "?"
+	}
+	if p.ID == "" {
+		return name
+	}
+	return name + "@" + p.ID
+}
+
+// inputsNote names a short inputs id fully.
+func inputsNote(in rundir.Inputs) string {
+	full := func(kind string, p rundir.Plugin) string {
+		s := kind + " " + orUnknown(p.Name)
+		if p.Version != "" {
+			s += " " + p.Version
+		}
+		return s
+	}
+	return inputsShort(in) + " = " + full("dataset", in.Dataset) + ", " + full("backbone", in.Backbone) + " (their identities, with the sha256 of every file read, are in run.json)"
+}
