@@ -7,6 +7,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core/store"
 	"github.com/clusterlab/clusterlab/runner/config"
+	"github.com/clusterlab/clusterlab/runner/tables"
 )
 
 // cmdEmbed computes (or finds in the store) the embeddings of every split
@@ -16,27 +17,37 @@ func cmdEmbed(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := onlyFlags(flags, "set", "json"); err != nil {
+	if err := onlyFlags(flags, "set", "unset", "json"); err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usageError{"embed takes exactly one CONFIG file"}
 	}
-	cfg, err := config.Load(pos[0], flags["set"])
+	cfg, err := config.Load(pos[0], config.Overrides{Sets: flags["set"], Unsets: flags["unset"]})
 	if err != nil {
 		return err
 	}
+	if cfg.Sweep != nil {
+		logf("note: embed ignores the sweep: section; it embeds the base config (set swept backbone keys with --set)")
+		base := *cfg
+		base.Sweep = nil
+		cfg = &base
+	}
+	plans, err := planRun(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	p := plans[0]
 	st, err := store.Open(cfg.CacheDir)
 	if err != nil {
 		return err
 	}
 	var pl launched
 	defer pl.kill()
-	src, err := launchSources(ctx, cfg, &pl)
-	if err != nil {
+	if err := launchSources(ctx, p, &pl); err != nil {
 		return err
 	}
-	splits, err := src.embed(ctx, st)
+	splits, err := embed(ctx, st, p, &pl)
 	if err != nil {
 		return err
 	}
@@ -47,14 +58,15 @@ func cmdEmbed(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return writeJSON(stdout, out)
 	}
-	t := table{Title: fmt.Sprintf("embeddings of %s with %s", src.dsInfo.Name, src.bbInfo.Name), Header: []string{"split", "images", "dims", "cached", "embeddings", "labels"}}
+	var rows [][]string
 	for _, name := range sortedSplits(splits) {
 		sd := splits[name]
 		cached := "no"
 		if sd.Cached {
 			cached = "yes"
 		}
-		t.Rows = append(t.Rows, []string{name, fmt.Sprint(sd.N), fmt.Sprint(sd.D), cached, sd.Embeddings, sd.Labels})
+		rows = append(rows, []string{name, fmt.Sprint(sd.N), fmt.Sprint(sd.D), cached, sd.Embeddings, sd.Labels})
 	}
-	return renderTables(stdout, "text", []table{t})
+	t := textTable("embeddings", fmt.Sprintf("embeddings of %s with %s", p.dsInfo.Name, p.bbInfo.Name), []string{"split", "images", "dims", "cached", "embeddings", "labels"}, rows)
+	return tables.Render(stdout, "text", []tables.Table{t})
 }

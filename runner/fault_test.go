@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/clusterlab/clusterlab/core/rundir"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clusterlab/clusterlab/core/rundir"
 
 	"github.com/clusterlab/clusterlab/core/store"
 )
@@ -185,7 +186,7 @@ func TestKill20Times(t *testing.T) {
 	tail := tEnd - tAssign
 	t.Logf("reference run: %v before training, %v training start, %v per epoch, %v assigning and scoring",
 		tTrain.Round(time.Millisecond), startup.Round(time.Millisecond), epoch.Round(time.Millisecond), tail.Round(time.Millisecond))
-	want, err := readMetrics(refRun)
+	want, err := rundir.ReadMetrics(refRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestKill20Times(t *testing.T) {
 		t.Fatalf("final run failed (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("final run: %s", strings.TrimSpace(r.stderr[strings.LastIndex(r.stderr[:max(0, len(r.stderr)-1)], "\n")+1:]))
-	got, err := readMetrics(killRun)
+	got, err := rundir.ReadMetrics(killRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func TestKill20Times(t *testing.T) {
 	if a, b := historyWithoutTimes(t, refRun), historyWithoutTimes(t, killRun); a != b {
 		t.Errorf("history.jsonl after the kills differs (times left out):\n got %s\nwant %s", b, a)
 	}
-	for _, f := range []string{"assign_train.npy", "assign_test.npy", "kmeans_train.npy", "kmeans_test.npy"} {
+	for _, f := range []string{"assign_train.npy", "assign_test.npy", "kmeans_train.npy", "kmeans_test.npy", "probs_train.npy", "probs_test.npy", "schedule.csv"} {
 		a, errA := os.ReadFile(filepath.Join(refRun, f))
 		b, errB := os.ReadFile(filepath.Join(killRun, f))
 		if errA != nil || errB != nil || !bytes.Equal(a, b) {

@@ -8,12 +8,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/clusterlab/clusterlab/core/rundir"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/clusterlab/clusterlab/core/rundir"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/backend"
@@ -21,13 +25,15 @@ import (
 	"github.com/clusterlab/clusterlab/core/store"
 	"github.com/clusterlab/clusterlab/plugins"
 	"github.com/clusterlab/clusterlab/runner/config"
+	"github.com/clusterlab/clusterlab/runner/tables"
 )
 
 const usage = `clusterlab: deep image clustering on frozen features
 
 usage:
-  clusterlab run CONFIG [--set key=value ...]   run one experiment
-  clusterlab embed CONFIG [--set key=value ...] [--json]
+  clusterlab run CONFIG [--set key=value ...] [--unset key ...]
+                                                 run one experiment, or every trial of a sweep
+  clusterlab embed CONFIG [--set key=value ...] [--unset key ...] [--json]
                                                  compute or reuse the embeddings of every split
   clusterlab table RUN_DIR... [--format text|markdown|csv|json] [--split NAME]
                                                  re-render stored results (a sweep's
@@ -38,7 +44,8 @@ usage:
   clusterlab plugins [--options] [--format F]    list installed plugins (and their options)
 
 Config keys can also be set with CLUSTERLAB_<KEY> environment variables
-(double underscore for nesting: CLUSTERLAB_LOSS__EPOCHS=5).
+(double underscore for nesting: CLUSTERLAB_LOSS__EPOCHS=5); --set wins over
+them, --unset KEY (or --set KEY=null) removes a key.
 Exit status: 0 success, 1 failure, 2 bad input (config, data, usage).
 `
 
@@ -70,18 +77,37 @@ func mainWithStatus(args []string, stdout, stderr io.Writer) int {
 	if diskFull(err) {
 		fmt.Fprintln(stderr, "clusterlab: the disk is full (or a file size limit was reached). Files are renamed into place only when complete, so nothing half-written is kept; free some space and run the same command again to resume.")
 	}
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
+	if errors.As(err, new(usageError)) {
 		fmt.Fprint(stderr, "\n"+usage)
-		return 2
-	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "clusterlab: interrupted; plugins stopped. Run the same command again to resume.")
-		return 130
-	case errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err):
-		return 2
 	}
-	return 1
+	code := exitStatus(ctx, err)
+	if code == exitInterrupted {
+		fmt.Fprintln(stderr, "clusterlab: interrupted; plugins stopped. Run the same command again to resume.")
+	}
+	return code
+}
+
+// Exit statuses (README "Commands").
+const (
+	exitFailure     = 1
+	exitBadInput    = 2
+	exitInterrupted = 130
+)
+
+// exitStatus classifies an error: bad usage or bad input (config, data,
+// options) 2, an interrupt 130, anything else 1.
+func exitStatus(ctx context.Context, err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, new(usageError)):
+		return exitBadInput
+	case ctx.Err() != nil:
+		return exitInterrupted
+	case errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err):
+		return exitBadInput
+	}
+	return exitFailure
 }
 
 // signalContext is cancelled by the first SIGINT/SIGTERM (the pipeline
@@ -171,25 +197,30 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := onlyFlags(flags, "set"); err != nil {
+	if err := onlyFlags(flags, "set", "unset"); err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usageError{"run takes exactly one CONFIG file"}
 	}
-	cfg, err := config.Load(pos[0], flags["set"])
+	cfg, err := config.Load(pos[0], config.Overrides{Sets: flags["set"], Unsets: flags["unset"]})
+	if err != nil {
+		return err
+	}
+	// Every trial is resolved and validated before any work starts.
+	plans, err := planRun(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
 	if cfg.Sweep != nil {
-		dir, err := runSweep(ctx, cfg, stdout)
+		dir, err := runSweep(ctx, cfg, plans, stdout)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nsweep directory: %s\n", dir)
 		return nil
 	}
-	runDir, err := runExperiment(ctx, cfg, stdout)
+	runDir, err := runExperiment(ctx, plans[0], stdout)
 	if err != nil {
 		return err
 	}
@@ -202,51 +233,50 @@ func cmdTable(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := onlyFlags(flags, "format", "split"); err != nil {
+	if err := onlyFlags(flags, "format", "split", "table"); err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		return usageError{"table needs at least one RUN_DIR"}
 	}
-	format := "text"
-	if f := flags["format"]; len(f) > 0 {
-		format = f[len(f)-1]
+	format := lastFlag(flags, "format", "text")
+	if !slices.Contains(tables.Formats, format) {
+		return usageError{fmt.Sprintf("unknown table format %q: want one of %s", format, strings.Join(tables.Formats, ", "))}
 	}
 	runs, err := loadRuns(pos)
 	if err != nil {
-		return fmt.Errorf("%w: %v", core.ErrInvalidInput, err)
+		return core.InvalidInput(err)
 	}
-	split := "test"
-	if sp := flags["split"]; len(sp) > 0 {
-		split = sp[len(sp)-1]
-	}
-	var tables []table
-	if len(runs) > 1 || runs[0].VariantName != "" {
-		tables = sweepTables(runs, split)
+	// One run directory is a run table, whatever it belongs to; several
+	// are compared, in the order given (a sweep's trials in config order).
+	var ts []tables.Table
+	if len(runs) == 1 {
+		ts, err = tables.Run(runs[0], lastFlag(flags, "split", ""))
 	} else {
-		mf := runs[0]
-		if sp := flags["split"]; len(sp) > 0 {
-			mf.Results = filterSplit(mf.Results, split)
-			if len(mf.Results) == 0 {
-				return fmt.Errorf("%w: no results for split %q", core.ErrInvalidInput, split)
-			}
-		}
-		tables = append(tables, comparisonTable(mf), headsTable(mf))
+		ts, err = tables.Compare(runs, lastFlag(flags, "split", "test"))
 	}
-	if err := renderTables(stdout, format, tables); err != nil {
-		return usageError{err.Error()}
+	if err != nil {
+		return err
 	}
-	return nil
+	return printTables(stdout, format, lastFlag(flags, "table", ""), ts)
 }
 
-func filterSplit(rs []rundir.Result, split string) []rundir.Result {
-	var out []rundir.Result
-	for _, r := range rs {
-		if r.Split == split {
-			out = append(out, r)
-		}
+// lastFlag is the last value given for a flag, or def.
+func lastFlag(flags map[string][]string, name, def string) string {
+	if v := flags[name]; len(v) > 0 {
+		return v[len(v)-1]
 	}
-	return out
+	return def
+}
+
+// scoreReport is `clusterlab score --json`: every metric of the text form.
+type scoreReport struct {
+	metrics.Scores
+	MajorityACC float64 `json:"majority_acc"`
+	// Head is the row of a [heads, N] assignment that was scored.
+	Head   *int   `json:"head,omitempty"`
+	Labels string `json:"labels"`
+	Pred   string `json:"pred"`
 }
 
 func cmdScore(args []string, stdout io.Writer) error {
@@ -254,37 +284,98 @@ func cmdScore(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := onlyFlags(flags, "labels", "pred", "json"); err != nil {
+	if err := onlyFlags(flags, "labels", "pred", "head", "json"); err != nil {
 		return err
 	}
-	if len(pos) > 0 || len(flags["labels"]) != 1 || len(flags["pred"]) != 1 {
-		return usageError{"score needs --labels FILE and --pred FILE (.npy int arrays or text, one integer per line)"}
+	if len(pos) > 0 || len(flags["labels"]) > 1 || len(flags["pred"]) != 1 || len(flags["head"]) > 1 {
+		return usageError{"score needs --pred FILE and --labels FILE (.npy int arrays or text, one integer per line); --head H picks a row of a run's assign_<split>.npy"}
 	}
-	y, err := metrics.ReadAssignment(flags["labels"][0])
+	predPath := flags["pred"][0]
+	heads, err := metrics.ReadHeads(predPath)
 	if err != nil {
 		return err
 	}
-	p, err := metrics.ReadAssignment(flags["pred"][0])
+	rep := scoreReport{Pred: predPath}
+	p := heads[0]
+	if len(heads) > 1 || len(flags["head"]) > 0 {
+		h, err := pickHead(predPath, len(heads), lastFlag(flags, "head", ""))
+		if err != nil {
+			return err
+		}
+		p, rep.Head = heads[h], &h
+	}
+	rep.Labels = lastFlag(flags, "labels", "")
+	if rep.Labels == "" {
+		// A run's own assignment: its labels are beside it.
+		split, ok := runSplitOf(predPath)
+		if !ok {
+			return usageError{"score needs --labels FILE (the true classes, one per sample)"}
+		}
+		rep.Labels = filepath.Join(filepath.Dir(predPath), rundir.LabelsFile(split))
+	}
+	y, err := metrics.ReadAssignment(rep.Labels)
 	if err != nil {
 		return err
 	}
 	if len(y) != len(p) {
-		return fmt.Errorf("%w: %s has %d labels but %s has %d predictions", core.ErrInvalidInput, flags["labels"][0], len(y), flags["pred"][0], len(p))
+		return fmt.Errorf("%w: %s has %d labels but %s has %d predictions", core.ErrInvalidInput, rep.Labels, len(y), predPath, len(p))
 	}
-	sc, err := metrics.Score(y, p)
+	rep.Scores, err = metrics.Score(y, p)
 	if err != nil {
-		return err
+		return core.InvalidInput(err)
 	}
+	rep.MajorityACC = metrics.MajorityACC(y, p)
 	if len(flags["json"]) > 0 {
-		return writeJSON(stdout, sc)
+		return writeJSON(stdout, rep)
 	}
-	t := table{
-		Title:  fmt.Sprintf("%d samples, %d clusters used (sizes %d..%d)", sc.N, sc.ClustersUsed, sc.Smallest, sc.Largest),
-		Header: []string{"ACC", "NMI", "ARI", "AMI", "majority ACC"},
-		Rows:   [][]string{{pct(sc.ACC), pct(sc.NMI), pct(sc.ARI), pct(sc.AMI), pct(metrics.MajorityACC(y, p))}},
-		Note:   "metrics in %; ACC: one-to-one Hungarian matching; majority ACC maps each cluster to its most frequent class.",
+	caption := fmt.Sprintf("%d samples, %d clusters used (sizes %d..%d)", rep.N, rep.ClustersUsed, rep.Smallest, rep.Largest)
+	if rep.Head != nil {
+		caption += fmt.Sprintf(", head %d of %s", *rep.Head, predPath)
 	}
-	return renderTables(stdout, "text", []table{t})
+	t := tables.Table{Name: "score", Caption: caption, Columns: []tables.Column{
+		{Key: "acc", Title: "ACC", Kind: tables.KindPercent, Unit: tables.UnitFraction},
+		{Key: "nmi", Title: "NMI", Kind: tables.KindPercent, Unit: tables.UnitFraction},
+		{Key: "ari", Title: "ARI", Kind: tables.KindPercent, Unit: tables.UnitFraction},
+		{Key: "ami", Title: "AMI", Kind: tables.KindPercent, Unit: tables.UnitFraction},
+		{Key: "majority_acc", Title: "majority ACC", Kind: tables.KindPercent, Unit: tables.UnitFraction},
+	}, Rows: [][]tables.Cell{{tables.Percent(rep.ACC), tables.Percent(rep.NMI), tables.Percent(rep.ARI), tables.Percent(rep.AMI), tables.Percent(rep.MajorityACC)}},
+		Notes: []string{"metrics in %; ACC: one-to-one Hungarian matching; majority ACC maps each cluster to its most frequent class."}}
+	return tables.Render(stdout, "text", []tables.Table{t})
+}
+
+// pickHead chooses the row of a [heads, N] assignment: --head when given,
+// else the head the run selected (best_head of the metrics.json beside it).
+func pickHead(predPath string, n int, flag string) (int, error) {
+	if flag != "" {
+		h, err := strconv.Atoi(flag)
+		if err != nil || h < 0 || h >= n {
+			return 0, usageError{fmt.Sprintf("--head %q: want a head from 0 to %d (%s holds %d heads)", flag, n-1, predPath, n)}
+		}
+		return h, nil
+	}
+	mf, err := rundir.ReadMetrics(filepath.Dir(predPath))
+	if err != nil {
+		return 0, core.InvalidInput(fmt.Errorf("%s holds %d heads and no finished run beside it says which was selected (%v); choose one with --head", predPath, n, err))
+	}
+	if mf.BestHead < 0 || mf.BestHead >= n {
+		return 0, core.InvalidInput(fmt.Errorf("%s says head %d was selected, but %s holds %d heads; choose one with --head", filepath.Join(filepath.Dir(predPath), rundir.MetricsFile), mf.BestHead, predPath, n))
+	}
+	return mf.BestHead, nil
+}
+
+// runSplitOf tells the split of a run directory's assignment file
+// (assign_<split>.npy or kmeans_<split>.npy) that has its labels beside it.
+func runSplitOf(path string) (string, bool) {
+	base := filepath.Base(path)
+	for _, prefix := range []string{"assign_", "kmeans_"} {
+		if split, ok := strings.CutPrefix(base, prefix); ok {
+			split = strings.TrimSuffix(split, ".npy")
+			if _, err := os.Stat(filepath.Join(filepath.Dir(path), rundir.LabelsFile(split))); err == nil {
+				return split, true
+			}
+		}
+	}
+	return "", false
 }
 
 func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
@@ -310,15 +401,15 @@ func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "no plugins found; build them with `make build` or set CLUSTERLAB_PLUGIN_PATH")
 		return nil
 	}
-	t := table{Title: "installed plugins", Header: []string{"kind", "name", "version", "summary", "path"}}
+	var rows [][]string
 	for _, p := range list {
 		summary := p.Summary
 		if p.Err != nil {
 			summary = "ERROR: " + p.Err.Error()
 		}
-		t.Rows = append(t.Rows, []string{p.Kind, p.Name, p.Version, summary, p.Path})
+		rows = append(rows, []string{p.Kind, p.Name, p.Version, summary, p.Path})
 	}
-	tables := []table{t}
+	ts := []tables.Table{textTable("plugins", "installed plugins", []string{"kind", "name", "version", "summary", "path"}, rows)}
 	if len(flags["options"]) > 0 {
 		for _, p := range list {
 			if p.Err != nil {
@@ -328,11 +419,11 @@ func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
 			if err != nil {
 				return err
 			}
-			tables = append(tables, optionsTable(p.Kind, p.Name, c.Description().Options))
+			ts = append(ts, optionsTable(p.Kind, p.Name, c.Description().Options))
 			c.Kill()
 		}
 	}
-	if err := renderTables(stdout, format, tables); err != nil {
+	if err := tables.Render(stdout, format, ts); err != nil {
 		return usageError{err.Error()}
 	}
 	return nil
@@ -340,13 +431,16 @@ func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
 
 // optionsTable documents a plugin's option schema: the keys of its config
 // section.
-func optionsTable(kind, name string, opts []core.Option) table {
-	t := table{Title: fmt.Sprintf("options of %s plugin %s (config section %q)", kind, name, kind), Header: []string{"key", "type", "default", "range", "help"}}
+func optionsTable(kind, name string, opts []core.Option) tables.Table {
+	var rows [][]string
 	for _, o := range opts {
 		def := "(required)"
-		if o.Default != nil {
+		switch {
+		case o.DefaultFrom != "":
+			def = "= " + o.DefaultFrom
+		case o.Default != nil:
 			def = fmt.Sprint(o.Default)
-		} else if o.Optional {
+		case o.Optional:
 			def = "(unset)"
 		}
 		rng := ""
@@ -360,9 +454,15 @@ func optionsTable(kind, name string, opts []core.Option) table {
 		case o.Max != nil:
 			rng = fmt.Sprintf("<= %g", *o.Max)
 		}
-		t.Rows = append(t.Rows, []string{o.Name, o.Type, def, rng, o.Help})
+		for _, ref := range o.AtMost {
+			if rng != "" {
+				rng += ", "
+			}
+			rng += "<= " + ref
+		}
+		rows = append(rows, []string{o.Name, o.Type, def, rng, o.Help})
 	}
-	return t
+	return textTable("options", fmt.Sprintf("options of %s plugin %s (config section %q)", kind, name, kind), []string{"key", "type", "default", "range", "help"}, rows)
 }
 
 // diskFull reports whether err comes from a full disk, a quota or a file

@@ -1,20 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/clusterlab/clusterlab/core/rundir"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clusterlab/clusterlab/core/rundir"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/backend"
@@ -25,6 +25,7 @@ import (
 	"github.com/clusterlab/clusterlab/core/store"
 	"github.com/clusterlab/clusterlab/plugins"
 	"github.com/clusterlab/clusterlab/runner/config"
+	"github.com/clusterlab/clusterlab/runner/tables"
 )
 
 // score computes the metrics of one assignment.
@@ -39,7 +40,7 @@ func score(method, selection, split string, labels []int, pred []int32) (rundir.
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
-// launched holds the three plugins of a run.
+// launched holds the plugins of a run.
 type launched struct {
 	ds, bb, loss *plugins.Client
 }
@@ -52,139 +53,108 @@ func (l *launched) kill() {
 	}
 }
 
-// describeSection launches a plugin and validates its config section.
-func describeSection(ctx context.Context, cfg *config.Config, kind, section string, sec config.Section) (*plugins.Client, error) {
-	c, err := plugins.Launch(ctx, kind, sec.Plugin)
+// launch starts the plugin of a planned section (validated while planning).
+func launch(ctx context.Context, kind string, p plannedPlugin) (*plugins.Client, error) {
+	c, err := plugins.Launch(ctx, kind, p.plugin)
 	if err != nil {
 		return nil, fmt.Errorf("%s plugin: %w", kind, err)
 	}
 	return c, nil
 }
 
-func optionErr(cfg *config.Config, section string, err error) error {
-	if errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err) {
-		return config.PluginOptionError(cfg.File, section, err)
+// launchSources launches the dataset and backbone plugins of a plan.
+func launchSources(ctx context.Context, p *trialPlan, pl *launched) error {
+	var err error
+	if pl.ds, err = launch(ctx, core.KindDataset, p.ds); err != nil {
+		return err
 	}
+	pl.bb, err = launch(ctx, core.KindBackbone, p.bb)
 	return err
 }
 
-// sources are the launched dataset and backbone of a config, described.
-type sources struct {
-	pl     *launched
-	dsInfo core.DatasetInfo
-	bbInfo core.BackboneInfo
-	dsRef  pluginRef
-	bbRef  pluginRef
-}
-
-// launchSources launches and describes the dataset and backbone plugins,
-// validating their config sections.
-func launchSources(ctx context.Context, cfg *config.Config, pl *launched) (*sources, error) {
-	var err error
-	if pl.ds, err = describeSection(ctx, cfg, core.KindDataset, "dataset", cfg.Dataset); err != nil {
-		return nil, err
-	}
-	dsInfo, err := pl.ds.Dataset().Describe(ctx, cfg.Dataset.Options)
-	if err != nil {
-		return nil, optionErr(cfg, "dataset", err)
-	}
-	if _, ok := dsInfo.Split(core.SplitTrain); !ok {
-		return nil, fmt.Errorf("%w: dataset %s has no train split", core.ErrInvalidInput, dsInfo.Name)
-	}
-	if pl.bb, err = describeSection(ctx, cfg, core.KindBackbone, "backbone", cfg.Backbone); err != nil {
-		return nil, err
-	}
-	bbInfo, err := pl.bb.Backbone().Describe(ctx, cfg.Backbone.Options)
-	if err != nil {
-		return nil, optionErr(cfg, "backbone", err)
-	}
-	return &sources{
-		pl: pl, dsInfo: dsInfo, bbInfo: bbInfo,
-		dsRef: pluginRef{Name: dsInfo.Name, Identity: dsInfo.Identity, Options: resolved(dsInfo.Options, cfg.Dataset.Options)},
-		bbRef: pluginRef{Name: bbInfo.Name, Identity: bbInfo.Identity, Options: resolved(bbInfo.Options, cfg.Backbone.Options)},
-	}, nil
-}
-
 // embed computes or reuses the embeddings of every split.
-func (s *sources) embed(ctx context.Context, st *store.Store) (map[string]splitData, error) {
-	return embedAll(ctx, st, s.pl.ds.Dataset(), s.dsInfo, s.dsRef, s.pl.bb.Backbone(), s.bbInfo, s.bbRef, logf)
+func embed(ctx context.Context, st *store.Store, p *trialPlan, pl *launched) (map[string]splitData, error) {
+	dsRef := pluginRef{Name: p.dsInfo.Name, Identity: p.dsInfo.Identity, Options: p.ds.resolved}
+	bbRef := pluginRef{Name: p.bbInfo.Name, Identity: p.bbInfo.Identity, Options: p.bb.resolved}
+	return embedAll(ctx, st, pl.ds.Dataset(), p.dsInfo, dsRef, pl.bb.Backbone(), p.bbInfo, bbRef, logf)
 }
 
-// runExperiment runs one trial and returns its run directory.
-func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (string, error) {
+// runExperiment runs one planned trial and returns its run directory. A
+// finished run of the same identity is reused; an unfinished one of the
+// same identity resumes; a run directory of another identity (other
+// config or other inputs under the same trial name) is moved aside and
+// the trial runs afresh. run.json says where the run stands throughout,
+// including why it failed.
+func runExperiment(ctx context.Context, p *trialPlan, stdout io.Writer) (runDir string, err error) {
+	cfg := p.cfg
 	t0 := time.Now()
 	seconds := map[string]float64{}
 	lap := func(name string, since time.Time) { seconds[name] = time.Since(since).Seconds() }
+	runDir = p.runDir
 
+	if finishedWith(runDir, p.identity) {
+		logf("%s is already finished with this config and these inputs; its results are reused (delete the directory to rerun)", runDir)
+		return runDir, reuseFinished(runDir, stdout)
+	}
 	st, err := store.Open(cfg.CacheDir)
 	if err != nil {
 		return "", err
 	}
-	var pl launched
-	defer pl.kill()
-	src, err := launchSources(ctx, cfg, &pl)
-	if err != nil {
-		return "", err
-	}
-	dsInfo, dsRef, bbRef := src.dsInfo, src.dsRef, src.bbRef
-	classes := len(dsInfo.Classes)
-	k := cfg.Clusters
-	if k == 0 {
-		k = classes
-	}
-	if k < 2 {
-		return "", &config.Error{File: cfg.File, Key: "clusters", Msg: fmt.Sprintf("need at least 2 clusters (dataset has %d classes); set clusters", classes)}
-	}
-
-	// Loss: validate its options now, before any long work.
-	if pl.loss, err = describeSection(ctx, cfg, core.KindLoss, "loss", cfg.Loss); err != nil {
-		return "", err
-	}
-	lossDesc, err := pl.loss.Loss().Describe(ctx, cfg.Loss.Options)
-	if err != nil {
-		return "", optionErr(cfg, "loss", err)
-	}
-	lossOpts := resolved(lossDesc.Options, cfg.Loss.Options)
-
-	// Run directory.
-	cfgYAML, err := cfg.YAML(map[string]core.Options{"dataset": dsRef.Options, "backbone": bbRef.Options, "loss": lossOpts})
-	if err != nil {
-		return "", err
-	}
-	trial := cfg.Trial
-	if trial == "" {
-		trial = fmt.Sprintf("seed%d-%s", cfg.Seed, store.Hash(string(cfgYAML))[:8])
-	}
-	runDir := filepath.Join(cfg.RunsDir, cfg.Experiment, trial)
-	if done, err := finishedWith(runDir, cfgYAML); err != nil {
-		return "", err
-	} else if done {
-		logf("%s is already finished with this config; its results are reused (delete the directory to rerun)", runDir)
-		return runDir, reuseFinished(runDir, stdout)
-	}
 	// One process per run directory: a second `clusterlab run` of the same
 	// trial would interleave checkpoints and results.
-	unlock, err := store.TryLockDir(runDir)
-	if errors.Is(err, store.ErrLocked) {
-		return "", fmt.Errorf("%w; wait for that run to finish (or stop it), or give this one another trial name", err)
-	} else if err != nil {
-		return "", fmt.Errorf("create run directory: %w; set runs_dir to a writable folder", err)
+	unlock, err := lockRunDir(runDir)
+	if err != nil {
+		return "", err
 	}
-	defer unlock()
+	defer func() { unlock() }()
 	// The holder before us may have finished this very trial.
-	if done, err := finishedWith(runDir, cfgYAML); err == nil && done {
+	if finishedWith(runDir, p.identity) {
 		logf("%s was finished by another run meanwhile; its results are reused", runDir)
 		return runDir, reuseFinished(runDir, stdout)
 	}
+	if moved, err := supersede(runDir, p.identity); err != nil {
+		return "", err
+	} else if moved != "" {
+		unlock()
+		if unlock, err = lockRunDir(runDir); err != nil {
+			return "", err
+		}
+	}
 	removeStaleTemps(runDir)
-	if err := writeFileAtomic(filepath.Join(runDir, "config.yaml"), cfgYAML); err != nil {
+	if err := writeFileAtomic(filepath.Join(runDir, rundir.ConfigFile), p.cfgYAML); err != nil {
 		return "", fmt.Errorf("run directory %s is not writable: %w", runDir, err)
 	}
+	rec := newRecord(p)
+	if err := rundir.WriteRecord(runDir, rec); err != nil {
+		return "", fmt.Errorf("run directory %s is not writable: %w", runDir, err)
+	}
+	// From here on a failure is recorded in run.json, so tables list the
+	// run with its reason.
+	defer func() {
+		if err == nil {
+			return
+		}
+		rec.Status, rec.Error, rec.ExitStatus = rundir.StatusFailed, err.Error(), exitStatus(ctx, err)
+		if rec.ExitStatus == exitInterrupted {
+			rec.Status = rundir.StatusInterrupted
+		}
+		rec.Updated = time.Now().UTC()
+		// p.runDir: the named result is "" once a failure is returned.
+		if werr := rundir.WriteRecord(p.runDir, rec); werr != nil {
+			logf("warning: could not record the failure in %s: %v", filepath.Join(p.runDir, rundir.RecordFile), werr)
+		}
+	}()
 	logf("run directory: %s", runDir)
+	k, classes, dsInfo := p.clusters, p.classes, p.dsInfo
+	var pl launched
+	defer pl.kill()
+	if err := launchSources(ctx, p, &pl); err != nil {
+		return "", err
+	}
 
 	// Embeddings.
 	tEmbed := time.Now()
-	splits, err := src.embed(ctx, st)
+	splits, err := embed(ctx, st, p, &pl)
 	if err != nil {
 		return "", err
 	}
@@ -193,8 +163,9 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	pl.bb.Kill()
 	pl.ds, pl.bb = nil, nil
 	train := splits[core.SplitTrain]
-	if k > train.N {
-		return "", &config.Error{File: cfg.File, Key: "clusters", Msg: fmt.Sprintf("%d clusters for %d train samples", k, train.N)}
+	rec.Inputs.Embeddings = map[string]rundir.Array{}
+	for name, sd := range splits {
+		rec.Inputs.Embeddings[name] = rundir.Array{Path: sd.Embeddings, Shape: []int{sd.N, sd.D}, SHA256: sd.SHA256}
 	}
 
 	be, err := backend.Open(cfg.Backend)
@@ -215,8 +186,14 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 
 	// k-NN graph of the train embeddings.
 	tKNN := time.Now()
-	knnPath, err := knnGraph(ctx, st, be, train, x, d, cfg.Neighbours.K)
+	knn, err := knnGraph(ctx, st, be, train, x, d, cfg.Neighbours.K)
 	if err != nil {
+		return "", err
+	}
+	knnPath := knn.Path
+	rec.Inputs.Neighbours = &knn
+	rec.Updated = time.Now().UTC()
+	if err := rundir.WriteRecord(runDir, rec); err != nil {
 		return "", err
 	}
 	lap("knn", tKNN)
@@ -261,7 +238,7 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 				}
 				pred = nearestCentre(xs, splits[name].N, d, km.Centers, k)
 			}
-			if err := npy.WriteInt32(filepath.Join(runDir, "kmeans_"+name+".npy"), pred, len(pred)); err != nil {
+			if err := npy.WriteInt32(filepath.Join(runDir, rundir.KMeansFile(name)), pred, len(pred)); err != nil {
 				return "", err
 			}
 			r, err := score("kmeans", "all", name, labels[name], pred)
@@ -294,13 +271,17 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 
 	// Loss fit, in the loss plugin process.
 	tFit := time.Now()
+	if pl.loss, err = launch(ctx, core.KindLoss, p.loss); err != nil {
+		return "", err
+	}
+	lossDesc := p.loss.desc
 	assign := map[string]string{}
 	for name, sd := range splits {
 		assign[name] = sd.Embeddings
 	}
 	var bar *progress
 	res, err := pl.loss.Loss().Fit(ctx, core.FitRequest{
-		Options: lossOpts, Train: train.Embeddings, Neighbours: knnPath, Assign: assign,
+		Options: p.loss.resolved, Train: train.Embeddings, Neighbours: knnPath, Assign: assign,
 		Clusters: k, Seed: cfg.Seed, Backend: cfg.Backend, OutDir: runDir,
 	}, func(pr core.Progress) {
 		if pr.Message != "" {
@@ -314,10 +295,10 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 		}
 	})
 	if err != nil {
+		if e := cfg.OptionError("loss", err); e != err {
+			return "", e
+		}
 		if errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err) {
-			if strings.HasPrefix(err.Error(), "option \"") {
-				return "", config.PluginOptionError(cfg.File, "loss", err)
-			}
 			return "", core.InvalidInput(fmt.Errorf("train with loss %s: %w", lossDesc.Name, err))
 		}
 		return "", fmt.Errorf("train with loss %s: %w", lossDesc.Name, err)
@@ -354,7 +335,11 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	}
 	// Galleries need the dataset's images again; pictures never fail a run.
 	tGal := time.Now()
-	if err := writeGalleries(ctx, cfg, runDir, splitNames, labels32, res.BestHead, k, dsInfo.Classes); err != nil {
+	// The gallery reads the dataset again with the options planning
+	// resolved (the section may hold options of other dataset plugins).
+	gcfg := *cfg
+	gcfg.Dataset = config.Section{Name: "dataset", Plugin: p.ds.plugin, Options: p.ds.resolved}
+	if err := writeGalleries(ctx, &gcfg, runDir, splitNames, labels32, res.BestHead, k, dsInfo.Classes); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
@@ -363,30 +348,101 @@ func runExperiment(ctx context.Context, cfg *config.Config, stdout io.Writer) (s
 	lap("gallery", tGal)
 	seconds["total"] = time.Since(t0).Seconds()
 	mf := rundir.Metrics{
-		Experiment: cfg.Experiment, Trial: trial, Loss: lossDesc.Name, Backend: res.Backend,
+		Experiment: cfg.Experiment, Trial: p.trial, Loss: lossDesc.Name, Backend: res.Backend,
 		BestHead: res.BestHead, HeadLosses: res.HeadLosses, Classes: classes, Clusters: k,
 		Results: results, Seconds: seconds, Finished: time.Now().UTC(), Seed: cfg.Seed,
 	}
-	if cfg.TrialInfo != nil {
-		mf.Variant, mf.VariantName = cfg.TrialInfo.Variant, cfg.TrialInfo.VariantName
+	if p.sweep != nil {
+		mf.Variant, mf.VariantName = p.sweep.Variant, p.sweep.VariantName
 	}
-	if err := writeMetrics(runDir, mf); err != nil {
+	if err := rundir.WriteMetrics(runDir, mf); err != nil {
 		return "", err
 	}
-	if err := writeTables(runDir, mf, stdout); err != nil {
+	rec.Status, rec.Updated = rundir.StatusFinished, time.Now().UTC()
+	if err := rundir.WriteRecord(runDir, rec); err != nil {
+		return "", err
+	}
+	run := rundir.Run{Dir: runDir, Record: rec, Metrics: &mf}
+	if err := writeTables(run, stdout); err != nil {
 		return "", err
 	}
 	buildReport(runDir)
 	return runDir, nil
 }
 
-func knnGraph(ctx context.Context, st *store.Store, be *backend.Opened, train splitData, x []float32, d, k int) (string, error) {
+// newRecord is run.json of a run that starts.
+func newRecord(p *trialPlan) rundir.Record {
+	host, _ := os.Hostname()
+	now := time.Now().UTC()
+	return rundir.Record{
+		Experiment: p.cfg.Experiment, Trial: p.trial, Identity: p.identity, Status: rundir.StatusRunning,
+		Started: now, Updated: now, Host: host, PID: os.Getpid(), Seed: p.cfg.Seed, Sweep: p.sweep,
+		Inputs: p.inputs(), Unused: p.unused,
+	}
+}
+
+// lockRunDir locks a run directory for this process.
+func lockRunDir(runDir string) (func(), error) {
+	unlock, err := store.TryLockDir(runDir)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%w; wait for that run to finish (or stop it), or give this one another trial name", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("create run directory: %w; set runs_dir to a writable folder", err)
+	}
+	return unlock, nil
+}
+
+// supersede moves aside a run directory that holds a run of another
+// identity (another config or other inputs under this trial name, or a
+// run from before run.json), so its numbers are never mistaken for this
+// trial's and nothing is lost: it goes to <experiment>/.superseded/. The
+// caller holds the directory's lock. It returns where the directory went
+// ("" when nothing was moved).
+func supersede(runDir, identity string) (string, error) {
+	entries, err := os.ReadDir(runDir)
+	if err != nil {
+		return "", err
+	}
+	empty := true
+	for _, e := range entries {
+		if e.Name() != store.LockFileName && !strings.HasPrefix(e.Name(), ".") {
+			empty = false
+		}
+	}
+	if empty {
+		return "", nil
+	}
+	old := "unknown"
+	if rec, err := rundir.ReadRecord(runDir); err == nil {
+		if rec.Identity == identity {
+			return "", nil // the same trial: resume it
+		}
+		if rec.Identity != "" {
+			old = rec.Identity[:min(8, len(rec.Identity))]
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		old = "damaged"
+	} else if _, err := os.Stat(filepath.Join(runDir, rundir.MetricsFile)); err == nil {
+		old = "format1"
+	}
+	dest := filepath.Join(filepath.Dir(runDir), rundir.SkippedDir, fmt.Sprintf("%s-%s-%s", filepath.Base(runDir), old, time.Now().UTC().Format("20060102T150405")))
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return "", fmt.Errorf("move aside %s: %w", runDir, err)
+	}
+	if err := os.Rename(runDir, dest); err != nil {
+		return "", fmt.Errorf("move aside %s (it holds a run of another config or other inputs): %w; move or delete it yourself", runDir, err)
+	}
+	logf("%s held a run of another config or other inputs (identity %s); moved it to %s and running the trial afresh", runDir, old, dest)
+	return dest, nil
+}
+
+func knnGraph(ctx context.Context, st *store.Store, be *backend.Opened, train splitData, x []float32, d, k int) (rundir.Array, error) {
 	if k >= train.N {
-		return "", fmt.Errorf("%w: neighbours.k = %d needs more than %d train samples", core.ErrInvalidInput, k, train.N)
+		return rundir.Array{}, fmt.Errorf("%w: neighbours.k = %d needs more than %d train samples", core.ErrInvalidInput, k, train.N)
 	}
 	sum := train.SHA256
 	e := st.Entry("knn", store.Hash("knn", sum, strconv.Itoa(k)))
-	_, err := withEntry(e, logf, func() (map[string]string, []string, error) {
+	meta, err := withEntry(e, logf, func() (map[string]string, []string, error) {
 		if err := store.CheckFree(e.Dir, uint64(train.N)*uint64(k)*8, fmt.Sprintf("the k-NN graph (%d x %d)", train.N, k)); err != nil {
 			return nil, nil, err
 		}
@@ -404,17 +460,11 @@ func knnGraph(ctx context.Context, st *store.Store, be *backend.Opened, train sp
 		p.Done(fmt.Sprintf("%d x %d, k=%d, cosine", train.N, d, k))
 		return map[string]string{"embeddings_sha256": sum, "k": strconv.Itoa(k), "metric": "cosine"}, []string{"knn", "sim"}, nil
 	})
-	return e.Path("knn"), err
-}
-
-// resolved returns the options with the plugin schema's defaults filled
-// in, for the run directory's config.yaml (the plugin already validated).
-func resolved(schema []core.Option, given core.Options) core.Options {
-	r, err := core.ResolveOptions(schema, given)
 	if err != nil {
-		return given
+		return rundir.Array{}, err
 	}
-	return r
+	a := meta.Arrays["knn"]
+	return rundir.Array{Path: e.Path("knn"), Shape: a.Shape, SHA256: a.SHA256}, nil
 }
 
 func sortedSplits(m map[string]splitData) []string {
@@ -422,25 +472,8 @@ func sortedSplits(m map[string]splitData) []string {
 	for n := range m {
 		names = append(names, n)
 	}
-	sort.Slice(names, func(i, j int) bool {
-		// train first, then test, then the rest by name.
-		ri, rj := splitRank(names[i]), splitRank(names[j])
-		if ri != rj {
-			return ri < rj
-		}
-		return names[i] < names[j]
-	})
+	rundir.SortSplits(names)
 	return names
-}
-
-func splitRank(s string) int {
-	switch s {
-	case core.SplitTrain:
-		return 0
-	case core.SplitTest:
-		return 1
-	}
-	return 2
 }
 
 func toInts(a []int32) []int {
@@ -489,27 +522,25 @@ func nearestCentre(x []float32, n, d int, centres []float32, k int) []int32 {
 // reuseFinished prints the table of a finished run, drawing its report
 // first if it lacks one (killed between its results and its report).
 func reuseFinished(runDir string, stdout io.Writer) error {
-	mf, err := readMetrics(runDir)
+	run, err := rundir.Read(runDir)
 	if err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(runDir, rundir.MarkdownFile)); err != nil {
 		buildReport(runDir)
 	}
-	return renderTables(stdout, "text", []table{comparisonTable(mf)})
+	ts, err := tables.Run(run, "")
+	if err != nil {
+		return err
+	}
+	return tables.Render(stdout, "text", ts[:1])
 }
 
-// finishedWith reports whether runDir holds a finished run (metrics.json)
-// of exactly this resolved config.
-func finishedWith(runDir string, cfgYAML []byte) (bool, error) {
-	if _, err := os.Stat(filepath.Join(runDir, "metrics.json")); err != nil {
-		return false, nil
-	}
-	old, err := os.ReadFile(filepath.Join(runDir, "config.yaml"))
-	if err != nil {
-		return false, nil
-	}
-	return bytes.Equal(old, cfgYAML), nil
+// finishedWith reports whether runDir holds a finished run of exactly
+// this identity (config and inputs).
+func finishedWith(runDir, identity string) bool {
+	run, err := rundir.Read(runDir)
+	return err == nil && run.Finished() && run.Record.Identity == identity
 }
 
 // removeStaleTemps deletes the temporary files (".<name>.tmp-*") that a
