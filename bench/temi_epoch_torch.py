@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference timing of TEMI training EPOCHS (TEMI.md sections 2-8).
+"""PyTorch reference timing of TEMI training EPOCHS (docs/TEMI.md sections 2-8).
 
 One epoch as the Go trainer (core/train Fit) runs it, on random data:
 N train embeddings [N, D] and a k-NN table [N, knn] of random rows; each

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference timing of ONE TEMI train step (TEMI.md sections 3-8).
+"""PyTorch reference timing of ONE TEMI train step (docs/TEMI.md sections 3-8).
 
 The step: H heads (Linear D->hidden, exact GELU, Linear hidden->bottleneck,
 L2 normalisation, weight-normalised last layer without bias) run as batched
@@ -13,7 +13,7 @@ It times only the step: the input batches are drawn beforehand, as the Go
 trainer's do not count data loading either.
 
     /usr/bin/python3 bench/temi_step_torch.py --threads 1
-    /usr/bin/python3 bench/temi_step_torch.py --check-golden losses/temi/testdata/temi_golden.json
+    /usr/bin/python3 bench/temi_step_torch.py --check-golden losses/internal/losstest/testdata/temi_golden.json
 
 prints one JSON object, e.g. {"ms_per_step": 290.1, "cpu_ms_per_step": 288.7, ...}.
 """
@@ -130,7 +130,7 @@ class Step:
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         s = self.student
-        lr = 1e-4 * args.batch / 256  # base lr scaled by B/256 (TEMI.md 8)
+        lr = 1e-4 * args.batch / 256  # base lr scaled by B/256 (docs/TEMI.md section 8)
         # foreach=True: torch 1.13 defaults to its per-parameter loop; the
         # multi-tensor version computes the same update and measured a few
         # percent faster here, so the reference gets the faster one.

@@ -166,7 +166,7 @@ func (t *Table) Match() (clusterToClass map[int]int, matched int) {
 	return clusterToClass, matched
 }
 
-// HungarianACC is the clustering accuracy of TEMI.md section 10: the
+// HungarianACC is the clustering accuracy of docs/TEMI.md section 10: the
 // fraction of samples whose cluster is matched to their class by the
 // one-to-one matching of Match. Unmatched clusters count as errors.
 func (t *Table) HungarianACC() float64 {

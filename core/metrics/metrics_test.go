@@ -14,8 +14,8 @@ import (
 	"github.com/clusterlab/clusterlab/core"
 )
 
-// goldenCase is one case of testdata/metrics_golden.json (a copy of the
-// project's shared reference file; see its "schema" key).
+// goldenCase is one case of testdata/metrics_golden.json (scikit-learn's
+// values; see its "schema" key).
 type goldenCase struct {
 	Name          string  `json:"name"`
 	N             int     `json:"n"`

@@ -1,5 +1,5 @@
 // Package neighbours finds the exact cosine nearest neighbours of embedding
-// rows (the k-NN graph TEMI trains on, TEMI.md §1) and classifies by a
+// rows (the k-NN graph TEMI trains on, docs/TEMI.md section 1) and classifies by a
 // similarity-weighted k-NN vote (the supervised upper reference of a run).
 //
 // The similarity matrix is never held whole, nor is a normalised copy of

@@ -30,7 +30,7 @@ const (
 // StatePrior names the per-head cluster prior pi [H, K].
 const StatePrior = lossopts.StatePrior
 
-// Loss is the PMI ablation of TEMI (TEMI.md section 7, the authors'
+// Loss is the PMI ablation of TEMI (docs/TEMI.md section 7, the authors'
 // losses/mi.py PMI and WMI classes) as a train.GraphLoss: per head, the
 // mean prior-normalised beta-PMI between crossed student and teacher views
 // of k-NN pairs, each head with its own EMA prior, no pair weight. With

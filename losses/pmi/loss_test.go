@@ -44,7 +44,7 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// referencePMI is PMI / WMI (TEMI.md section 7 and the golden file's
+// referencePMI is PMI / WMI (docs/TEMI.md section 7 and the golden file's
 // formulas) written out directly in float64, (p*q)^beta included,
 // independent of the graph code. State[0] is the prior [H*K].
 func referencePMI(beta, mu float64, positive bool, weight string) losstest.Reference {

@@ -16,7 +16,7 @@ const OptAlpha = "alpha"
 
 // Loss is the SCAN loss (Van Gansbeke et al., ECCV 2020) on TEMI's k-NN
 // pairs and student/teacher heads, as the TEMI authors' losses/mi.py runs
-// it (TEMI.md section 7): per head, the consistency term
+// it (docs/TEMI.md section 7): per head, the consistency term
 // -log(sum_k pt(k|one view) * ps(k|other view)) over the crossed view
 // pairs, plus alpha times the negative entropy of each view's mean student
 // distribution, which keeps the clusters from collapsing. It has no state.

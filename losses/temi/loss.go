@@ -22,7 +22,7 @@ const StatePrior = lossopts.StatePrior
 
 // Loss is TEMI (Adaloglou et al., BMVC 2023) as a train.GraphLoss: the
 // head-averaged, prior-normalised beta-PMI between crossed student and
-// teacher views of k-NN pairs. See TEMI.md sections 6-7.
+// teacher views of k-NN pairs. See docs/TEMI.md sections 6-7.
 //
 // The zero value is ready to use.
 type Loss struct{}

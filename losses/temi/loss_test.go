@@ -33,7 +33,7 @@ func TestGolden(t *testing.T) {
 	})
 }
 
-// referenceTEMI is TEMI.md sections 6-7 written out directly in float64,
+// referenceTEMI is docs/TEMI.md sections 6-7 written out directly in float64,
 // (p*q)^beta included, independent of the graph code. State[0] is the
 // prior [H*K].
 func referenceTEMI(beta, mu float64, positive bool) losstest.Reference {

@@ -4,7 +4,7 @@
 // prior and the pointwise beta-PMI.
 //
 // Every piece is built so that it is exact and differentiable on all the
-// backends of DESIGN.md, the onnx one included:
+// backends of docs/ARCHITECTURE.md section 5, the onnx one included:
 //
 //   - Log space. Probabilities underflow float32 at sharp temperatures
 //     (teacher temperature 0.05 gives values below 1e-38), and Pow(0, beta)
@@ -97,7 +97,7 @@ func LogViewMeans(logP *graph.Node) *graph.Node {
 	return graph.AddScalar(LogSumExp(perView, 2), -math.Log(float64(d[1]/2)))
 }
 
-// EMAPrior returns TEMI's prior update (TEMI.md section 6), prior
+// EMAPrior returns TEMI's prior update (docs/TEMI.md section 6), prior
 // [H, K] <- momentum*prior + (1-momentum)*(mean of the 2B rows of probs
 // [H, 2B, K]), without gradient.
 func EMAPrior(prior, probs *graph.Node, momentum float64) *graph.Node {
@@ -120,7 +120,7 @@ const PriorFloor = 1e-30
 // from the student log-probabilities logPs [H, 2B, K], the teacher
 // log-probabilities of each row's pair partner logPtPartner [H, 2B, K]
 // and the prior [H, K] (floored at PriorFloor). Only the product p*q is
-// raised to beta, not the prior (TEMI.md section 7).
+// raised to beta, not the prior (docs/TEMI.md section 7).
 func PMI(logPs, logPtPartner, prior *graph.Node, beta float64) *graph.Node {
 	logPrior := graph.ExpandAxes(graph.Log(graph.MaxScalar(prior, PriorFloor)), 1) // [H, 1, K]
 	terms := graph.Sub(graph.MulScalar(graph.Add(logPs, logPtPartner), beta), logPrior)

@@ -1,6 +1,6 @@
 // Package losstest is the test harness of the loss plugins: the golden
-// file of the authors' loss classes (testdata/temi_golden.json, a copy of
-// the project's shared reference file; see its `schema` key), float32
+// file of the authors' loss classes (testdata/temi_golden.json, computed
+// with the authors' code; see its `schema` key), float32
 // comparison against float64 references, the backends every loss must run
 // on, a compiled loss step, float64 reference checks and the train-step
 // benchmark. It is imported by tests only.
@@ -14,8 +14,8 @@ import (
 	"testing"
 )
 
-// GoldenPath is the one copy of the project's golden loss values (a copy of
-// the shared testdata/temi_golden.json), beside this package's source so
+// GoldenPath is the one copy of the project's golden loss values
+// (computed with the authors' loss classes), beside this package's source so
 // that every loss plugin's tests find it whatever their directory.
 var GoldenPath = func() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -76,7 +76,7 @@ func LoadGolden(t testing.TB, loss string) []Case {
 	t.Helper()
 	raw, err := os.ReadFile(GoldenPath)
 	if err != nil {
-		t.Fatalf("read golden file: %v (the copy of the shared testdata/temi_golden.json lives in losses/internal/losstest/testdata/)", err)
+		t.Fatalf("read golden file: %v (it lives in losses/internal/losstest/testdata/)", err)
 	}
 	var f goldenFile
 	if err := json.Unmarshal(raw, &f); err != nil {
