@@ -318,6 +318,7 @@ func TestErrorsNameTheirSource(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(quickConfig), 0o644)
 	os.WriteFile(filepath.Join(dir, "typo.yaml"), []byte(quickConfig+"  epoch: 2\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "emptyidx"), 0o755)
 	for _, tc := range []struct {
 		env  []string
 		args []string
@@ -328,6 +329,8 @@ func TestErrorsNameTheirSource(t *testing.T) {
 		{[]string{"CLUSTERLAB_LOSS__EPOCH=2"}, []string{"run", "small.yaml"}, `config environment variable CLUSTERLAB_LOSS__EPOCH=2: key "loss.epoch"`},
 		{nil, []string{"run", "small.yaml", "--set", "seeds=2"}, `config --set seeds=2: key "seeds": unknown key`},
 		{nil, []string{"run", "small.yaml", "--unset", "loss.bta"}, `config --unset loss.bta: key "loss.bta"`},
+		// A plugin's error quoting an option's value names that option.
+		{nil, []string{"run", "small.yaml", "--set", "dataset.name=idx", "--set", "dataset.root=emptyidx"}, `config --set dataset.root=emptyidx: key "dataset.root": idx: no train-images-idx3-ubyte in emptyidx`},
 	} {
 		r := clusterlab(t, dir, tc.env, tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {

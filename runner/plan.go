@@ -379,7 +379,7 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 		pp := plannedPlugin{section: sec.Name, plugin: sec.Plugin}
 		c, err := b.client(kind, sec.Plugin)
 		if err != nil {
-			add(wrapPluginErr(cfg, sec.Name, err))
+			add(wrapPluginErr(cfg, sec.Name, err, nil))
 			return pp, describeResult{}, false
 		}
 		given, unused, es := b.selectOptions(cfg, sec, kind, c, q)
@@ -390,7 +390,7 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 		}
 		r := b.describe(kind, sec.Plugin, given)
 		if r.err != nil {
-			add(wrapPluginErr(cfg, sec.Name, r.err))
+			add(wrapPluginErr(cfg, sec.Name, r.err, given))
 			return pp, r, false
 		}
 		pp.given, pp.desc = given, r.d
@@ -515,9 +515,11 @@ func splitNames(info core.DatasetInfo) string {
 }
 
 // wrapPluginErr turns a plugin's error about a section into a config error
-// naming the key and its source when it is about an option, and otherwise
-// says which section's plugin it came from.
-func wrapPluginErr(cfg *config.Config, section string, err error) error {
+// naming the key and its source when it is about an option (an option
+// error, or a message quoting the value of exactly one string option, such
+// as a folder that holds no data), and otherwise says which section's
+// plugin it came from.
+func wrapPluginErr(cfg *config.Config, section string, err error, given core.Options) error {
 	var nf *plugins.NotFoundError
 	if errors.As(err, &nf) {
 		return &config.Error{Source: cfg.SourceOf(section + ".plugin"), Key: section + ".plugin", Msg: err.Error()}
@@ -526,6 +528,26 @@ func wrapPluginErr(cfg *config.Config, section string, err error) error {
 		return e
 	}
 	if errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err) {
+		found := map[string]string{} // option -> its value quoted in the message
+		for k, v := range given {
+			if s, ok := v.(string); ok && len(s) > 1 && strings.Contains(err.Error(), s) {
+				found[k] = s
+			}
+		}
+		var quoted []string
+		for k, v := range found {
+			inner := false // a value inside another quoted one ("idx" in "emptyidx")
+			for k2, v2 := range found {
+				inner = inner || (k2 != k && len(v2) > len(v) && strings.Contains(v2, v))
+			}
+			if !inner {
+				quoted = append(quoted, k)
+			}
+		}
+		if len(quoted) == 1 {
+			key := section + "." + quoted[0]
+			return &config.Error{Source: cfg.SourceOf(key), Key: key, Msg: err.Error()}
+		}
 		return core.InvalidInput(fmt.Errorf("%s (%s): %w", section, cfg.SourceOf(section), err))
 	}
 	return fmt.Errorf("%s plugin: %w", section, err)
