@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/backend"
@@ -72,10 +71,9 @@ func (t *trialPlan) inputs() rundir.Inputs {
 
 // pluginBook launches each plugin once while planning and remembers its
 // schema and the descriptions it gave, so a sweep of many trials costs one
-// launch per plugin.
+// launch per plugin. Planning is sequential: it needs no lock.
 type pluginBook struct {
 	ctx       context.Context
-	mu        sync.Mutex
 	clients   map[string]*plugins.Client
 	launchErr map[string]error
 	described map[string]describeResult
@@ -147,8 +145,6 @@ func (b *pluginBook) describe(kind, nameOrPath string, opts core.Options) descri
 // others returns the descriptions of every installed plugin of kind, to
 // tell an option of another plugin (unused) from a typo (an error).
 func (b *pluginBook) others(kind string) []core.Description {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if d, ok := b.installed[kind]; ok {
 		return d
 	}
@@ -432,7 +428,7 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 	if err := backend.Check(cfg.Backend); err != nil {
 		add(cfg.ErrorAt("backend", "%v", err))
 	}
-	if dsOK {
+	if dsOK && withLoss { // embed needs neither clusters nor neighbours
 		p.classes = len(p.dsInfo.Classes)
 		p.clusters = cfg.Clusters
 		if p.clusters == 0 {
@@ -444,10 +440,10 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 		case p.clusters > p.trainN:
 			add(cfg.ErrorAt("clusters", "%d clusters for %d train samples; lower clusters", p.clusters, p.trainN))
 		}
-		if withLoss && cfg.Neighbours.K >= p.trainN {
+		if cfg.Neighbours.K >= p.trainN {
 			add(cfg.ErrorAt("neighbours.k", "%d neighbours need more than the %d train images; lower neighbours.k", cfg.Neighbours.K, p.trainN))
 		}
-		if withLoss && cfg.Baselines.KNNClassifier && cfg.Baselines.KNNClassifierK > p.trainN {
+		if cfg.Baselines.KNNClassifier && cfg.Baselines.KNNClassifierK > p.trainN {
 			add(cfg.ErrorAt("baselines.knn_classifier_k", "%d neighbours exceed the %d train images; lower baselines.knn_classifier_k", cfg.Baselines.KNNClassifierK, p.trainN))
 		}
 	}
