@@ -138,6 +138,10 @@ func (c *Client) clientConfig() *plugin.ClientConfig {
 		SyncStdout:       stdout,
 		Logger:           logger,
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: socketBaseDir()},
+		// Mutual TLS with one-time certificates, as Terraform's providers
+		// use: only this runner can talk to the plugin, and it talks only
+		// to the process it started, whoever else can reach the socket.
+		AutoMTLS: true,
 	}
 }
 
