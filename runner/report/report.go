@@ -416,11 +416,6 @@ func codeFence(s string) string {
 	return strings.Repeat("`", max(3, longest+1))
 }
 
-// mdEscape keeps names from being read as markdown.
-func mdEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "[", `\[`, "]", `\]`, "|", `\|`, "!", `\!`).Replace(s)
-}
-
 func writeFile(path string, b []byte) error {
 	if err := npy.WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return fmt.Errorf("report: writing %s: %w", path, err)

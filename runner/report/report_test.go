@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/clusterlab/clusterlab/core/rundir"
+	"html"
 	"image"
 	"image/color"
 	"image/png"
@@ -71,7 +72,7 @@ func makeRun(t *testing.T, s synthRun) string {
 	}
 	if !s.noTables {
 		write(rundir.TablesMarkdown, "**synth/seed0-abc: temi vs baselines (metrics in %)**\n\n"+
-			"| method | selection | test ACC |\n|:--|:--|--:|\n| temi | best-head | 81.5 |\n| kmeans <script> | all | 60.2 |\n\n"+
+			"| method | selection | test ACC |\n|:--|:--|--:|\n| temi | best-head | 81.5 |\n| kmeans \\<script\\> | all | 60.2 |\n\n"+
 			"knn-classifier is supervised.\n")
 	}
 	if !s.noDataset {
@@ -1028,26 +1029,69 @@ func TestRenderGallery(t *testing.T) {
 }
 
 func TestMarkdownToHTML(t *testing.T) {
-	md := "# Title & <x>\n\nsome **bold** and `a|b` text\n\n| a | b \\| c | `x|y` |\n|:--|--:|:-:|\n| 1 | 2 | 3 |\n\n" +
-		"```yaml\nk: <v>\n```\n\n- one\n- [two](http://example.com) ![p](p.png)\n"
-	got, err := markdownToHTML(md, func(src string) (string, error) { return "data:" + src, nil })
+	// The table is as runner/tables writes it: caption in bold, cells
+	// escaped with backslashes.
+	md := "# Title & <x>\n\nsome **bold** and `a<b` text <script>alert(1)</script>\n\n" +
+		"**cifar10\\|cifar100: temi\\_x vs \\*baselines\\***\n\n" +
+		"| dataset | test ACC | note |\n|:--|--:|:-:|\n| cifar10\\|cifar100 | 81.5 | kmeans \\<script\\> \\[1\\] |\n\n" +
+		"```yaml\nk: <v>\n```\n\n- one\n- [two](http://example.com) <http://example.org> [three](#notes) ![p & q](p.png)\n"
+	var srcs []string
+	got, err := markdownToHTML(md, func(src string) (string, error) {
+		srcs = append(srcs, src)
+		return "data:image/png;base64,iVBO+/w==", nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{
-		"<h1>Title &amp; &lt;x&gt;</h1>",
-		"<p>some <strong>bold</strong> and <code>a|b</code> text</p>",
-		`<th style="text-align:left">a</th><th style="text-align:right">b | c</th><th style="text-align:center"><code>x|y</code></th>`,
-		`<td style="text-align:left">1</td>`,
-		`<pre><code class="language-yaml">k: &lt;v&gt;</code></pre>`,
-		"<li>one</li>", `<li>two <img alt="p" src="data:p.png"></li>`,
+		"<h1>Title &amp; ",
+		"<p>some <strong>bold</strong> and <code>a&lt;b</code> text ",
+		"<p><strong>cifar10|cifar100: temi_x vs *baselines*</strong></p>",
+		"<th style=\"text-align:left\">dataset</th>\n<th style=\"text-align:right\">test ACC</th>\n<th style=\"text-align:center\">note</th>\n</tr>",
+		"<tr>\n<td style=\"text-align:left\">cifar10|cifar100</td>\n<td style=\"text-align:right\">81.5</td>\n" +
+			"<td style=\"text-align:center\">kmeans &lt;script&gt; [1]</td>\n</tr>",
+		"<pre><code class=\"language-yaml\">k: &lt;v&gt;\n</code></pre>",
+		"<li>one</li>",
+		`<li>two http://example.org <a href="#notes">three</a> <img src="data:image/png;base64,iVBO+/w==" alt="p &amp; q"></li>`,
 	} {
 		if !strings.Contains(got, s) {
 			t.Errorf("HTML lacks %q:\n%s", s, got)
 		}
 	}
-	if strings.Contains(got, "example.com") {
-		t.Error("external link kept")
+	if n := strings.Count(got, "<td"); n != 3 {
+		t.Errorf("%d table cells, want 3:\n%s", n, got)
+	}
+	if len(srcs) != 1 || srcs[0] != "p.png" {
+		t.Errorf("image callback got %q, want [p.png]", srcs)
+	}
+	for _, s := range []string{"<script", "<x>", "example.com", "href=\"http"} {
+		if strings.Contains(got, s) {
+			t.Errorf("HTML carries %q:\n%s", s, got)
+		}
+	}
+
+	// An error from the image callback is the converter's error.
+	if _, err := markdownToHTML("![a](b.png)\n", func(string) (string, error) { return "", errors.New("no b.png") }); err == nil || err.Error() != "no b.png" {
+		t.Errorf("callback error: got %v", err)
+	}
+}
+
+// TestMDEscape checks that text escaped for report.md renders as written.
+func TestMDEscape(t *testing.T) {
+	for _, s := range []string{
+		"No assign_<split>.npy: cluster plots skipped.",
+		"labels_test.npy: bad shape [3 4]; *all* of `it` | _none_ __x__ a_ _b \\ ![i](j) <b>k</b> é_é",
+	} {
+		got, err := markdownToHTML("- "+mdEscape(s)+"\n", func(src string) (string, error) { return "", fmt.Errorf("image %q", src) })
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if want := "<li>" + html.EscapeString(s) + "</li>"; !strings.Contains(got, want) {
+			t.Errorf("%q renders as %q, want %q", s, got, want)
+		}
+	}
+	if got := mdEscape("labels_test.npy"); got != "labels_test.npy" {
+		t.Errorf("mdEscape escapes an underscore within a word: %q", got)
 	}
 }
 
