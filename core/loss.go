@@ -51,7 +51,7 @@ type FitResult struct {
 }
 
 // Loss is the runner's view of a loss plugin: the shared trainer of
-// core/train around a graph loss (see plugins.ServeLoss).
+// core/train around a graph loss (see lossplugin.Serve).
 type Loss interface {
 	Describe(ctx context.Context, opts Options) (Description, error)
 	Fit(ctx context.Context, req FitRequest, progress func(Progress)) (FitResult, error)

@@ -2,9 +2,10 @@
 // separate executables and talks to them over gRPC with HashiCorp
 // go-plugin. It holds both sides of that conversation:
 //
-//   - the plugin side: ServeDataset, ServeBackbone, ServeLoss (and
-//     ServeLossImpl) turn a plain Go implementation of a core interface into
-//     a plugin executable;
+//   - the plugin side: ServeDataset, ServeBackbone and ServeLoss turn a
+//     plain Go implementation of a core interface into a plugin executable
+//     (a loss written as a GoMLX graph uses package lossplugin, the only
+//     part of the SDK that links GoMLX);
 //   - the host side, for the runner: Find, Discover and List locate plugin
 //     executables; Launch starts one and returns a Client whose Dataset,
 //     Backbone or Loss method implements the core interface over gRPC;
@@ -12,8 +13,9 @@
 //
 // # Writing a plugin in Go
 //
-// Write a type that satisfies core.Dataset, core.Backbone or (as a GoMLX
-// graph) train.GraphLoss, and a main package whose main is one call:
+// Write a type that satisfies core.Dataset or core.Backbone (or, for a
+// loss, train.GraphLoss served by lossplugin.Serve), and a main package
+// whose main is one call:
 //
 //	package main
 //

@@ -49,11 +49,11 @@ func ServeBackbone(b core.Backbone) {
 	serve(core.KindBackbone, func(s *grpc.Server) { pb.RegisterBackboneServer(s, &backboneServer{impl: b}) })
 }
 
-// ServeLossImpl serves l as a loss plugin (clusterlab-loss-<name>); see
-// ServeDataset. Loss plugins written as a GoMLX graph use ServeLoss, which
-// runs the shared trainer around the graph; ServeLossImpl is for losses
-// that train by other means.
-func ServeLossImpl(l core.Loss) {
+// ServeLoss serves l as a loss plugin (clusterlab-loss-<name>); see
+// ServeDataset. A loss written as a GoMLX graph uses lossplugin.Serve,
+// which runs the shared trainer around the graph; ServeLoss is for losses
+// that train by other means (their own training loop behind core.Loss).
+func ServeLoss(l core.Loss) {
 	serve(core.KindLoss, func(s *grpc.Server) { pb.RegisterLossServer(s, &lossServer{impl: l}) })
 }
 

@@ -27,7 +27,7 @@ import (
 var afterStep func(it int)
 
 // NewLoss wraps a GraphLoss in the shared trainer: the result is the
-// core.Loss that plugins.ServeLoss serves.
+// core.Loss that lossplugin.Serve serves.
 func NewLoss(gl GraphLoss) core.Loss { return &trainerLoss{gl: gl} }
 
 type trainerLoss struct{ gl GraphLoss }

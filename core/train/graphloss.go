@@ -1,5 +1,5 @@
 // Package train is the shared GoMLX trainer that loss plugins run inside
-// their own process (see plugins.ServeLoss): multi-head MLP student and EMA
+// their own process (see lossplugin.Serve): multi-head MLP student and EMA
 // teacher, AdamW, the schedules of docs/TEMI.md, checkpoints and assignment.
 // A loss author only writes a GraphLoss.
 package train

@@ -3,6 +3,6 @@
 // loss (see loss.go).
 package main
 
-import "github.com/clusterlab/clusterlab/plugins"
+import "github.com/clusterlab/clusterlab/plugins/lossplugin"
 
-func main() { plugins.ServeLoss(Loss{}) }
+func main() { lossplugin.Serve(Loss{}) }

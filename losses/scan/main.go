@@ -2,6 +2,6 @@
 // of core/train around the SCAN graph loss (see loss.go).
 package main
 
-import "github.com/clusterlab/clusterlab/plugins"
+import "github.com/clusterlab/clusterlab/plugins/lossplugin"
 
-func main() { plugins.ServeLoss(Loss{}) }
+func main() { lossplugin.Serve(Loss{}) }

@@ -1,5 +1,5 @@
 // Command clusterlab-loss-fake is a test loss plugin served through
-// ServeLossImpl: it streams progress, writes small result files and
+// ServeLoss: it streams progress, writes small result files and
 // returns a FitResult derived from its request.
 package main
 
@@ -14,7 +14,7 @@ import (
 	"github.com/clusterlab/clusterlab/plugins"
 )
 
-func main() { plugins.ServeLossImpl(fake{}) }
+func main() { plugins.ServeLoss(fake{}) }
 
 type fake struct{}
 
