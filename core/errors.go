@@ -28,3 +28,23 @@ type invalidInputError struct{ err error }
 
 func (e invalidInputError) Error() string   { return e.err.Error() }
 func (e invalidInputError) Unwrap() []error { return []error{e.err, ErrInvalidInput} }
+
+// ErrNoSpace marks a write that failed, or would fail, for lack of disk
+// space (a full disk, a quota, a file size limit). The plugin protocol
+// carries it across processes (RESOURCE_EXHAUSTED with reason "no_space"),
+// so the runner can say how to resume whichever process ran out.
+var ErrNoSpace = errors.New("not enough free disk space")
+
+// NoSpace reports whether err comes from a full disk, a quota or a file
+// size limit: ErrNoSpace, or the operating system's error for it.
+func NoSpace(err error) bool {
+	if errors.Is(err, ErrNoSpace) {
+		return true
+	}
+	for _, e := range noSpaceErrnos {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

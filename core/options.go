@@ -65,14 +65,30 @@ func Bound(v float64) *float64 { return &v }
 // of their schema: int64, float64, bool or string.
 type Options map[string]any
 
-// OptionError names the offending option; the runner adds the config file
-// and section.
+// OptionError names the offending option; the runner adds the config key
+// and where its value came from. Err, when set, is the cause (a missing
+// file named by the option, say), kept for errors.Is and errors.As.
 type OptionError struct {
 	Key string
 	Msg string
+	Err error
 }
 
 func (e *OptionError) Error() string { return fmt.Sprintf("option %q: %s", e.Key, e.Msg) }
+
+// Unwrap returns the cause.
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// OptionFault attributes err, caused by the value of option key (a folder
+// without the data, a model file that is not a model), to that option, so
+// that the runner names the config key and its source. The message stays
+// err's.
+func OptionFault(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &OptionError{Key: key, Msg: err.Error(), Err: err}
+}
 
 // ResolveOptions validates given against schema and fills in defaults.
 // Unknown keys, wrong types and out-of-range values are errors that name the

@@ -69,6 +69,7 @@ func IsInvalidInput(err error) bool {
 type remoteError struct {
 	msg     string
 	invalid bool
+	noSpace bool
 	option  *core.OptionError
 }
 
@@ -79,6 +80,9 @@ func (e *remoteError) Unwrap() []error {
 	if e.invalid {
 		errs = append(errs, core.ErrInvalidInput)
 	}
+	if e.noSpace {
+		errs = append(errs, core.ErrNoSpace)
+	}
 	if e.option != nil {
 		errs = append(errs, e.option)
 	}
@@ -88,12 +92,23 @@ func (e *remoteError) Unwrap() []error {
 func remoteErrorFromStatus(st *status.Status) *remoteError {
 	e := &remoteError{msg: st.Message(), invalid: st.Code() == codes.InvalidArgument}
 	for _, d := range st.Details() {
-		if ed, ok := d.(*pb.ErrorDetail); ok && ed.GetOption() != "" {
+		ed, ok := d.(*pb.ErrorDetail)
+		if !ok {
+			continue
+		}
+		if ed.GetOption() != "" {
 			e.option = &core.OptionError{Key: ed.GetOption(), Msg: ed.GetMessage()}
+		}
+		if ed.GetReason() == reasonNoSpace {
+			e.noSpace = true
 		}
 	}
 	return e
 }
+
+// reasonNoSpace is ErrorDetail.reason of a RESOURCE_EXHAUSTED status
+// caused by a full disk, a quota or a file size limit.
+const reasonNoSpace = "no_space"
 
 // toStatus maps an implementation's error to the gRPC status documented in
 // clusterlab.proto (plugin side).
@@ -103,6 +118,12 @@ func toStatus(err error) error {
 	}
 	var oe *core.OptionError
 	switch {
+	case core.NoSpace(err):
+		st := status.New(codes.ResourceExhausted, err.Error())
+		if withDetail, derr := st.WithDetails(&pb.ErrorDetail{Reason: reasonNoSpace}); derr == nil {
+			st = withDetail
+		}
+		return st.Err()
 	case errors.As(err, &oe):
 		st := status.New(codes.InvalidArgument, err.Error())
 		if withDetail, derr := st.WithDetails(&pb.ErrorDetail{Option: oe.Key, Message: oe.Msg}); derr == nil {

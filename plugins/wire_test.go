@@ -1,12 +1,17 @@
 package plugins
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/plugins/internal/testplugins/synthdata"
+	"google.golang.org/grpc/status"
 )
 
 func TestSplitImages(t *testing.T) {
@@ -134,5 +139,43 @@ func TestTailBuffer(t *testing.T) {
 	lines := strings.Split(tb.Tail(5), "\n")
 	if want := []string{"panic: boom", "...", "frame", "frame", "frame", "frame"}; !reflect.DeepEqual(lines, want) {
 		t.Fatalf("tail %q, want %q", lines, want)
+	}
+}
+
+// TestErrorKindsCrossTheWire: what kind of error a plugin returned reaches
+// the runner through ErrorDetail, never through its message text: an
+// option error keeps its key, a full disk stays a full disk, and other
+// invalid input stays invalid input.
+func TestErrorKindsCrossTheWire(t *testing.T) {
+	cross := func(err error) error {
+		st, ok := status.FromError(toStatus(err))
+		if !ok {
+			t.Fatalf("toStatus(%v) is not a status", err)
+		}
+		return remoteErrorFromStatus(st)
+	}
+	opt := cross(fmt.Errorf("loss %q options: %w", "temi", &core.OptionError{Key: "beta", Msg: "-1 is below the minimum 0"}))
+	var oe *core.OptionError
+	if !errors.As(opt, &oe) || oe.Key != "beta" || oe.Msg != "-1 is below the minimum 0" || !errors.Is(opt, core.ErrInvalidInput) {
+		t.Errorf("option error after the wire: %v (%#v)", opt, oe)
+	}
+	for _, full := range []error{
+		fmt.Errorf("write state: %w", &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}),
+		fmt.Errorf("write state: %w", syscall.EFBIG),
+		fmt.Errorf("%w: need 1 GiB", core.ErrNoSpace),
+	} {
+		got := cross(full)
+		if !core.NoSpace(got) || errors.Is(got, core.ErrInvalidInput) || got.Error() != full.Error() {
+			t.Errorf("disk full %v after the wire: %v (no space %v)", full, got, core.NoSpace(got))
+		}
+	}
+	bad := cross(fmt.Errorf("%w: no train split", core.ErrInvalidInput))
+	if !errors.Is(bad, core.ErrInvalidInput) || core.NoSpace(bad) || errors.As(bad, &oe) && oe.Key != "beta" {
+		t.Errorf("invalid input after the wire: %v", bad)
+	}
+	// A message that merely reads like an option error is not one.
+	text := cross(errors.New(`option "beta": looks like an option error`))
+	if errors.Is(text, core.ErrInvalidInput) || errors.As(text, new(*core.OptionError)) {
+		t.Errorf("plain error classified by its text: %v", text)
 	}
 }

@@ -27,12 +27,14 @@ func (Backbone) Describe(ctx context.Context, opts core.Options) (core.BackboneI
 	if err != nil {
 		return core.BackboneInfo{}, err
 	}
+	// A model file that is missing or is not a DINOv2 export is the
+	// model option's fault: the runner names that key.
 	m, err := loadModel(p.model)
 	if err != nil {
-		return core.BackboneInfo{}, fmt.Errorf("dinov2: %w", err)
+		return core.BackboneInfo{}, modelFault(fmt.Errorf("dinov2: %w", err))
 	}
 	if _, err := m.checkIO(p); err != nil {
-		return core.BackboneInfo{}, fmt.Errorf("dinov2: %w", err)
+		return core.BackboneInfo{}, modelFault(fmt.Errorf("dinov2: %w", err))
 	}
 	d.Identity = p.identity(m.sha256)
 	return core.BackboneInfo{Description: d}, nil
@@ -79,4 +81,13 @@ func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchR
 	}
 	release(s)
 	return nil
+}
+
+// modelFault attributes an invalid-input error of the model to the model
+// option; other errors (the runtime failing) stay as they are.
+func modelFault(err error) error {
+	if errors.Is(err, core.ErrInvalidInput) {
+		return core.OptionFault(optModel, err)
+	}
+	return err
 }

@@ -138,26 +138,46 @@ type params struct {
 	canonicalWithoutRuntime string // identity-relevant options as canonical JSON
 }
 
+// options are the backbone's options as given (core.Decode fills them).
+type options struct {
+	Model        string `option:"model"`
+	Input        string `option:"input"`
+	Output       string `option:"output"`
+	ClsOutput    string `option:"cls_output"`
+	OutputHasCls bool   `option:"output_has_cls"`
+	Registers    int    `option:"registers"`
+	PatchSize    int    `option:"patch_size"`
+	Pooling      string `option:"pooling"`
+	Resize       int    `option:"resize"`
+	CenterCrop   int    `option:"center_crop"`
+	Mean         string `option:"mean"`
+	Std          string `option:"std"`
+	BatchSize    int    `option:"batch_size"`
+	Threads      int    `option:"threads"`
+	Device       string `option:"device"`
+}
+
 func resolve(opts core.Options) (params, error) {
-	o, err := core.ResolveOptions(schema(), opts)
+	var x options
+	o, err := core.Decode(schema(), opts, &x)
 	if err != nil {
 		return params{}, err
 	}
 	p := params{
-		model: o.String(optModel), input: o.String(optInput), output: o.String(optOutput),
-		clsOut: o.String(optClsOutput), outputHasCls: o.Bool(optOutputHasCls),
-		registers: o.Int(optRegisters), patchSize: o.Int(optPatchSize), pooling: o.String(optPooling),
-		batchSize: o.Int(optBatchSize), threads: o.Int(optThreads),
+		model: x.Model, input: x.Input, output: x.Output,
+		clsOut: x.ClsOutput, outputHasCls: x.OutputHasCls,
+		registers: x.Registers, patchSize: x.PatchSize, pooling: x.Pooling,
+		batchSize: x.BatchSize, threads: x.Threads,
 	}
-	if p.cudaDevice, err = parseDevice(o.String(optDevice)); err != nil {
+	if p.cudaDevice, err = parseDevice(x.Device); err != nil {
 		return params{}, &core.OptionError{Key: optDevice, Msg: err.Error()}
 	}
 	if strings.TrimSpace(p.model) == "" {
 		return params{}, &core.OptionError{Key: optModel, Msg: "set it to the path of a DINOv2 ONNX model (.onnx)"}
 	}
-	for _, k := range []string{optInput, optOutput} {
-		if o.String(k) == "" {
-			return params{}, &core.OptionError{Key: k, Msg: "must name a tensor of the model"}
+	for _, kv := range [][2]string{{optInput, x.Input}, {optOutput, x.Output}} {
+		if kv[1] == "" {
+			return params{}, &core.OptionError{Key: kv[0], Msg: "must name a tensor of the model"}
 		}
 	}
 	if p.clsOut != "" && p.clsOut == p.output {
@@ -166,11 +186,11 @@ func resolve(opts core.Options) (params, error) {
 	if p.pooling != poolPatchMean && !p.outputHasCls && p.clsOut == "" {
 		return params{}, &core.OptionError{Key: optClsOutput, Msg: fmt.Sprintf("pooling %q needs the CLS token, but output_has_cls is false: set cls_output to the model output holding it, or use pooling: %s", p.pooling, poolPatchMean)}
 	}
-	p.pre = preprocess.Config{Resize: o.Int(optResize), CenterCrop: o.Int(optCenterCrop)}
-	if p.pre.Mean, err = parseFloats3(o.String(optMean)); err != nil {
+	p.pre = preprocess.Config{Resize: x.Resize, CenterCrop: x.CenterCrop}
+	if p.pre.Mean, err = parseFloats3(x.Mean); err != nil {
 		return params{}, &core.OptionError{Key: optMean, Msg: err.Error()}
 	}
-	if p.pre.Std, err = parseFloats3(o.String(optStd)); err != nil {
+	if p.pre.Std, err = parseFloats3(x.Std); err != nil {
 		return params{}, &core.OptionError{Key: optStd, Msg: err.Error()}
 	}
 	if err := p.pre.Validate(); err != nil {

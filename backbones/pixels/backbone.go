@@ -73,15 +73,24 @@ type params struct {
 	canonical           string // resolved options as canonical JSON
 }
 
+// options are the backbone's options as given (core.Decode fills them).
+type options struct {
+	PCADims       int  `option:"pca_dims"`
+	PCAFitSamples int  `option:"pca_fit_samples"`
+	Standardize   bool `option:"standardize"`
+	Whiten        bool `option:"whiten"`
+}
+
 func resolve(opts core.Options) (params, error) {
-	o, err := core.ResolveOptions(schema(), opts)
+	var o options
+	resolved, err := core.Decode(schema(), opts, &o)
 	if err != nil {
 		return params{}, err
 	}
 	p := params{
-		pcaDims: o.Int(optPCADims), fitSamples: o.Int(optPCAFitSamples),
-		standardize: o.Bool(optStandardize), whiten: o.Bool(optWhiten),
-		canonical: o.Canonical(),
+		pcaDims: o.PCADims, fitSamples: o.PCAFitSamples,
+		standardize: o.Standardize, whiten: o.Whiten,
+		canonical: resolved.Canonical(),
 	}
 	if p.pcaDims == 0 {
 		if p.whiten {

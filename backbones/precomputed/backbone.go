@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -29,13 +30,20 @@ var schema = []core.Option{
 	{Name: "test", Type: core.TypeString, Default: "", Help: "the test split's .npy [N, D] (overrides dir)"},
 }
 
+// options are the backbone's options as given (core.Decode fills them).
+type options struct {
+	Dir   string `option:"dir"`
+	Train string `option:"train"`
+	Test  string `option:"test"`
+}
+
 // splitFile returns the file of a split under the options.
-func splitFile(opts core.Options, split string) (string, error) {
-	if opts.Has(split) && opts.String(split) != "" {
-		return opts.String(split), nil
+func splitFile(opts options, split string) (string, error) {
+	if f := map[string]string{"train": opts.Train, "test": opts.Test}[split]; f != "" {
+		return f, nil
 	}
-	if d := opts.String("dir"); d != "" {
-		return filepath.Join(d, split+".npy"), nil
+	if opts.Dir != "" {
+		return filepath.Join(opts.Dir, split+".npy"), nil
 	}
 	return "", fmt.Errorf("%w: no features for split %q: set dir (a folder with %s.npy) or %s", core.ErrInvalidInput, split, split, split)
 }
@@ -75,36 +83,40 @@ func (Backbone) Describe(ctx context.Context, given core.Options) (core.Backbone
 	if given == nil {
 		return info, nil
 	}
-	opts, err := core.ResolveOptions(schema, given)
+	var opts options
+	resolved, err := core.Decode(schema, given, &opts)
 	if err != nil {
 		return info, err
 	}
-	if opts.String("dir") == "" && opts.String("train") == "" {
+	if opts.Dir == "" && opts.Train == "" {
 		return info, &core.OptionError{Key: "dir", Msg: "set dir (a folder with train.npy, test.npy) or train/test paths"}
 	}
-	var files []string
-	if d := opts.String("dir"); d != "" {
+	files := map[string]string{} // file -> the option that names it
+	if d := opts.Dir; d != "" {
 		m, _ := filepath.Glob(filepath.Join(d, "*.npy"))
-		files = append(files, m...)
+		for _, f := range m {
+			files[f] = "dir"
+		}
 		if len(m) == 0 {
 			return info, &core.OptionError{Key: "dir", Msg: fmt.Sprintf("%s holds no .npy files", d)}
 		}
 	}
-	for _, s := range []string{"train", "test"} {
-		if p := opts.String(s); p != "" {
-			files = append(files, p)
+	for _, kv := range [][2]string{{"train", opts.Train}, {"test", opts.Test}} {
+		if kv[1] != "" {
+			files[kv[1]] = kv[0]
 		}
 	}
-	sort.Strings(files)
 	var id []string
-	for _, f := range files {
+	for _, f := range slices.Sorted(maps.Keys(files)) {
 		h, err := fileHash(f)
-		if err != nil {
+		if errors.Is(err, core.ErrInvalidInput) {
+			return info, core.OptionFault(files[f], err)
+		} else if err != nil {
 			return info, err
 		}
 		id = append(id, filepath.Base(f)+"="+h)
 	}
-	info.Identity = "precomputed " + Version + " " + strings.Join(id, ",") + " " + opts.Canonical()
+	info.Identity = "precomputed " + Version + " " + strings.Join(id, ",") + " " + resolved.Canonical()
 	return info, nil
 }
 
@@ -115,8 +127,8 @@ func (Backbone) Fit(ctx context.Context, req core.EmbedRequest, in core.BatchRea
 
 // Embed sends the rows of the split's file that match each image batch.
 func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchReader, send func(core.EmbeddingBatch) error) error {
-	opts, err := core.ResolveOptions(schema, req.Options)
-	if err != nil {
+	var opts options
+	if _, err := core.Decode(schema, req.Options, &opts); err != nil {
 		return err
 	}
 	path, err := splitFile(opts, req.Split)

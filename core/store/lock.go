@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/clusterlab/clusterlab/core"
+
 	"errors"
 	"fmt"
 	"os"
@@ -64,8 +66,9 @@ func FreeBytes(path string) (uint64, error) {
 	return st.Bavail * uint64(st.Bsize), nil
 }
 
-// ErrNoSpace marks a check that found too little free disk space.
-var ErrNoSpace = errors.New("not enough free disk space")
+// ErrNoSpace marks a check that found too little free disk space; it is
+// core.ErrNoSpace, which also crosses the plugin protocol.
+var ErrNoSpace = core.ErrNoSpace
 
 // freeBytes is FreeBytes, replaceable in tests.
 var freeBytes = FreeBytes

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/clusterlab/clusterlab/core"
@@ -75,16 +76,24 @@ type config struct {
 	limitTrain, limitTest int
 }
 
+// options are the dataset's options as given (core.Decode fills them).
+type options struct {
+	Name       string `option:"name"`
+	Root       string `option:"root"`
+	Format     string `option:"format"`
+	LimitTrain int    `option:"limit_train"`
+	LimitTest  int    `option:"limit_test"`
+}
+
 func resolve(opts core.Options) (config, error) {
-	o, err := core.ResolveOptions(schema(), opts)
-	if err != nil {
+	var o options
+	if _, err := core.Decode(schema(), opts, &o); err != nil {
 		return config{}, err
 	}
-	name := o.String(optName)
 	return config{
-		want:       want{name: name, c100: name != nameCIFAR10, format: o.String(optFormat)},
-		root:       o.String(optRoot),
-		limitTrain: o.Int(optLimitTrain), limitTest: o.Int(optLimitTest),
+		want:       want{name: o.Name, c100: o.Name != nameCIFAR10, format: o.Format},
+		root:       o.Root,
+		limitTrain: o.LimitTrain, limitTest: o.LimitTest,
 	}, nil
 }
 
@@ -99,7 +108,10 @@ func (Dataset) Describe(ctx context.Context, opts core.Options) (core.DatasetInf
 		return core.DatasetInfo{}, err
 	}
 	v, err := open(ctx, cfg)
-	if err != nil {
+	if errors.Is(err, core.ErrInvalidInput) {
+		// Missing, truncated or garbled files under root: name the key.
+		return core.DatasetInfo{}, core.OptionFault(optRoot, err)
+	} else if err != nil {
 		return core.DatasetInfo{}, err
 	}
 	d := description()

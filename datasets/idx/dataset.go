@@ -74,20 +74,18 @@ func description() core.Description {
 }
 
 // config is the resolved options.
+// config is the resolved options (core.Decode fills it).
 type config struct {
-	name, root            string
-	limitTrain, limitTest int
+	Name       string `option:"name"`
+	Root       string `option:"root"`
+	LimitTrain int    `option:"limit_train"`
+	LimitTest  int    `option:"limit_test"`
 }
 
 func resolve(opts core.Options) (config, error) {
-	o, err := core.ResolveOptions(schema(), opts)
-	if err != nil {
-		return config{}, err
-	}
-	return config{
-		name: o.String(optName), root: o.String(optRoot),
-		limitTrain: o.Int(optLimitTrain), limitTest: o.Int(optLimitTest),
-	}, nil
+	var c config
+	_, err := core.Decode(schema(), opts, &c)
+	return c, err
 }
 
 // Describe implements core.Dataset. With options it loads and validates the
@@ -102,9 +100,9 @@ func (Dataset) Describe(ctx context.Context, opts core.Options) (core.DatasetInf
 	}
 	v, err := open(ctx, cfg)
 	if err != nil {
-		// Missing, truncated or garbled files and bad roots are the user's
-		// input: the runner exits 2.
-		return core.DatasetInfo{}, core.InvalidInput(err)
+		// Missing, truncated or garbled files under root are the user's
+		// input: the runner exits 2 and names the root key.
+		return core.DatasetInfo{}, core.OptionFault(optRoot, err)
 	}
 	return v.info(), nil
 }
@@ -130,7 +128,7 @@ func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.Im
 	case core.SplitTest:
 		s = v.test
 	default:
-		return fmt.Errorf("read: unknown split %q; the idx dataset has splits %q and %q", req.Split, core.SplitTrain, core.SplitTest)
+		return core.InvalidInput(fmt.Errorf("read: unknown split %q; the idx dataset has splits %q and %q", req.Split, core.SplitTrain, core.SplitTest))
 	}
 	px := s.h * s.w
 	for off := 0; off < s.n; off += req.BatchSize {
@@ -174,7 +172,7 @@ func (v *view) info() core.DatasetInfo {
 	d := description()
 	f := v.files
 	var id strings.Builder
-	fmt.Fprintf(&id, "idx %s name=%s", Version, v.cfg.name)
+	fmt.Fprintf(&id, "idx %s name=%s", Version, v.cfg.Name)
 	for role := range numFiles {
 		fmt.Fprintf(&id, " %s=sha256:%s", fileStems[role], f.sha256[role])
 	}
@@ -190,24 +188,24 @@ func (v *view) info() core.DatasetInfo {
 
 // open resolves, loads (cached) and validates the dataset of cfg.
 func open(ctx context.Context, cfg config) (*view, error) {
-	dir, err := datasetDir(cfg.name, cfg.root)
+	dir, err := datasetDir(cfg.Name, cfg.Root)
 	if err != nil {
 		return nil, err
 	}
 	paths, err := findFiles(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.name, err)
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
 	f, err := loadFiles(ctx, paths)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.name, err)
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
-	classes, err := classNames(cfg.name, dir, f)
+	classes, err := classNames(cfg.Name, dir, f)
 	if err != nil {
 		return nil, err
 	}
 	if err := f.checkLabels(len(classes)); err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.name, err)
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
 	limit := func(s imageArray, labels []byte, n int) splitView {
 		if n <= 0 || n > s.N {
@@ -218,8 +216,8 @@ func open(ctx context.Context, cfg config) (*view, error) {
 	}
 	return &view{
 		cfg: cfg, files: f, classes: classes,
-		train: limit(f.trainImages, f.trainLabels, cfg.limitTrain),
-		test:  limit(f.testImages, f.testLabels, cfg.limitTest),
+		train: limit(f.trainImages, f.trainLabels, cfg.LimitTrain),
+		test:  limit(f.testImages, f.testLabels, cfg.LimitTest),
 	}, nil
 }
 

@@ -22,20 +22,28 @@
 //          exit with status 1.
 //      PLUGIN_PROTOCOL_VERSIONS=1   protocol versions the runner speaks.
 //      PLUGIN_UNIX_SOCKET_DIR=DIR   where to create the Unix socket.
+//      PLUGIN_CLIENT_CERT=PEM       the runner's one-time TLS certificate
+//                                   (go-plugin's AutoMTLS, always on).
 //      GOMLX_NO_AUTO_INSTALL=1      never download anything at run time.
 //
-// 3. Start a gRPC server (plain text, no TLS) on a Unix socket in
-//    PLUGIN_UNIX_SOCKET_DIR (or on 127.0.0.1:<port>), register on it
+// 3. Make a one-time self-signed certificate for "localhost" (subject
+//    alternative name DNS:localhost; go-plugin uses ECDSA P-521) and start
+//    a gRPC server with TLS on a Unix socket in PLUGIN_UNIX_SOCKET_DIR (or
+//    on 127.0.0.1:<port>), presenting that certificate and requiring and
+//    verifying a client certificate against PLUGIN_CLIENT_CERT: then only
+//    the runner that started the plugin can talk to it. Register on it
 //      - the one service of your kind below (Dataset, Backbone or Loss);
 //      - grpc.health.v1.Health, with service name "plugin" SERVING;
 //      - optionally go-plugin's plugin.GRPCController (Shutdown: exit
 //        promptly) and plugin.GRPCStdio; when they are absent the runner
 //        kills the process instead of asking it to stop.
 //    Then print exactly one line on stdout and flush it:
-//        1|1|unix|/path/to/socket|grpc|
+//        1|1|unix|/path/to/socket|grpc|CERT
 //    (go-plugin core version 1 | clusterlab protocol version 1 | network
-//    "unix" or "tcp" | address | "grpc" | empty). Print nothing else on
-//    stdout before that line.
+//    "unix" or "tcp" | address | "grpc" | your certificate, DER encoded in
+//    base64 with the standard alphabet and no padding). Print nothing else
+//    on stdout before that line. examples/backbone-python does all of this
+//    in Python.
 //
 // 4. Write diagnostics to stderr: when the plugin fails, the runner quotes
 //    the last lines of its stderr to the user.
@@ -71,6 +79,10 @@
 //                       image shape); add an ErrorDetail naming the option
 //                       when one option is at fault. The runner exits with
 //                       status 2 ("bad input") on these.
+//     RESOURCE_EXHAUSTED with an ErrorDetail whose reason is "no_space":
+//                       a write failed for lack of disk space (or a
+//                       quota, or a file size limit); the runner says how
+//                       to resume.
 //     CANCELLED         the call's context was cancelled by the runner.
 //     UNKNOWN           any other failure of the plugin's work.
 //     INTERNAL          a bug (the Go adapters report recovered panics so).
@@ -91,6 +103,7 @@ package clusterlabpb
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1401,15 +1414,27 @@ func (*FitEvent_Progress) isFitEvent_Event() {}
 
 func (*FitEvent_Result) isFitEvent_Event() {}
 
-// ErrorDetail may be attached to an INVALID_ARGUMENT status (google.rpc.Status
-// details) to name the option at fault, so that the runner can point at the
-// config file and section.
+// ErrorDetail is attached to an error status (as a detail of
+// google.rpc.Status) to say what kind of error it is: the runner reads
+// these fields, never the message text. It names the option at fault of an
+// INVALID_ARGUMENT status, so that the runner can point at the config key
+// and where its value came from, and marks a RESOURCE_EXHAUSTED status
+// caused by a full disk.
+//
+// From a language whose gRPC library has no helper for status details, send
+// the serialized Status below, with the ErrorDetail packed into a
+// google.protobuf.Any (type URL
+// "type.googleapis.com/clusterlab.v1.ErrorDetail"), as the binary trailing
+// metadata "grpc-status-details-bin" along with the status code and message.
 type ErrorDetail struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The option's key in the plugin's config section.
 	Option string `protobuf:"bytes,1,opt,name=option,proto3" json:"option,omitempty"`
 	// What is wrong with it, without the key (e.g. "5 is above the maximum 3").
-	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Why the call failed, when the status code alone does not say:
+	// "no_space" (RESOURCE_EXHAUSTED: disk full, quota, file size limit).
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1458,11 +1483,81 @@ func (x *ErrorDetail) GetMessage() string {
 	return ""
 }
 
+func (x *ErrorDetail) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Status has the fields of google.rpc.Status (same numbers, same wire
+// format), for plugins that build "grpc-status-details-bin" themselves.
+// The runner never sends it and Go plugins never need it.
+type Status struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Details       []*anypb.Any           `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Status) Reset() {
+	*x = Status{}
+	mi := &file_clusterlab_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status) ProtoMessage() {}
+
+func (x *Status) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterlab_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status.ProtoReflect.Descriptor instead.
+func (*Status) Descriptor() ([]byte, []int) {
+	return file_clusterlab_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Status) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *Status) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Status) GetDetails() []*anypb.Any {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
 var File_clusterlab_proto protoreflect.FileDescriptor
 
 const file_clusterlab_proto_rawDesc = "" +
 	"\n" +
-	"\x10clusterlab.proto\x12\rclusterlab.v1\"4\n" +
+	"\x10clusterlab.proto\x12\rclusterlab.v1\x1a\x19google/protobuf/any.proto\"4\n" +
 	"\x0fDescribeRequest\x12!\n" +
 	"\foptions_json\x18\x01 \x01(\fR\voptionsJson\"\x97\x02\n" +
 	"\x06Option\x12\x12\n" +
@@ -1564,10 +1659,15 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\bFitEvent\x125\n" +
 	"\bprogress\x18\x01 \x01(\v2\x17.clusterlab.v1.ProgressH\x00R\bprogress\x122\n" +
 	"\x06result\x18\x02 \x01(\v2\x18.clusterlab.v1.FitResultH\x00R\x06resultB\a\n" +
-	"\x05event\"?\n" +
+	"\x05event\"W\n" +
 	"\vErrorDetail\x12\x16\n" +
 	"\x06option\x18\x01 \x01(\tR\x06option\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage2\x92\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"f\n" +
+	"\x06Status\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
+	"\adetails\x18\x03 \x03(\v2\x14.google.protobuf.AnyR\adetails2\x92\x01\n" +
 	"\aDataset\x12F\n" +
 	"\bDescribe\x12\x1e.clusterlab.v1.DescribeRequest\x1a\x1a.clusterlab.v1.DatasetInfo\x12?\n" +
 	"\x04Read\x12\x1a.clusterlab.v1.ReadRequest\x1a\x19.clusterlab.v1.ImageBatch0\x012\xe8\x01\n" +
@@ -1591,7 +1691,7 @@ func file_clusterlab_proto_rawDescGZIP() []byte {
 	return file_clusterlab_proto_rawDescData
 }
 
-var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_clusterlab_proto_goTypes = []any{
 	(*DescribeRequest)(nil),     // 0: clusterlab.v1.DescribeRequest
 	(*Option)(nil),              // 1: clusterlab.v1.Option
@@ -1610,8 +1710,10 @@ var file_clusterlab_proto_goTypes = []any{
 	(*FitResult)(nil),           // 14: clusterlab.v1.FitResult
 	(*FitEvent)(nil),            // 15: clusterlab.v1.FitEvent
 	(*ErrorDetail)(nil),         // 16: clusterlab.v1.ErrorDetail
-	nil,                         // 17: clusterlab.v1.FitRequest.AssignEntry
-	nil,                         // 18: clusterlab.v1.FitResult.AssignmentsEntry
+	(*Status)(nil),              // 17: clusterlab.v1.Status
+	nil,                         // 18: clusterlab.v1.FitRequest.AssignEntry
+	nil,                         // 19: clusterlab.v1.FitResult.AssignmentsEntry
+	(*anypb.Any)(nil),           // 20: google.protobuf.Any
 }
 var file_clusterlab_proto_depIdxs = []int32{
 	1,  // 0: clusterlab.v1.Description.options:type_name -> clusterlab.v1.Option
@@ -1621,29 +1723,30 @@ var file_clusterlab_proto_depIdxs = []int32{
 	5,  // 4: clusterlab.v1.EmbedRequest.dataset:type_name -> clusterlab.v1.DatasetInfo
 	8,  // 5: clusterlab.v1.BackboneInput.header:type_name -> clusterlab.v1.EmbedRequest
 	3,  // 6: clusterlab.v1.BackboneInput.batch:type_name -> clusterlab.v1.ImageBatch
-	17, // 7: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
-	18, // 8: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
+	18, // 7: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
+	19, // 8: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
 	13, // 9: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
 	14, // 10: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
-	0,  // 11: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
-	6,  // 12: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
-	0,  // 13: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
-	9,  // 14: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
-	9,  // 15: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
-	0,  // 16: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
-	12, // 17: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
-	5,  // 18: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
-	3,  // 19: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
-	7,  // 20: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
-	10, // 21: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
-	11, // 22: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
-	2,  // 23: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
-	15, // 24: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
-	18, // [18:25] is the sub-list for method output_type
-	11, // [11:18] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	20, // 11: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
+	0,  // 12: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
+	6,  // 13: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
+	0,  // 14: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
+	9,  // 15: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
+	9,  // 16: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
+	0,  // 17: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
+	12, // 18: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
+	5,  // 19: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
+	3,  // 20: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
+	7,  // 21: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
+	10, // 22: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
+	11, // 23: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
+	2,  // 24: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
+	15, // 25: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_clusterlab_proto_init() }
@@ -1666,7 +1769,7 @@ func file_clusterlab_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clusterlab_proto_rawDesc), len(file_clusterlab_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -22,20 +22,28 @@
 //          exit with status 1.
 //      PLUGIN_PROTOCOL_VERSIONS=1   protocol versions the runner speaks.
 //      PLUGIN_UNIX_SOCKET_DIR=DIR   where to create the Unix socket.
+//      PLUGIN_CLIENT_CERT=PEM       the runner's one-time TLS certificate
+//                                   (go-plugin's AutoMTLS, always on).
 //      GOMLX_NO_AUTO_INSTALL=1      never download anything at run time.
 //
-// 3. Start a gRPC server (plain text, no TLS) on a Unix socket in
-//    PLUGIN_UNIX_SOCKET_DIR (or on 127.0.0.1:<port>), register on it
+// 3. Make a one-time self-signed certificate for "localhost" (subject
+//    alternative name DNS:localhost; go-plugin uses ECDSA P-521) and start
+//    a gRPC server with TLS on a Unix socket in PLUGIN_UNIX_SOCKET_DIR (or
+//    on 127.0.0.1:<port>), presenting that certificate and requiring and
+//    verifying a client certificate against PLUGIN_CLIENT_CERT: then only
+//    the runner that started the plugin can talk to it. Register on it
 //      - the one service of your kind below (Dataset, Backbone or Loss);
 //      - grpc.health.v1.Health, with service name "plugin" SERVING;
 //      - optionally go-plugin's plugin.GRPCController (Shutdown: exit
 //        promptly) and plugin.GRPCStdio; when they are absent the runner
 //        kills the process instead of asking it to stop.
 //    Then print exactly one line on stdout and flush it:
-//        1|1|unix|/path/to/socket|grpc|
+//        1|1|unix|/path/to/socket|grpc|CERT
 //    (go-plugin core version 1 | clusterlab protocol version 1 | network
-//    "unix" or "tcp" | address | "grpc" | empty). Print nothing else on
-//    stdout before that line.
+//    "unix" or "tcp" | address | "grpc" | your certificate, DER encoded in
+//    base64 with the standard alphabet and no padding). Print nothing else
+//    on stdout before that line. examples/backbone-python does all of this
+//    in Python.
 //
 // 4. Write diagnostics to stderr: when the plugin fails, the runner quotes
 //    the last lines of its stderr to the user.
@@ -71,6 +79,10 @@
 //                       image shape); add an ErrorDetail naming the option
 //                       when one option is at fault. The runner exits with
 //                       status 2 ("bad input") on these.
+//     RESOURCE_EXHAUSTED with an ErrorDetail whose reason is "no_space":
+//                       a write failed for lack of disk space (or a
+//                       quota, or a file size limit); the runner says how
+//                       to resume.
 //     CANCELLED         the call's context was cancelled by the runner.
 //     UNKNOWN           any other failure of the plugin's work.
 //     INTERNAL          a bug (the Go adapters report recovered panics so).

@@ -47,6 +47,9 @@ type Section struct {
 	// Plugin is a plugin name (found by discovery) or a path to a plugin
 	// executable (any value with a '/').
 	Plugin string
+	// SHA256 pins the plugin executable (key plugin_sha256, hex as
+	// sha256sum prints it): a different file is refused. Empty: any.
+	SHA256 string
 	// Options are the section-level options as given.
 	Options core.Options
 	// PerPlugin holds the options of named plugin subsections.
@@ -107,6 +110,10 @@ var baselinesSchema = []core.Option{
 }
 
 var pluginSections = []string{"dataset", "backbone", "loss"}
+
+// KeySHA256 is the reserved key of a plugin section that pins the plugin
+// executable's sha256; `plugin` is the other.
+const KeySHA256 = "plugin_sha256"
 
 // Overrides are the command line's changes to a config file: --set
 // key=value flags (value parsed as YAML; null or ~ unsets the key) and
@@ -309,8 +316,15 @@ func (c *Config) section(name string, v any) (Section, error) {
 		return Section{}, c.ErrorAt(name+".plugin", "missing: name the plugin (e.g. plugin: idx) or give its path")
 	}
 	sec := Section{Name: name, Plugin: p, Options: core.Options{}}
+	if v, ok := m[KeySHA256]; ok {
+		s, isString := v.(string)
+		if !isString || strings.TrimSpace(s) == "" {
+			return Section{}, c.ErrorAt(name+"."+KeySHA256, "want the plugin executable's sha256 in hex (as sha256sum prints it)")
+		}
+		sec.SHA256 = strings.TrimSpace(s)
+	}
 	for k, val := range m {
-		if k == "plugin" {
+		if k == "plugin" || k == KeySHA256 {
 			continue
 		}
 		sub, isMap := val.(map[string]any)
@@ -354,21 +368,13 @@ func (c *Config) subSection(name string, schema []core.Option, v any) (core.Opti
 }
 
 // OptionError turns an option error of the schema of section prefix (a
-// plugin's, reported by its Describe; "" for the top level) into a config
-// error naming the key and the source of its value. Other errors are
-// returned as they are.
+// plugin's, reported by its Describe or Fit, typed on the wire; "" for the
+// top level) into a config error naming the key and the source of its
+// value. Other errors are returned as they are.
 func (c *Config) OptionError(prefix string, err error) error {
 	var oe *core.OptionError
 	if errors.As(err, &oe) {
 		return c.optionError(prefix, err)
-	}
-	// Errors that crossed a plugin boundary arrive as text: option "x": msg.
-	msg := err.Error()
-	if i := strings.Index(msg, "option \""); i >= 0 && (errors.Is(err, core.ErrInvalidInput) || i == 0) {
-		rest := msg[i+len("option \""):]
-		if key, m, ok := strings.Cut(rest, "\": "); ok && !strings.ContainsAny(key, " \"") {
-			return c.ErrorAt(joinKey(prefix, key), "%s", m)
-		}
 	}
 	return err
 }
@@ -429,6 +435,9 @@ func (c *Config) Map(resolved map[string]core.Options) map[string]any {
 	}
 	for _, sec := range []Section{c.Dataset, c.Backbone, c.Loss} {
 		m := map[string]any{"plugin": sec.Plugin}
+		if sec.SHA256 != "" {
+			m[KeySHA256] = sec.SHA256
+		}
 		opts := sec.Options
 		if r, ok := resolved[sec.Name]; ok {
 			opts = r

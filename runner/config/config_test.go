@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,9 +91,15 @@ func TestPluginOptionError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := c.OptionError("loss", errors.New(`option "beta": -1 is below the minimum 0`))
+	got := c.OptionError("loss", fmt.Errorf("loss options: %w", &core.OptionError{Key: "beta", Msg: "-1 is below the minimum 0"}))
 	if got.Error() != `config f.yaml:8: key "loss.beta": -1 is below the minimum 0` {
 		t.Fatal(got)
+	}
+	// A message that reads like an option error is not one: errors are
+	// told apart by type, never by their text.
+	text := errors.New(`option "beta": -1 is below the minimum 0`)
+	if got := c.OptionError("loss", text); got != text {
+		t.Fatalf("a plain error was classified by its text: %v", got)
 	}
 }
 

@@ -52,10 +52,10 @@ func ResolvePMI(loss string, schema []core.Option, opts core.Options) (PMI, core
 	}
 	p := PMI{Beta: resolved.Float(OptBeta), Momentum: resolved.Float(OptProbsMomentum), PositivePMI: resolved.Bool(OptPositivePMI)}
 	if p.Beta <= 0 {
-		return PMI{}, nil, fmt.Errorf("%s loss: option %q must be > 0, got %v (0.6 is the paper's value)", loss, OptBeta, p.Beta)
+		return PMI{}, nil, fmt.Errorf("%s loss: %w", loss, &core.OptionError{Key: OptBeta, Msg: fmt.Sprintf("must be > 0, got %v (0.6 is the paper's value)", p.Beta)})
 	}
 	if p.Momentum >= 1 {
-		return PMI{}, nil, fmt.Errorf("%s loss: option %q must be < 1, got %v (1 would freeze the prior at uniform)", loss, OptProbsMomentum, p.Momentum)
+		return PMI{}, nil, fmt.Errorf("%s loss: %w", loss, &core.OptionError{Key: OptProbsMomentum, Msg: fmt.Sprintf("must be < 1, got %v (1 would freeze the prior at uniform)", p.Momentum)})
 	}
 	return p, resolved, nil
 }
