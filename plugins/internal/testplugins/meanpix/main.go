@@ -52,14 +52,18 @@ func (meanpix) Describe(_ context.Context, opts core.Options) (core.BackboneInfo
 	return info, nil
 }
 
-// next returns the next batch and checks that offsets are consecutive.
-func next(in core.BatchReader, want *int) (core.ImageBatch, error) {
+// next returns the next batch and checks that offsets are consecutive
+// and that the images have the dataset's geometry.
+func next(in core.BatchReader, want *int, ds core.DatasetInfo) (core.ImageBatch, error) {
 	b, err := in.Next()
 	if err != nil {
 		return b, err
 	}
 	if b.Offset != *want {
 		return b, fmt.Errorf("batch at offset %d, want %d", b.Offset, *want)
+	}
+	if b.Height != ds.Height || b.Width != ds.Width || b.Channels != ds.Channels {
+		return b, fmt.Errorf("%w: images of %dx%dx%d, the dataset's are %dx%dx%d", core.ErrInvalidInput, b.Height, b.Width, b.Channels, ds.Height, ds.Width, ds.Channels)
 	}
 	*want += b.Count
 	return b, nil
@@ -71,7 +75,7 @@ func (meanpix) Fit(ctx context.Context, req core.EmbedRequest, in core.BatchRead
 	pixelsPerChannel := 0
 	var st state
 	for {
-		b, err := next(in, &want)
+		b, err := next(in, &want, req.Dataset)
 		if err == io.EOF {
 			break
 		}
@@ -129,7 +133,7 @@ func (m meanpix) Embed(ctx context.Context, req core.EmbedRequest, in core.Batch
 		defer close(batches)
 		want := 0
 		for {
-			b, err := next(in, &want)
+			b, err := next(in, &want, req.Dataset)
 			if err == io.EOF {
 				return
 			}
