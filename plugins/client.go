@@ -1,7 +1,10 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +47,33 @@ type launchConfig struct {
 	startTimeout    time.Duration
 	describeTimeout time.Duration
 	env             []string
+	pin             string // the executable's pinned sha256 in hex; "": any
 }
+
+// WithSHA256 pins the plugin executable: Launch refuses to start a file
+// whose sha256 differs (go-plugin's SecureConfig), with an error that gives
+// both checksums. hexSum is the checksum in hex, as sha256sum prints it.
+func WithSHA256(hexSum string) LaunchOption {
+	return func(c *launchConfig) { c.pin = strings.ToLower(strings.TrimSpace(hexSum)) }
+}
+
+// ChecksumError is Launch's error for a plugin executable whose sha256 is
+// not the one pinned.
+type ChecksumError struct {
+	Path       string
+	Want, Have string // hex
+}
+
+func (e *ChecksumError) Error() string {
+	if e.Have == "" {
+		return fmt.Sprintf("the pinned sha256 %q of plugin %s is not 64 hex digits (sha256sum prints it)", e.Want, e.Path)
+	}
+	return fmt.Sprintf("plugin %s has sha256 %s, but the config pins %s: it is not the program you pinned (rebuilt, replaced or tampered with); check it, then update the pin or restore the file", e.Path, e.Have, e.Want)
+}
+
+// Is makes a checksum mismatch invalid input: the config or the file must
+// change.
+func (e *ChecksumError) Is(target error) bool { return target == core.ErrInvalidInput }
 
 // WithStartTimeout bounds the time from starting the process to the end of
 // the go-plugin handshake (default DefaultStartTimeout).
@@ -104,6 +133,11 @@ func Launch(ctx context.Context, kind, nameOrPath string, opts ...LaunchOption) 
 		cfg:    cfg,
 		stderr: newTailBuffer(stderrKeep),
 	}
+	if cfg.pin != "" {
+		if err := checkSHA256(path, cfg.pin); err != nil {
+			return nil, err
+		}
+	}
 	c.pc = plugin.NewClient(c.clientConfig())
 	track(c)
 	if err := c.start(ctx); err != nil {
@@ -145,6 +179,27 @@ func (c *Client) clientConfig() *plugin.ClientConfig {
 	}
 }
 
+// checkSHA256 compares the executable's checksum with the pinned one (hex).
+func checkSHA256(path, pin string) error {
+	want, err := hex.DecodeString(pin)
+	if err != nil || len(want) != sha256.Size {
+		return &ChecksumError{Path: path, Want: pin}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("check the sha256 of plugin %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("check the sha256 of plugin %s: %w", path, err)
+	}
+	if have := h.Sum(nil); !bytes.Equal(have, want) {
+		return &ChecksumError{Path: path, Want: pin, Have: hex.EncodeToString(have)}
+	}
+	return nil
+}
+
 // maxSocketBase keeps the plugin's Unix socket path (base dir +
 // "/plugin-dirNNNNNNNNNN/pluginNNNNNNNNNN") within the 108 bytes Linux
 // allows: beyond that the plugin cannot listen at all.
@@ -163,6 +218,14 @@ func socketBaseDir() string {
 // newRunner is go-plugin's RunnerFunc: cmd carries the environment
 // go-plugin prepared (handshake cookie, socket directory).
 func (c *Client) newRunner(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
+	// A pinned checksum is checked again right before the start (what
+	// go-plugin's SecureConfig does, which needs go-plugin to start the
+	// command itself), narrowing the gap after Launch's first check.
+	if c.cfg.pin != "" {
+		if err := checkSHA256(c.path, c.cfg.pin); err != nil {
+			return nil, err
+		}
+	}
 	env := append(append(cmd.Env, "GOMLX_NO_AUTO_INSTALL=1"), c.cfg.env...)
 	p := newProcess(c.path, env, c.stderr)
 	c.mu.Lock()

@@ -2,6 +2,8 @@ package plugins
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +13,9 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	pb "github.com/clusterlab/clusterlab/plugins/proto"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 func asPluginError(err error, pe **PluginError) bool { return errors.As(err, pe) }
@@ -259,5 +264,54 @@ func TestKillAll(t *testing.T) {
 	c := launch(t, core.KindDataset, "clusterlab-dataset-synth")
 	if _, err := c.Dataset().Describe(ctx, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPinnedSHA256: a pinned plugin starts only when its executable has
+// that checksum; otherwise Launch names both checksums, as invalid input.
+func TestPinnedSHA256(t *testing.T) {
+	path := pluginPath("clusterlab-dataset-synth")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	good := hex.EncodeToString(sum[:])
+	c := launch(t, core.KindDataset, "clusterlab-dataset-synth", WithSHA256(strings.ToUpper(good)))
+	if c.Description().Name != "synth" {
+		t.Fatalf("pinned launch: %+v", c.Description())
+	}
+	ctx := context.Background()
+	other := strings.Repeat("0", 64)
+	_, err = Launch(ctx, core.KindDataset, path, WithSHA256(other))
+	var ce *ChecksumError
+	if !errors.As(err, &ce) || ce.Have != good || ce.Want != other || !errors.Is(err, core.ErrInvalidInput) || !strings.Contains(err.Error(), good) {
+		t.Fatalf("wrong pin: %v", err)
+	}
+	_, err = Launch(ctx, core.KindDataset, path, WithSHA256("abc"))
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "not 64 hex digits") {
+		t.Fatalf("malformed pin: %v", err)
+	}
+}
+
+// TestOnlyTheRunnerCanConnect: with AutoMTLS, a client without the
+// runner's certificate cannot call the plugin, even on its own socket.
+func TestOnlyTheRunnerCanConnect(t *testing.T) {
+	c := launch(t, core.KindDataset, "clusterlab-dataset-synth")
+	addr := c.pc.ReattachConfig().Addr
+	conn, err := grpc.NewClient(addr.Network()+":"+addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = pb.NewDatasetClient(conn).Describe(ctx, &pb.DescribeRequest{})
+	if err == nil {
+		t.Fatalf("a plain connection to the plugin's socket %s was answered", addr)
+	}
+	// The runner's own connection works.
+	if _, err := c.Dataset().Describe(ctx, nil); err != nil {
+		t.Fatalf("the runner's connection: %v", err)
 	}
 }

@@ -31,6 +31,7 @@ import (
 type plannedPlugin struct {
 	section string // dataset, backbone, loss
 	plugin  string // as configured: a name or a path
+	sha256  string // the pinned checksum of its executable ("": any)
 	// given are the options handed to the plugin: the section's options
 	// the plugin has, its own subsection's, and derived defaults.
 	given core.Options
@@ -98,15 +99,20 @@ func (b *pluginBook) close() {
 	}
 }
 
-func (b *pluginBook) client(kind, nameOrPath string) (*plugins.Client, error) {
-	key := kind + "\x00" + nameOrPath
+// client launches a plugin once; pin is its pinned sha256 ("" for none).
+func (b *pluginBook) client(kind, nameOrPath, pin string) (*plugins.Client, error) {
+	key := kind + "\x00" + nameOrPath + "\x00" + pin
 	if c, ok := b.clients[key]; ok {
 		return c, nil
 	}
 	if err, ok := b.launchErr[key]; ok {
 		return nil, err
 	}
-	c, err := plugins.Launch(b.ctx, kind, nameOrPath)
+	var opts []plugins.LaunchOption
+	if pin != "" {
+		opts = append(opts, plugins.WithSHA256(pin))
+	}
+	c, err := plugins.Launch(b.ctx, kind, nameOrPath, opts...)
 	if err != nil {
 		b.launchErr[key] = err
 		return nil, err
@@ -115,13 +121,14 @@ func (b *pluginBook) client(kind, nameOrPath string) (*plugins.Client, error) {
 	return c, nil
 }
 
-// describe calls the plugin's Describe with opts, once per distinct opts.
-func (b *pluginBook) describe(kind, nameOrPath string, opts core.Options) describeResult {
-	key := kind + "\x00" + nameOrPath + "\x00" + opts.Canonical()
+// describe calls the section plugin's Describe with opts, once per
+// distinct opts.
+func (b *pluginBook) describe(kind string, sec config.Section, opts core.Options) describeResult {
+	key := kind + "\x00" + sec.Plugin + "\x00" + sec.SHA256 + "\x00" + opts.Canonical()
 	if r, ok := b.described[key]; ok {
 		return r
 	}
-	c, err := b.client(kind, nameOrPath)
+	c, err := b.client(kind, sec.Plugin, sec.SHA256)
 	if err != nil {
 		return describeResult{err: err}
 	}
@@ -154,7 +161,7 @@ func (b *pluginBook) others(kind string) []core.Description {
 		if f.Kind != kind {
 			continue
 		}
-		c, err := b.client(kind, f.Path)
+		c, err := b.client(kind, f.Path, "")
 		if err != nil {
 			continue // a broken plugin is reported by `clusterlab plugins`
 		}
@@ -372,10 +379,10 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 
 	// plan one section: select its options, describe, check bounds.
 	section := func(sec config.Section, kind string) (plannedPlugin, describeResult, bool) {
-		pp := plannedPlugin{section: sec.Name, plugin: sec.Plugin}
-		c, err := b.client(kind, sec.Plugin)
+		pp := plannedPlugin{section: sec.Name, plugin: sec.Plugin, sha256: sec.SHA256}
+		c, err := b.client(kind, sec.Plugin, sec.SHA256)
 		if err != nil {
-			add(wrapPluginErr(cfg, sec.Name, err, nil))
+			add(wrapPluginErr(cfg, sec.Name, err))
 			return pp, describeResult{}, false
 		}
 		given, unused, es := b.selectOptions(cfg, sec, kind, c, q)
@@ -384,9 +391,9 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 			add(es...)
 			return pp, describeResult{}, false
 		}
-		r := b.describe(kind, sec.Plugin, given)
+		r := b.describe(kind, sec, given)
 		if r.err != nil {
-			add(wrapPluginErr(cfg, sec.Name, r.err, given))
+			add(wrapPluginErr(cfg, sec.Name, r.err))
 			return pp, r, false
 		}
 		pp.given, pp.desc = given, r.d
@@ -511,39 +518,23 @@ func splitNames(info core.DatasetInfo) string {
 }
 
 // wrapPluginErr turns a plugin's error about a section into a config error
-// naming the key and its source when it is about an option (an option
-// error, or a message quoting the value of exactly one string option, such
-// as a folder that holds no data), and otherwise says which section's
-// plugin it came from.
-func wrapPluginErr(cfg *config.Config, section string, err error, given core.Options) error {
+// naming the key and its source when the plugin said which option is at
+// fault (a *core.OptionError, typed on the wire), and otherwise says which
+// section's plugin it came from.
+func wrapPluginErr(cfg *config.Config, section string, err error) error {
 	var nf *plugins.NotFoundError
 	if errors.As(err, &nf) {
 		return &config.Error{Source: cfg.SourceOf(section + ".plugin"), Key: section + ".plugin", Msg: err.Error()}
+	}
+	var ce *plugins.ChecksumError
+	if errors.As(err, &ce) {
+		key := section + "." + config.KeySHA256
+		return &config.Error{Source: cfg.SourceOf(key), Key: key, Msg: err.Error()}
 	}
 	if e := cfg.OptionError(section, err); e != err {
 		return e
 	}
 	if errors.Is(err, core.ErrInvalidInput) || plugins.IsInvalidInput(err) {
-		found := map[string]string{} // option -> its value quoted in the message
-		for k, v := range given {
-			if s, ok := v.(string); ok && len(s) > 1 && strings.Contains(err.Error(), s) {
-				found[k] = s
-			}
-		}
-		var quoted []string
-		for k, v := range found {
-			inner := false // a value inside another quoted one ("idx" in "emptyidx")
-			for k2, v2 := range found {
-				inner = inner || (k2 != k && len(v2) > len(v) && strings.Contains(v2, v))
-			}
-			if !inner {
-				quoted = append(quoted, k)
-			}
-		}
-		if len(quoted) == 1 {
-			key := section + "." + quoted[0]
-			return &config.Error{Source: cfg.SourceOf(key), Key: key, Msg: err.Error()}
-		}
 		return core.InvalidInput(fmt.Errorf("%s (%s): %w", section, cfg.SourceOf(section), err))
 	}
 	return fmt.Errorf("%s plugin: %w", section, err)
