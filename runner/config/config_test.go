@@ -246,3 +246,21 @@ sweep:
 		}
 	}
 }
+
+func TestPluginSHA256(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	c, err := LoadBytes("p.yaml", []byte(lossLast+"  plugin_sha256: "+sum+"\n"), nil, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Loss.SHA256 != sum || c.Loss.Options[KeySHA256] != nil {
+		t.Fatalf("pin %q, options %v", c.Loss.SHA256, c.Loss.Options)
+	}
+	if y, _ := c.YAML(nil); !strings.Contains(string(y), "plugin_sha256: "+sum) {
+		t.Errorf("config.yaml lacks the pin:\n%s", y)
+	}
+	_, err = LoadBytes("p.yaml", []byte(lossLast+"  plugin_sha256: 12\n"), nil, Overrides{})
+	if err == nil || !strings.Contains(err.Error(), `p.yaml:8: key "loss.plugin_sha256"`) {
+		t.Errorf("a number as pin: %v", err)
+	}
+}
