@@ -37,8 +37,11 @@ build: setup
 demo: build
 	bin/clusterlab run configs/mnist_temi.yaml
 
-# test: the whole suite, with the onnx backend compiled in.
+# test: the whole suite, with the onnx backend compiled in. The Debian
+# packages some tests need (Fashion-MNIST, Python gRPC for the plugin
+# example) are installed first when missing and possible.
 test: build
+	./scripts/setup-debian.sh
 	$(GO) test -tags $(TAGS) -timeout 20m -count=1 ./...
 
 fmt:
