@@ -12,18 +12,9 @@ import (
 
 // cmdEmbed computes (or finds in the store) the embeddings of every split
 // of a config's dataset and backbone, and prints where they are.
-func cmdEmbed(ctx context.Context, args []string, stdout io.Writer) error {
-	pos, flags, err := parseArgs(args, map[string]bool{"json": true})
-	if err != nil {
-		return err
-	}
-	if err := onlyFlags(flags, "set", "unset", "json"); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"embed takes exactly one CONFIG file"}
-	}
-	cfg, err := config.Load(pos[0], config.Overrides{Sets: flags["set"], Unsets: flags["unset"]})
+// With jsonOut it prints {split: embeddings file} as JSON.
+func cmdEmbed(ctx context.Context, configFile string, ov config.Overrides, jsonOut bool, stdout io.Writer) error {
+	cfg, err := config.Load(configFile, ov)
 	if err != nil {
 		return err
 	}
@@ -51,7 +42,7 @@ func cmdEmbed(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(flags["json"]) > 0 {
+	if jsonOut {
 		out := map[string]string{}
 		for name, sd := range splits {
 			out[name] = sd.Embeddings

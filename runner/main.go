@@ -28,28 +28,9 @@ import (
 	"github.com/clusterlab/clusterlab/runner/tables"
 )
 
-const usage = `clusterlab: deep image clustering on frozen features
-
-usage:
-  clusterlab run CONFIG [--set key=value ...] [--unset key ...]
-                                                 run one experiment, or every trial of a sweep
-  clusterlab embed CONFIG [--set key=value ...] [--unset key ...] [--json]
-                                                 compute or reuse the embeddings of every split
-  clusterlab table RUN_DIR... [--format text|markdown|csv|json] [--split NAME]
-                                                 re-render stored results (a sweep's
-                                                 trials, or its experiment directory)
-  clusterlab report RUN_DIR...                   redraw the plots and report.md/report.html
-                                                 of finished runs
-  clusterlab score --labels Y --pred P [--json]  metrics of any assignment
-  clusterlab plugins [--options] [--format F]    list installed plugins (and their options)
-
-Config keys can also be set with CLUSTERLAB_<KEY> environment variables
-(double underscore for nesting: CLUSTERLAB_LOSS__EPOCHS=5); --set wins over
-them, --unset KEY (or --set KEY=null) removes a key.
-Exit status: 0 success, 1 failure, 2 bad input (config, data, usage).
-`
-
-// usageError is bad command-line usage (exit 2).
+// usageError is bad command-line usage (exit 2): an unknown command or
+// flag, a missing or extra argument, a flag value out of its choices.
+// mainWithStatus prints the command's usage after it.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
@@ -58,6 +39,9 @@ func main() {
 	os.Exit(mainWithStatus(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// mainWithStatus runs the command line args (without the program name),
+// printing on stdout and stderr, and returns the exit status: 0 success,
+// 1 failure, 2 bad usage or bad input, 130 interrupted.
 func mainWithStatus(args []string, stdout, stderr io.Writer) int {
 	// Plugins inherit the environment: hand them the ONNX Runtime library
 	// the runner found, so they need not find it from their own folder.
@@ -69,7 +53,7 @@ func mainWithStatus(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	defer plugins.KillAll()
-	err := dispatch(ctx, args, stdout)
+	cmd, err := executeCLI(ctx, args, stdout, stderr)
 	if err == nil {
 		return 0
 	}
@@ -78,7 +62,8 @@ func mainWithStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "clusterlab: the disk is full (or a file size limit was reached). Files are renamed into place only when complete, so nothing half-written is kept; free some space and run the same command again to resume.")
 	}
 	if errors.As(err, new(usageError)) {
-		fmt.Fprint(stderr, "\n"+usage)
+		fmt.Fprint(stderr, "\n")
+		printUsage(cmd, stderr)
 	}
 	code := exitStatus(ctx, err)
 	if code == exitInterrupted {
@@ -127,83 +112,10 @@ func signalContext() (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"no command given"}
-	}
-	switch args[0] {
-	case "run":
-		return cmdRun(ctx, args[1:], stdout)
-	case "embed":
-		return cmdEmbed(ctx, args[1:], stdout)
-	case "table":
-		return cmdTable(args[1:], stdout)
-	case "report":
-		return cmdReport(args[1:], stdout)
-	case "score":
-		return cmdScore(args[1:], stdout)
-	case "plugins":
-		return cmdPlugins(ctx, args[1:], stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	return usageError{fmt.Sprintf("unknown command %q", args[0])}
-}
-
-// parseArgs splits positional arguments from --flag value pairs; repeated
-// flags accumulate. bools lists flags without a value.
-func parseArgs(args []string, bools map[string]bool) (pos []string, flags map[string][]string, err error) {
-	flags = map[string][]string{}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			pos = append(pos, a)
-			continue
-		}
-		name := strings.TrimLeft(a, "-")
-		if n, v, ok := strings.Cut(name, "="); ok {
-			flags[n] = append(flags[n], v)
-			continue
-		}
-		if bools[name] {
-			flags[name] = append(flags[name], "true")
-			continue
-		}
-		if i+1 >= len(args) {
-			return nil, nil, usageError{fmt.Sprintf("flag %s needs a value", a)}
-		}
-		flags[name] = append(flags[name], args[i+1])
-		i++
-	}
-	return pos, flags, nil
-}
-
-func onlyFlags(flags map[string][]string, allowed ...string) error {
-	for f := range flags {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || f == a
-		}
-		if !ok {
-			return usageError{fmt.Sprintf("unknown flag --%s", f)}
-		}
-	}
-	return nil
-}
-
-func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
-	pos, flags, err := parseArgs(args, nil)
-	if err != nil {
-		return err
-	}
-	if err := onlyFlags(flags, "set", "unset"); err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"run takes exactly one CONFIG file"}
-	}
-	cfg, err := config.Load(pos[0], config.Overrides{Sets: flags["set"], Unsets: flags["unset"]})
+// cmdRun is `clusterlab run CONFIG`: one experiment, or every trial of a
+// sweep.
+func cmdRun(ctx context.Context, configFile string, ov config.Overrides, stdout io.Writer) error {
+	cfg, err := config.Load(configFile, ov)
 	if err != nil {
 		return err
 	}
@@ -228,22 +140,18 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdTable(args []string, stdout io.Writer) error {
-	pos, flags, err := parseArgs(args, nil)
-	if err != nil {
-		return err
+// tableOptions are the flags of `clusterlab table`.
+type tableOptions struct {
+	format, split, table string
+}
+
+// cmdTable is `clusterlab table RUN_DIR...`: the stored results of runs,
+// re-rendered.
+func cmdTable(dirs []string, o tableOptions, stdout io.Writer) error {
+	if !slices.Contains(tables.Formats, o.format) {
+		return usageError{fmt.Sprintf("unknown table format %q: want one of %s", o.format, strings.Join(tables.Formats, ", "))}
 	}
-	if err := onlyFlags(flags, "format", "split", "table"); err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return usageError{"table needs at least one RUN_DIR"}
-	}
-	format := lastFlag(flags, "format", "text")
-	if !slices.Contains(tables.Formats, format) {
-		return usageError{fmt.Sprintf("unknown table format %q: want one of %s", format, strings.Join(tables.Formats, ", "))}
-	}
-	runs, err := loadRuns(pos)
+	runs, err := loadRuns(dirs)
 	if err != nil {
 		return core.InvalidInput(err)
 	}
@@ -251,22 +159,18 @@ func cmdTable(args []string, stdout io.Writer) error {
 	// are compared, in the order given (a sweep's trials in config order).
 	var ts []tables.Table
 	if len(runs) == 1 {
-		ts, err = tables.Run(runs[0], lastFlag(flags, "split", ""))
+		ts, err = tables.Run(runs[0], o.split)
 	} else {
-		ts, err = tables.Compare(runs, lastFlag(flags, "split", "test"))
+		split := o.split
+		if split == "" {
+			split = "test"
+		}
+		ts, err = tables.Compare(runs, split)
 	}
 	if err != nil {
 		return err
 	}
-	return printTables(stdout, format, lastFlag(flags, "table", ""), ts)
-}
-
-// lastFlag is the last value given for a flag, or def.
-func lastFlag(flags map[string][]string, name, def string) string {
-	if v := flags[name]; len(v) > 0 {
-		return v[len(v)-1]
-	}
-	return def
+	return printTables(stdout, o.format, o.table, ts)
 }
 
 // scoreReport is `clusterlab score --json`: every metric of the text form.
@@ -279,32 +183,43 @@ type scoreReport struct {
 	Pred   string `json:"pred"`
 }
 
-func cmdScore(args []string, stdout io.Writer) error {
-	pos, flags, err := parseArgs(args, map[string]bool{"json": true})
-	if err != nil {
-		return err
+// scoreOptions are the flags of `clusterlab score`: each may be given at
+// most once (--pred exactly once).
+type scoreOptions struct {
+	labels, pred, head []string
+	json               bool
+}
+
+// scoreUsage is the usage error of a score command line that does not
+// name its files once each.
+var scoreUsage = usageError{"score needs --pred FILE and --labels FILE (.npy int arrays or text, one integer per line); --head H picks a row of a run's assign_<split>.npy"}
+
+// cmdScore is `clusterlab score`: the metrics of any assignment.
+func cmdScore(o scoreOptions, stdout io.Writer) error {
+	if len(o.labels) > 1 || len(o.pred) != 1 || len(o.head) > 1 {
+		return scoreUsage
 	}
-	if err := onlyFlags(flags, "labels", "pred", "head", "json"); err != nil {
-		return err
+	last := func(v []string) string {
+		if len(v) == 0 {
+			return ""
+		}
+		return v[len(v)-1]
 	}
-	if len(pos) > 0 || len(flags["labels"]) > 1 || len(flags["pred"]) != 1 || len(flags["head"]) > 1 {
-		return usageError{"score needs --pred FILE and --labels FILE (.npy int arrays or text, one integer per line); --head H picks a row of a run's assign_<split>.npy"}
-	}
-	predPath := flags["pred"][0]
+	predPath := o.pred[0]
 	heads, err := metrics.ReadHeads(predPath)
 	if err != nil {
 		return err
 	}
 	rep := scoreReport{Pred: predPath}
 	p := heads[0]
-	if len(heads) > 1 || len(flags["head"]) > 0 {
-		h, err := pickHead(predPath, len(heads), lastFlag(flags, "head", ""))
+	if len(heads) > 1 || len(o.head) > 0 {
+		h, err := pickHead(predPath, len(heads), last(o.head))
 		if err != nil {
 			return err
 		}
 		p, rep.Head = heads[h], &h
 	}
-	rep.Labels = lastFlag(flags, "labels", "")
+	rep.Labels = last(o.labels)
 	if rep.Labels == "" {
 		// A run's own assignment: its labels are beside it.
 		split, ok := runSplitOf(predPath)
@@ -325,7 +240,7 @@ func cmdScore(args []string, stdout io.Writer) error {
 		return core.InvalidInput(err)
 	}
 	rep.MajorityACC = metrics.MajorityACC(y, p)
-	if len(flags["json"]) > 0 {
+	if o.json {
 		return writeJSON(stdout, rep)
 	}
 	caption := fmt.Sprintf("%d samples, %d clusters used (sizes %d..%d)", rep.N, rep.ClustersUsed, rep.Smallest, rep.Largest)
@@ -378,21 +293,9 @@ func runSplitOf(path string) (string, bool) {
 	return "", false
 }
 
-func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
-	pos, flags, err := parseArgs(args, map[string]bool{"options": true})
-	if err != nil {
-		return err
-	}
-	if err := onlyFlags(flags, "options", "format"); err != nil {
-		return err
-	}
-	format := "text"
-	if f := flags["format"]; len(f) > 0 {
-		format = f[len(f)-1]
-	}
-	if len(pos) > 0 {
-		return usageError{"plugins takes no arguments"}
-	}
+// cmdPlugins is `clusterlab plugins`: the installed plugins, launched to
+// describe themselves, and with options their option schemas.
+func cmdPlugins(ctx context.Context, options bool, format string, stdout io.Writer) error {
 	list, err := plugins.List(ctx)
 	if err != nil {
 		return err
@@ -410,7 +313,7 @@ func cmdPlugins(ctx context.Context, args []string, stdout io.Writer) error {
 		rows = append(rows, []string{p.Kind, p.Name, p.Version, summary, p.Path})
 	}
 	ts := []tables.Table{textTable("plugins", "installed plugins", []string{"kind", "name", "version", "summary", "path"}, rows)}
-	if len(flags["options"]) > 0 {
+	if options {
 		for _, p := range list {
 			if p.Err != nil {
 				continue
