@@ -1,11 +1,9 @@
 package train
 
 import (
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
@@ -144,32 +142,4 @@ func TestBackendsAgree(t *testing.T) {
 			}
 		}
 	}
-}
-
-var benchBackend = flag.String("train.backend", "onnx", "backend of BenchmarkTrainStep (onnx, go, ...)")
-
-// BenchmarkTrainStep times one TEMI-sized training step
-// (DefaultStepBenchConfig: D=784, H=16, K=10, B=256, two layers of 512, a
-// bottleneck of 256) with the TEMI-like test loss, after the untimed
-// warm-up of NewStepBench. The real TEMI loss has the same benchmark in
-// losses/temi; bench/temi_step_compare.sh compares it with PyTorch.
-func BenchmarkTrainStep(b *testing.B) {
-	if strings.HasPrefix(*benchBackend, "onnx") {
-		skipWithoutONNX(b)
-	}
-	s, err := NewStepBench(b.Context(), pmiLoss{}, *benchBackend, DefaultStepBenchConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	c := s.StartClock()
-	for b.Loop() {
-		if err := s.Step(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	t := c.Stop(b.N)
-	b.Logf("%s: compile + first step %v; thread loads %.2f of %d threads; at most %d runnable at once",
-		t.Backend, t.FirstStep, t.ThreadLoad, t.OSThreads, t.MaxRunnable)
-	t.Report(b.ReportMetric)
 }

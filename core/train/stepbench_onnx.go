@@ -8,20 +8,25 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/core/train/internal/stephook"
 	onnxbackend "github.com/gomlx/compute-onnx"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 )
 
-// WriteStepONNX writes the ONNX model of the training step of gl at the
-// sizes of cfg, exactly as the onnx backend compiles it for Fit (rows
-// gathered on the host: inputs student[P], teacher[P], adam_m[P],
-// adam_v[P], loss state[S], batch [2B, D], scalars [9]), to path: for
-// profiling it with ONNX Runtime's own profiler (bench/ortprofile).
-func WriteStepONNX(gl GraphLoss, cfg StepBenchConfig, path string) error {
-	if err := cfg.check(); err != nil {
-		return err
+func init() { stephook.WriteStepONNX = writeStepONNX }
+
+// writeStepONNX is stephook.WriteStepONNX: it writes the ONNX model of the
+// training step of loss at the sizes cfg, exactly as the onnx backend
+// compiles it for Fit (rows gathered on the host: inputs student[P],
+// teacher[P], adam_m[P], adam_v[P], loss state[S], batch [2B, D], scalars
+// [9]), to path: for profiling it with ONNX Runtime's own profiler
+// (bench/ortprofile, through trainbench.WriteStepONNX).
+func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path string) error {
+	gl, ok := loss.(GraphLoss)
+	if !ok {
+		return fmt.Errorf("step model: %T is not a train.GraphLoss", loss)
 	}
 	desc := gl.Describe()
 	schema, err := mergeSchemas(TrainerOptions(), desc.Options, desc.Name)
@@ -30,7 +35,7 @@ func WriteStepONNX(gl GraphLoss, cfg StepBenchConfig, path string) error {
 	}
 	given := core.Options{OptHeads: cfg.Heads, OptBatchSize: cfg.Batch, OptNLayers: cfg.Layers,
 		OptHiddenDim: cfg.Hidden, OptBottleneckDim: cfg.Bottleneck}
-	for k, v := range cfg.Options {
+	for k, v := range options {
 		given[k] = v
 	}
 	opts, err := core.ResolveOptions(schema, given)

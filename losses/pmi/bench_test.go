@@ -11,7 +11,7 @@ import (
 var benchBackend = flag.String("pmi.backend", "onnx", "backend of BenchmarkTrainStep (onnx, go, xla:PLUGIN)")
 
 // BenchmarkTrainStep times one PMI train step with the real loss at the
-// sizes of the performance target (train.DefaultStepBenchConfig), after
+// sizes of the performance target (trainbench.DefaultStepBenchConfig), after
 // its untimed warm-up:
 //
 //	go test -tags onnx -run '^$' -bench TrainStep -benchtime 20x ./losses/pmi

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/clusterlab/clusterlab/core/train/trainbench"
 
 	"github.com/clusterlab/clusterlab/losses/internal/losstest"
 )
@@ -17,7 +17,7 @@ var (
 )
 
 // BenchmarkTrainStep times one TEMI train step with the real loss at the
-// sizes of the performance target (train.DefaultStepBenchConfig: D=784,
+// sizes of the performance target (trainbench.DefaultStepBenchConfig: D=784,
 // H=16, K=10, B=256, two layers of 512, bottleneck 256), after its untimed
 // warm-up. bench/temi_step_compare.sh runs it against the PyTorch
 // reference bench/temi_step_torch.py:
@@ -27,7 +27,7 @@ var (
 // Besides ns/op it reports ms/step, cpu-ms/step (process CPU time, all
 // threads), busy-threads (threads on a CPU at least 10% of the time) and
 // runnable-threads (mean number of threads running or waiting for a CPU):
-// how many threads ONNX Runtime really uses (see train.StepTiming).
+// how many threads ONNX Runtime really uses (see trainbench.StepTiming).
 func BenchmarkTrainStep(b *testing.B) { losstest.BenchTrainStep(b, Loss{}, *benchBackend) }
 
 // BenchmarkTrainEpoch times whole TEMI training epochs at TEMI's
@@ -46,7 +46,7 @@ func BenchmarkTrainEpoch(b *testing.B) {
 
 // TestWriteStepModel writes the ONNX model of the TEMI training step at
 // D = $TEMI_STEP_D and B = $TEMI_STEP_B (the other sizes of
-// train.DefaultEpochBenchConfig) to $TEMI_STEP_ONNX, for
+// trainbench.DefaultEpochBenchConfig) to $TEMI_STEP_ONNX, for
 // bench/ortprofile; without TEMI_STEP_ONNX it is skipped.
 //
 //	TEMI_STEP_ONNX=/tmp/step.onnx TEMI_STEP_D=384 TEMI_STEP_B=256 go test -tags onnx -run WriteStepModel ./losses/temi
@@ -60,7 +60,7 @@ func TestWriteStepModel(t *testing.T) {
 	if err1 != nil || err2 != nil {
 		t.Fatalf("set TEMI_STEP_D and TEMI_STEP_B to the embedding dimension and the batch (%v, %v)", err1, err2)
 	}
-	cfg := train.DefaultEpochBenchConfig(d, b).StepConfig()
+	cfg := trainbench.DefaultEpochBenchConfig(d, b).StepConfig()
 	if err := losstest.WriteStepONNX(Loss{}, cfg, path); err != nil {
 		t.Fatal(err)
 	}

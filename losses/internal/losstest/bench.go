@@ -8,17 +8,18 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/clusterlab/clusterlab/core/train/trainbench"
 )
 
 // BenchTrainStep times one train step of the real loss at the sizes of
-// the performance target (train.DefaultStepBenchConfig: D=784, H=16, K=10,
+// the performance target (trainbench.DefaultStepBenchConfig: D=784, H=16, K=10,
 // B=256, two layers of 512, bottleneck 256), after its untimed warm-up, on
 // backendSpec (onnx, go, xla:PLUGIN). Besides ns/op it reports ms/step,
 // cpu-ms/step (process CPU time, all threads), busy-threads and
-// runnable-threads (see train.StepTiming).
+// runnable-threads (see trainbench.StepTiming).
 func BenchTrainStep(b *testing.B, loss train.GraphLoss, backendSpec string) {
 	skipUntaggedBench(b, loss, backendSpec, "TRAIN STEP", "TrainStep")
-	s, err := train.NewStepBench(b.Context(), loss, backendSpec, train.DefaultStepBenchConfig())
+	s, err := trainbench.NewStepBench(b.Context(), loss, backendSpec, trainbench.DefaultStepBenchConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,9 +45,9 @@ func CheckTrainStepBench(t *testing.T, loss train.GraphLoss, opts core.Options) 
 	for _, name := range Backends {
 		t.Run(name, func(t *testing.T) {
 			SkipUntagged(t, name)
-			cfg := train.StepBenchConfig{D: 12, Heads: 3, Clusters: 5, Batch: 8, Layers: 2, Hidden: 10, Bottleneck: 7,
+			cfg := trainbench.StepBenchConfig{D: 12, Heads: 3, Clusters: 5, Batch: 8, Layers: 2, Hidden: 10, Bottleneck: 7,
 				Rows: 40, Warmup: 2, Steps: 3, Seed: 4, Options: opts}
-			tm, err := train.TimeSteps(t.Context(), loss, name, cfg)
+			tm, err := trainbench.TimeSteps(t.Context(), loss, name, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,19 +69,19 @@ func CheckTrainStepBench(t *testing.T, loss train.GraphLoss, opts core.Options) 
 var EpochSizes = []struct{ D, Batch int }{{384, 256}, {384, 1024}, {768, 256}, {768, 1024}}
 
 // BenchTrainEpoch times training epochs of the real loss at each of
-// EpochSizes (train.DefaultEpochBenchConfig: N = 50,000 random
+// EpochSizes (trainbench.DefaultEpochBenchConfig: N = 50,000 random
 // embeddings, H = 16, K = 100, the trainer's default heads), one epoch per
 // benchmark iteration, on backendSpec. Each epoch runs as Fit runs it: the
 // epoch's pairs drawn on the host from a random k-NN table, the rows
 // gathered in the step graph from the train matrix kept on the device.
 // With steps > 0 only the first steps steps of each epoch run and the
-// epoch time is extrapolated (see train.EpochTiming). It reports
+// epoch time is extrapolated (see trainbench.EpochTiming). It reports
 // s/epoch, cpu-s/epoch, ms/step, pairs-ms/epoch and the thread figures.
 func BenchTrainEpoch(b *testing.B, loss train.GraphLoss, backendSpec string, steps int) {
 	skipUntaggedBench(b, loss, backendSpec, "TRAIN EPOCH", "TrainEpoch")
 	for _, sz := range EpochSizes {
 		b.Run(fmt.Sprintf("D%d_B%d", sz.D, sz.Batch), func(b *testing.B) {
-			e, err := train.NewEpochBench(b.Context(), loss, backendSpec, train.DefaultEpochBenchConfig(sz.D, sz.Batch))
+			e, err := trainbench.NewEpochBench(b.Context(), loss, backendSpec, trainbench.DefaultEpochBenchConfig(sz.D, sz.Batch))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,18 +1,24 @@
-package train
+package trainbench
 
 import (
 	"context"
+	"flag"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clusterlab/clusterlab/core/train"
 )
 
+// tinyBenchConfig has the sizes of core/train's smallArch: pairwise
+// distinct dimensions and three layers.
 func tinyBenchConfig() StepBenchConfig {
-	a := smallArch()
-	return StepBenchConfig{D: a.D, Heads: a.Heads, Clusters: a.Clusters, Batch: 8, Layers: a.Layers, Hidden: a.Hidden,
-		Bottleneck: a.Bottle, Rows: 40, Warmup: 2, Steps: 5, Seed: 3}
+	return StepBenchConfig{D: 12, Heads: 3, Clusters: 5, Batch: 8, Layers: 3, Hidden: 10,
+		Bottleneck: 7, Rows: 40, Warmup: 2, Steps: 5, Seed: 3}
 }
 
 // TestTimeSteps runs the benchmark path on the go backend (and onnx when
@@ -25,7 +31,7 @@ func TestTimeSteps(t *testing.T) {
 				skipWithoutONNX(t)
 			}
 			cfg := tinyBenchConfig()
-			cfg.Options = map[string]any{OptLR: 0.5}
+			cfg.Options = map[string]any{train.OptLR: 0.5}
 			s, err := NewStepBench(t.Context(), pmiLoss{}, be, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -113,5 +119,59 @@ func TestClockCountsBusyThreads(t *testing.T) {
 	}
 	if tm.CPUMS < 0.2*tm.WallMS*2 || tm.WallMS < 290 {
 		t.Errorf("wall %.0f ms, CPU %.0f ms for two threads spinning 300 ms", tm.WallMS, tm.CPUMS)
+	}
+}
+
+var benchBackend = flag.String("train.backend", "onnx", "backend of BenchmarkTrainStep (onnx, go, ...)")
+
+// BenchmarkTrainStep times one TEMI-sized training step
+// (DefaultStepBenchConfig: D=784, H=16, K=10, B=256, two layers of 512, a
+// bottleneck of 256) with the TEMI-like test loss, after the untimed
+// warm-up of NewStepBench. The real TEMI loss has the same benchmark in
+// losses/temi; bench/temi_step_compare.sh compares it with PyTorch.
+//
+//	go test -tags onnx -run '^$' -bench TrainStep ./core/train/trainbench
+func BenchmarkTrainStep(b *testing.B) {
+	if strings.HasPrefix(*benchBackend, "onnx") {
+		skipWithoutONNX(b)
+	}
+	s, err := NewStepBench(b.Context(), pmiLoss{}, *benchBackend, DefaultStepBenchConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c := s.StartClock()
+	for b.Loop() {
+		if err := s.Step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	t := c.Stop(b.N)
+	b.Logf("%s: compile + first step %v; thread loads %.2f of %d threads; at most %d runnable at once",
+		t.Backend, t.FirstStep, t.ThreadLoad, t.OSThreads, t.MaxRunnable)
+	t.Report(b.ReportMetric)
+}
+
+// TestWriteStepONNX writes the step's ONNX model at small sizes: a
+// non-empty file with the onnx tag, an error naming the tag without it.
+func TestWriteStepONNX(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "step.onnx")
+	err := WriteStepONNX(pmiLoss{}, tinyBenchConfig(), path)
+	if !onnxTagged {
+		if err == nil || !strings.Contains(err.Error(), "-tags onnx") {
+			t.Errorf("without the onnx tag: error %v, want one asking for -tags onnx", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		t.Errorf("step model %s: %v, size %v", path, err, st)
+	}
+	bad := tinyBenchConfig()
+	bad.Hidden = 0
+	if err := WriteStepONNX(pmiLoss{}, bad, path); err == nil || !strings.Contains(err.Error(), "Hidden") {
+		t.Errorf("hidden 0: error %v, want one naming Hidden", err)
 	}
 }

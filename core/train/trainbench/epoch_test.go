@@ -1,4 +1,4 @@
-package train
+package trainbench
 
 import (
 	"flag"
@@ -14,7 +14,7 @@ var benchEpochSteps = flag.Int("train.epoch_steps", 6, "steps of each epoch Benc
 // loss has the same benchmark in losses/temi, which
 // bench/temi_epoch_compare.sh runs against PyTorch.
 //
-//	go test -tags onnx -run '^$' -bench 'TrainEpoch/D384_B256$' -benchtime 1x ./core/train -train.epoch_steps=6
+//	go test -tags onnx -run '^$' -bench 'TrainEpoch/D384_B256$' -benchtime 1x ./core/train/trainbench -train.epoch_steps=6
 func BenchmarkTrainEpoch(b *testing.B) {
 	if strings.HasPrefix(*benchBackend, "onnx") {
 		skipWithoutONNX(b)

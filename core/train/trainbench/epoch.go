@@ -1,4 +1,4 @@
-package train
+package trainbench
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/clusterlab/clusterlab/core/train/internal/stephook"
 )
 
 // EpochBenchConfig sizes a timing run of whole training epochs (see
@@ -47,13 +49,13 @@ type EpochBenchConfig struct {
 // two warm-up steps, every step of the epoch timed.
 func DefaultEpochBenchConfig(d, batch int) EpochBenchConfig {
 	def := map[string]int{}
-	for _, o := range TrainerOptions() {
+	for _, o := range train.TrainerOptions() {
 		if v, ok := o.Default.(int); ok {
 			def[o.Name] = v
 		}
 	}
-	return EpochBenchConfig{D: d, Heads: def[OptHeads], Clusters: 100, Batch: batch, Layers: def[OptNLayers],
-		Hidden: def[OptHiddenDim], Bottleneck: def[OptBottleneckDim], Rows: 50_000, Warmup: 2, Seed: 1}
+	return EpochBenchConfig{D: d, Heads: def[train.OptHeads], Clusters: 100, Batch: batch, Layers: def[train.OptNLayers],
+		Hidden: def[train.OptHiddenDim], Bottleneck: def[train.OptBottleneckDim], Rows: 50_000, Warmup: 2, Seed: 1}
 }
 
 // StepConfig is the step benchmark at the same sizes.
@@ -68,10 +70,8 @@ func (cfg EpochBenchConfig) StepConfig() StepBenchConfig {
 // runs them. Close releases it.
 type EpochBench struct {
 	s     *StepBench
-	nb    neighbours
-	knn   int
+	rows  int // N
 	batch int
-	seed  int64
 	epoch int // next epoch (0 holds the warm-up steps)
 }
 
@@ -79,18 +79,16 @@ type EpochBench struct {
 // backend backendSpec (see backend.Open), uploads the random train
 // embeddings and runs cfg.Warmup untimed steps as the start of epoch 0;
 // the timed epochs are 1, 2, ...
-func NewEpochBench(ctx context.Context, gl GraphLoss, backendSpec string, cfg EpochBenchConfig) (*EpochBench, error) {
+func NewEpochBench(ctx context.Context, gl train.GraphLoss, backendSpec string, cfg EpochBenchConfig) (*EpochBench, error) {
 	if err := cfg.StepConfig().check(); err != nil {
 		return nil, fmt.Errorf("epoch %w", err)
 	}
-	r, err := newBenchRun(gl, backendSpec, benchSizes{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Batch: cfg.Batch,
-		Layers: cfg.Layers, Hidden: cfg.Hidden, Bottleneck: cfg.Bottleneck, Rows: cfg.Rows}, cfg.Seed, cfg.Options)
+	r, err := stephook.NewRun(gl, backendSpec, cfg.StepConfig().sizes(), cfg.Seed, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
-	e := &EpochBench{s: &StepBench{backend: r.backend, run: r.run, sched: r.sched}, nb: r.nb, knn: r.knn,
-		batch: cfg.Batch, seed: cfg.Seed}
-	warm := epochRows(cfg.Seed, 0, r.nb, r.knn, cfg.Batch)
+	e := &EpochBench{s: &StepBench{backend: r.Backend(), run: r}, rows: cfg.Rows, batch: cfg.Batch}
+	warm := r.EpochRows(0)
 	for i := range cfg.Warmup {
 		if err := ctx.Err(); err != nil {
 			e.Close()
@@ -114,7 +112,7 @@ func NewEpochBench(ctx context.Context, gl GraphLoss, backendSpec string, cfg Ep
 func (e *EpochBench) Backend() string { return e.s.backend }
 
 // StepsPerEpoch is Rows/Batch, the steps of a whole epoch.
-func (e *EpochBench) StepsPerEpoch() int { return e.nb.N / e.batch }
+func (e *EpochBench) StepsPerEpoch() int { return e.rows / e.batch }
 
 // Close releases the step's state, the train embeddings and the graph.
 func (e *EpochBench) Close() { e.s.Close() }
@@ -130,7 +128,7 @@ func (e *EpochBench) Epoch(ctx context.Context, steps int) (pairs time.Duration,
 		steps = ipe
 	}
 	start := time.Now()
-	batches := epochRows(e.seed, e.epoch, e.nb, e.knn, e.batch)
+	batches := e.s.run.EpochRows(e.epoch)
 	pairs = time.Since(start)
 	e.s.it = e.epoch * ipe
 	var sums []float64

@@ -1,0 +1,59 @@
+package trainbench
+
+import (
+	"fmt"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/gomlx/gomlx/core/graph"
+)
+
+// pmiLoss is a test-only GraphLoss of TEMI's shape and cost (log-softmax,
+// exp, log, a pair weight, an EMA prior as state): per head,
+// L_h = -mean_r w_r * log sum_k exp(beta*(log ps + log pt~) - log prior),
+// where pt~ is the teacher of the row's pair partner. It keeps the tests of
+// the benchmarks independent of the real TEMI plugin (a main package). It
+// is a copy of core/train's test loss of the same name (test files are not
+// shared between packages), without the NaN switch the trainer's tests use.
+type pmiLoss struct{}
+
+func (pmiLoss) Describe() core.Description {
+	return core.Description{
+		Kind: core.KindLoss, Name: "testpmi", Version: "0.1", Summary: "test-only weighted beta-PMI",
+		Options: []core.Option{
+			{Name: "beta", Type: core.TypeFloat, Default: 0.6, Min: core.Bound(0.01), Help: "exponent"},
+			{Name: "probs_momentum", Type: core.TypeFloat, Default: 0.9, Min: core.Bound(0), Max: core.Bound(0.999), Help: "prior EMA"},
+		},
+	}
+}
+
+func (pmiLoss) State(opts core.Options, heads, clusters int) ([]train.StateVar, error) {
+	if opts.Float("beta") <= 0 {
+		return nil, fmt.Errorf("beta must be > 0")
+	}
+	init := make([]float32, heads*clusters)
+	for i := range init {
+		init[i] = 1 / float32(clusters)
+	}
+	return []train.StateVar{{Name: "prior", Shape: []int{heads, clusters}, Init: init}}, nil
+}
+
+func (pmiLoss) Loss(in train.LossInputs) (*graph.Node, []*graph.Node) {
+	beta, mu := in.Options.Float("beta"), in.Options.Float("probs_momentum")
+	s, t := in.Student, graph.StopGradient(in.Teacher)
+	rows := s.Shape().Dimensions[1]
+	b := rows / 2
+	tl := graph.Div(t, in.TeacherTemp)
+	pt := graph.Softmax(tl, -1)
+	prior := graph.Add(graph.MulScalar(in.State[0], mu), graph.MulScalar(graph.ReduceMean(pt, 1), 1-mu))
+	// Swap the views of the teacher only: Slice has no gradient on onnx.
+	tSwap := graph.Concatenate([]*graph.Node{
+		graph.SliceAxis(tl, 1, graph.AxisRange(b, rows)), graph.SliceAxis(tl, 1, graph.AxisRange(0, b))}, 1)
+	weight := graph.ReduceMean(graph.ReduceSum(graph.Mul(pt, graph.Softmax(tSwap, -1)), -1), 0) // [2B]
+	logPs := graph.LogSoftmax(graph.Div(s, in.StudentTemp), -1)
+	terms := graph.Sub(graph.MulScalar(graph.Add(logPs, graph.LogSoftmax(tSwap, -1)), beta), graph.ExpandAxes(graph.Log(prior), 1))
+	shift := graph.StopGradient(graph.ReduceAndKeep(terms, graph.ReduceMax, -1))
+	pmi := graph.Add(graph.Squeeze(shift, -1), graph.Log(graph.ReduceSum(graph.Exp(graph.Sub(terms, shift)), -1)))
+	perHead := graph.Neg(graph.ReduceMean(graph.Mul(graph.ExpandAxes(weight, 0), pmi), 1))
+	return perHead, []*graph.Node{prior}
+}
