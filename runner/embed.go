@@ -100,18 +100,19 @@ func (r *datasetReader) Close() {
 
 // embedAll computes or reuses the embeddings of every split.
 func embedAll(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core.DatasetInfo, dsRef pluginRef,
-	bb core.Backbone, bbInfo core.BackboneInfo, bbRef pluginRef, logf func(string, ...any)) (map[string]splitData, error) {
+	bb core.Backbone, bbInfo core.BackboneInfo, bbRef pluginRef, log trialLog) (map[string]splitData, error) {
 	out := map[string]splitData{}
 	var stateDir string
 	if bbInfo.NeedsFit {
 		e := st.Entry("backbone-state", store.Hash("backbone-state", dsRef.Name, dsRef.Identity, bbRef.Name, bbRef.Identity))
 		stateDir = e.Dir
-		if _, err := withEntry(e, logf, func() (map[string]string, []string, error) {
+		if _, err := withEntry(e, log.Logf, func() (map[string]string, []string, error) {
 			train, ok := dsInfo.Split(core.SplitTrain)
 			if !ok {
 				return nil, nil, fmt.Errorf("backbone %s must be fitted on the train split, which dataset %s does not have", bbRef.Name, dsRef.Name)
 			}
-			p := newProgress("fit "+bbRef.Name, "img", train.Count)
+			p := log.Progress("fit "+bbRef.Name, "img", train.Count)
+			defer p.Stop()
 			rd := newDatasetReader(ctx, ds, dsRef.Options, core.SplitTrain, readBatchSize(dsInfo), train.Count, func(n int) { p.Set(n, "") })
 			defer rd.Close()
 			err := bb.Fit(ctx, core.EmbedRequest{Options: bbRef.Options, StateDir: e.Dir, Dataset: dsInfo, Split: core.SplitTrain}, rd)
@@ -125,7 +126,7 @@ func embedAll(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core
 		}
 	}
 	for _, sp := range dsInfo.Splits {
-		sd, err := embedSplit(ctx, st, ds, dsInfo, dsRef, bb, bbRef, stateDir, sp, logf)
+		sd, err := embedSplit(ctx, st, ds, dsInfo, dsRef, bb, bbRef, stateDir, sp, log)
 		if err != nil {
 			return nil, err
 		}
@@ -168,12 +169,13 @@ func withEntry(e store.Entry, logf func(string, ...any), compute func() (map[str
 }
 
 func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core.DatasetInfo, dsRef pluginRef,
-	bb core.Backbone, bbRef pluginRef, stateDir string, sp core.SplitInfo, logf func(string, ...any)) (splitData, error) {
+	bb core.Backbone, bbRef pluginRef, stateDir string, sp core.SplitInfo, log trialLog) (splitData, error) {
 	e := st.Entry("embeddings", store.Hash("embeddings", dsRef.Name, dsRef.Identity, sp.Name, bbRef.Name, bbRef.Identity))
 	sd := splitData{Split: sp.Name, Embeddings: e.Path("embeddings"), Labels: e.Path("labels"), N: sp.Count, Cached: true}
-	meta, err := withEntry(e, logf, func() (map[string]string, []string, error) {
+	meta, err := withEntry(e, log.Logf, func() (map[string]string, []string, error) {
 		sd.Cached = false
-		p := newProgress("embed "+sp.Name, "img", sp.Count)
+		p := log.Progress("embed "+sp.Name, "img", sp.Count)
+		defer p.Stop()
 		rd := newDatasetReader(ctx, ds, dsRef.Options, sp.Name, readBatchSize(dsInfo), sp.Count, nil)
 		defer rd.Close()
 		// Rows go to a temporary .npy as they arrive, so the runner holds
@@ -244,7 +246,7 @@ func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo co
 	}
 	sd.D, sd.SHA256 = arr.Shape[1], arr.SHA256
 	if sd.Cached {
-		logf("embeddings of %s: cached (%s)", sp.Name, e.Dir)
+		log.Logf("embeddings of %s: cached (%s)", sp.Name, e.Dir)
 	}
 	return sd, nil
 }

@@ -60,8 +60,8 @@ func galleryPerGroup(k int) int {
 // (probs_<split>.npy; probs_<split>_best.npy of older runs). The images
 // are read back from the dataset plugin (relaunched: it was stopped after
 // the embedding), streaming each split once and keeping only the picked
-// ones.
-func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, splitNames []string, labels map[string][]int32, bestHead, k int, classes []string) error {
+// ones. Its lines go to log.
+func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, splitNames []string, labels map[string][]int32, bestHead, k int, classes []string, log trialLog) error {
 	c, err := plugins.Launch(ctx, core.KindDataset, cfg.Dataset.Plugin)
 	if err != nil {
 		return fmt.Errorf("dataset plugin: %w", err)
@@ -85,7 +85,7 @@ func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, spli
 		best := assign[bestHead*n : (bestHead+1)*n]
 		conf, _, err := report.ReadConfidence(runDir, split, best)
 		if errors.Is(err, fs.ErrNotExist) {
-			logf("gallery %-5s: %v; clusters show their first samples", split, err)
+			log.Logf("gallery %-5s: %v; clusters show their first samples", split, err)
 		} else if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, spli
 		if err := report.RenderGallery(filepath.Join(runDir, rundir.GalleryFile(split)), rows); err != nil {
 			return err
 		}
-		logf("gallery %-5s done in %s: %d clusters x up to %d images in each of 3 groups", split, time.Since(t0).Round(100*time.Millisecond), k, galleryPerGroup(k))
+		log.Logf("gallery %-5s done in %s: %d clusters x up to %d images in each of 3 groups", split, time.Since(t0).Round(100*time.Millisecond), k, galleryPerGroup(k))
 	}
 	return nil
 }
@@ -149,16 +149,16 @@ func toImage(px []uint8, h, w, ch int) image.Image {
 
 // buildReport renders the plots and report.md/report.html of a finished
 // run. Pictures never fail a run: a problem is a warning.
-func buildReport(runDir string) {
+func buildReport(runDir string, log trialLog) {
 	files, err := report.Build(runDir)
 	if err != nil {
-		logf("warning: report: %v; rebuild it with: clusterlab report %s", err, runDir)
+		log.Logf("warning: report: %v; rebuild it with: clusterlab report %s", err, runDir)
 		return
 	}
 	for _, n := range files.Notes {
-		logf("report: %s", n)
+		log.Logf("report: %s", n)
 	}
-	logf("report: %s (%d plots)", files.HTML, len(files.Plots))
+	log.Logf("report: %s (%d plots)", files.HTML, len(files.Plots))
 }
 
 // cmdReport is `clusterlab report RUN_DIR...`: redraws the plots and the
