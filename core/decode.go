@@ -22,17 +22,9 @@ func Decode(schema []Option, given Options, dst any) (Options, error) {
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("decode options: want a pointer to a struct, got %T", dst)
 	}
-	v = v.Elem()
 	fields := map[string]reflect.Value{}
-	for i := 0; i < v.NumField(); i++ {
-		name, ok := v.Type().Field(i).Tag.Lookup("option")
-		if !ok {
-			continue
-		}
-		if !v.Field(i).CanSet() {
-			return nil, fmt.Errorf("decode options: field %s (option %q) is not exported", v.Type().Field(i).Name, name)
-		}
-		fields[name] = v.Field(i)
+	if err := taggedFields(v.Elem(), fields); err != nil {
+		return nil, err
 	}
 	byName := map[string]Option{}
 	for _, o := range schema {
@@ -73,6 +65,32 @@ func Decode(schema []Option, given Options, dst any) (Options, error) {
 		}
 	}
 	return resolved, nil
+}
+
+// taggedFields collects the fields tagged `option:"..."` of struct v and of
+// the structs it embeds (so options shared by several plugins can live in
+// one struct, embedded by each).
+func taggedFields(v reflect.Value, fields map[string]reflect.Value) error {
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		name, ok := f.Tag.Lookup("option")
+		if !ok {
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				if err := taggedFields(v.Field(i), fields); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if !v.Field(i).CanSet() {
+			return fmt.Errorf("decode options: field %s (option %q) is not exported", f.Name, name)
+		}
+		if _, dup := fields[name]; dup {
+			return fmt.Errorf("decode options: two fields for option %q", name)
+		}
+		fields[name] = v.Field(i)
+	}
+	return nil
 }
 
 // assign stores a resolved value (int64, float64, bool or string) in f.

@@ -85,3 +85,20 @@ func TestDecode(t *testing.T) {
 		t.Errorf("wrong field type: %v", err)
 	}
 }
+
+func TestDecodeEmbedded(t *testing.T) {
+	type shared struct {
+		Beta   float64 `option:"beta"`
+		Whiten bool    `option:"whiten"`
+	}
+	var d struct {
+		shared
+		Dims  int    `option:"dims"`
+		Mode  string `option:"mode"`
+		Root  string `option:"root"`
+		Limit *int64 `option:"limit"`
+	}
+	if _, err := Decode(decodeSchema, Options{"root": "r", "beta": 2}, &d); err != nil || d.Beta != 2 || d.Dims != 64 {
+		t.Fatalf("embedded: %v %+v", err, d)
+	}
+}

@@ -32,18 +32,12 @@ func NewLoss(gl GraphLoss) core.Loss { return &trainerLoss{gl: gl} }
 
 type trainerLoss struct{ gl GraphLoss }
 
-// schema is the trainer's options followed by the loss's.
-func (t *trainerLoss) schema() (core.Description, []core.Option, error) {
-	d := t.gl.Describe()
-	s, err := mergeSchemas(TrainerOptions(), d.Options, d.Name)
-	return d, s, err
-}
-
 // Describe implements core.Loss. With opts it validates them (trainer and
-// loss options, including the loss's own checks in State) and sets the
-// identity.
+// loss options, including the loss's own checks in Prepare and State) and
+// sets the identity.
 func (t *trainerLoss) Describe(ctx context.Context, opts core.Options) (core.Description, error) {
-	d, schema, err := t.schema()
+	d := t.gl.Describe()
+	schema, err := mergeSchemas(TrainerOptions(), d.Options, d.Name)
 	if err != nil {
 		return core.Description{}, err
 	}
@@ -51,32 +45,16 @@ func (t *trainerLoss) Describe(ctx context.Context, opts core.Options) (core.Des
 	if opts == nil {
 		return desc, nil
 	}
-	resolved, cfg, err := t.resolve(opts)
+	p, err := prepare(t.gl, opts)
 	if err != nil {
 		return core.Description{}, err
 	}
-	if _, err := t.gl.State(resolved, cfg.Heads, 2); err != nil {
+	if _, err := p.step.State(p.cfg.Heads, 2); err != nil {
 		return core.Description{}, fmt.Errorf("loss %q options: %w", d.Name, err)
 	}
-	sum := sha256.Sum256([]byte(trajectoryOptions(resolved).Canonical()))
+	sum := sha256.Sum256([]byte(trajectoryOptions(p.opts).Canonical()))
 	desc.Identity = fmt.Sprintf("%s@%s+trainer@%s:%s", d.Name, d.Version, TrainerVersion, hex.EncodeToString(sum[:8]))
 	return desc, nil
-}
-
-func (t *trainerLoss) resolve(opts core.Options) (core.Options, config, error) {
-	d, schema, err := t.schema()
-	if err != nil {
-		return nil, config{}, err
-	}
-	resolved, err := core.ResolveOptions(schema, opts)
-	if err != nil {
-		return nil, config{}, fmt.Errorf("loss %q options: %w", d.Name, err)
-	}
-	cfg, err := newConfig(resolved)
-	if err != nil {
-		return nil, config{}, fmt.Errorf("loss %q options: %w", d.Name, err)
-	}
-	return resolved, cfg, nil
 }
 
 var splitName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -90,11 +68,11 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	if progress == nil {
 		progress = func(core.Progress) {}
 	}
-	desc := t.gl.Describe()
-	opts, cfg, err := t.resolve(req.Options)
+	p, err := prepare(t.gl, req.Options)
 	if err != nil {
 		return core.FitResult{}, err
 	}
+	desc, opts, cfg := p.desc, p.opts, p.cfg
 	if req.Clusters < 2 {
 		return core.FitResult{}, fmt.Errorf("fit: %d clusters; want at least 2", req.Clusters)
 	}
@@ -128,7 +106,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	norm := newNormaliser(train, cfg.EmbedNorm, cfg.L2Norm)
 	norm.apply(train)
 
-	stateVars, err := t.gl.State(opts, cfg.Heads, req.Clusters)
+	stateVars, err := p.step.State(cfg.Heads, req.Clusters)
 	if err != nil {
 		return core.FitResult{}, fmt.Errorf("loss %q state: %w", desc.Name, err)
 	}
@@ -191,7 +169,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		return core.FitResult{}, err
 	}
 
-	sb := &stepBuilder{arch: a, specs: specs, loss: t.gl, opts: opts, stateShapes: stateShapes, studentTemp: cfg.StudentTemp}
+	sb := &stepBuilder{arch: a, specs: specs, loss: p.step, lossName: desc.Name, stateShapes: stateShapes, studentTemp: cfg.StudentTemp}
 	run, err := newDeviceRun(be.Backend, sb, host, train, strings.HasPrefix(be.Name, "xla"))
 	if err != nil {
 		return core.FitResult{}, err

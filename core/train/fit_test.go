@@ -264,7 +264,11 @@ func testFitBlobs(t *testing.T, backendName string) {
 	checkScheduleCSV(t, filepath.Join(out, rundir.ScheduleFile), req.Options, 512/64)
 	// The checkpoint is complete and readable with numpy's layout.
 	specs := arch{D: 16, Heads: 3, Clusters: 4, Layers: 2, Hidden: 32, Bottle: 16}.params()
-	sv, _ := pmiLoss{}.State(resolvedOptions(t, pmiLoss{}, nil), 3, 4)
+	pl, err := prepare(pmiLoss{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, _ := pl.step.State(3, 4)
 	_, meta, err := readCheckpoint(filepath.Join(out, CheckpointFile), "", specs, sv)
 	if !errors.Is(err, errOtherConfig) {
 		t.Fatalf("reading with a wrong key: %v", err)

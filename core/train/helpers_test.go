@@ -43,7 +43,11 @@ func resolvedOptions(t testing.TB, gl GraphLoss, given core.Options) core.Option
 
 func newTestStep(t testing.TB, a arch, gl GraphLoss, opts core.Options) (*stepBuilder, []StateVar) {
 	t.Helper()
-	sv, err := gl.State(opts, a.Heads, a.Clusters)
+	p, err := prepare(gl, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := p.step.State(a.Heads, a.Clusters)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +55,7 @@ func newTestStep(t testing.TB, a arch, gl GraphLoss, opts core.Options) (*stepBu
 	for i, s := range sv {
 		shapes[i] = s.Shape
 	}
-	return &stepBuilder{arch: a, specs: a.params(), loss: gl, opts: opts, stateShapes: shapes, studentTemp: opts.Float(OptStudentTemp)}, sv
+	return &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: p.desc.Name, stateShapes: shapes, studentTemp: p.cfg.StudentTemp}, sv
 }
 
 // freshHost is the initial state of a run (teacher = student, zero moments).

@@ -92,40 +92,94 @@ func TrainerOptions() []core.Option {
 	}
 }
 
-// config is the resolved trainer configuration of one Fit.
+// config is the resolved trainer configuration of one Fit (core.Decode
+// fills it from the trainer's options).
 type config struct {
-	Heads, Epochs, BatchSize, WarmupEpochs    int
-	LR, MinLR, WeightDecay, WeightDecayEnd    float64
-	MomentumTeacher, MaxMomentumTeacher       float64
-	FreezeLastLayer, NLayers, Hidden, Bottle  int
-	StudentTemp, TeacherTemp, WarmupTeachTemp float64
-	WarmupTeacherTempEpochs, KNN              int
-	EmbedNorm, L2Norm                         bool
-	CheckpointEvery                           int
+	Heads                   int     `option:"heads"`
+	Epochs                  int     `option:"epochs"`
+	BatchSize               int     `option:"batch_size"`
+	WarmupEpochs            int     `option:"warmup_epochs"`
+	LR                      float64 `option:"lr"`
+	MinLR                   float64 `option:"min_lr"`
+	WeightDecay             float64 `option:"weight_decay"`
+	WeightDecayEnd          float64 `option:"weight_decay_end"`
+	MomentumTeacher         float64 `option:"momentum_teacher"`
+	MaxMomentumTeacher      float64 `option:"max_momentum_teacher"`
+	FreezeLastLayer         int     `option:"freeze_last_layer"`
+	NLayers                 int     `option:"nlayers"`
+	Hidden                  int     `option:"hidden_dim"`
+	Bottle                  int     `option:"bottleneck_dim"`
+	StudentTemp             float64 `option:"student_temp"`
+	TeacherTemp             float64 `option:"teacher_temp"`
+	WarmupTeachTemp         float64 `option:"warmup_teacher_temp"`
+	WarmupTeacherTempEpochs int     `option:"warmup_teacher_temp_epochs"`
+	KNN                     int     `option:"knn"`
+	EmbedNorm               bool    `option:"embed_norm"`
+	L2Norm                  bool    `option:"l2_norm"`
+	CheckpointEvery         int     `option:"checkpoint_every"`
 }
 
-// newConfig reads the trainer options out of resolved options and checks
-// the constraints the schema cannot express.
+// newConfig reads the trainer's options out of options resolved against
+// the merged schema and checks the constraints the schema cannot express.
 func newConfig(o core.Options) (config, error) {
-	c := config{
-		Heads: o.Int(OptHeads), Epochs: o.Int(OptEpochs), BatchSize: o.Int(OptBatchSize),
-		WarmupEpochs: o.Int(OptWarmupEpochs),
-		LR:           o.Float(OptLR), MinLR: o.Float(OptMinLR),
-		WeightDecay: o.Float(OptWeightDecay), WeightDecayEnd: o.Float(OptWeightDecayEnd),
-		MomentumTeacher: o.Float(OptMomentumTeacher), MaxMomentumTeacher: o.Float(OptMaxMomentumTeacher),
-		FreezeLastLayer: o.Int(OptFreezeLastLayer), NLayers: o.Int(OptNLayers),
-		Hidden: o.Int(OptHiddenDim), Bottle: o.Int(OptBottleneckDim),
-		StudentTemp: o.Float(OptStudentTemp), TeacherTemp: o.Float(OptTeacherTemp),
-		WarmupTeachTemp:         o.Float(OptWarmupTeacherTemp),
-		WarmupTeacherTempEpochs: o.Int(OptWarmupTeacherTempEpochs),
-		KNN:                     o.Int(OptKNN),
-		EmbedNorm:               o.Bool(OptEmbedNorm), L2Norm: o.Bool(OptL2Norm),
-		CheckpointEvery: o.Int(OptCheckpointEvery),
+	var c config
+	if _, err := core.Decode(TrainerOptions(), pick(o, TrainerOptions()), &c); err != nil {
+		return c, err
 	}
 	if c.WarmupEpochs > c.Epochs {
 		return c, &core.OptionError{Key: OptWarmupEpochs, Msg: fmt.Sprintf("%d warm-up epochs exceed the %d epochs; lower warmup_epochs or raise epochs", c.WarmupEpochs, c.Epochs)}
 	}
 	return c, nil
+}
+
+// pick returns the options of o that schema declares.
+func pick(o core.Options, schema []core.Option) core.Options {
+	out := make(core.Options, len(schema))
+	for _, s := range schema {
+		if v, ok := o[s.Name]; ok {
+			out[s.Name] = v
+		}
+	}
+	return out
+}
+
+// prepared is a loss ready to train: every option resolved once, the
+// trainer's configuration and the loss's step.
+type prepared struct {
+	desc core.Description // the loss's own (its options only)
+	// schema is the trainer's options followed by the loss's, the schema
+	// the runner sees; opts are given resolved against it.
+	schema []core.Option
+	opts   core.Options
+	cfg    config
+	step   Step
+}
+
+// prepare resolves given against the trainer's and the loss's schemas,
+// reads the trainer's configuration and prepares the loss with its own
+// options. Option errors name their key.
+func prepare(gl GraphLoss, given core.Options) (*prepared, error) {
+	d := gl.Describe()
+	schema, err := mergeSchemas(TrainerOptions(), d.Options, d.Name)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := core.ResolveOptions(schema, given)
+	if err != nil {
+		return nil, fmt.Errorf("loss %q options: %w", d.Name, err)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("loss %q options: %w", d.Name, err)
+	}
+	step, err := gl.Prepare(pick(opts, d.Options))
+	if err != nil {
+		return nil, fmt.Errorf("loss %q options: %w", d.Name, err)
+	}
+	if step == nil {
+		return nil, fmt.Errorf("loss %q: Prepare returned no step", d.Name)
+	}
+	return &prepared{desc: d, schema: schema, opts: opts, cfg: cfg, step: step}, nil
 }
 
 // mergeSchemas appends the loss's options to the trainer's, refusing a

@@ -3,7 +3,6 @@ package train
 import (
 	"fmt"
 
-	"github.com/clusterlab/clusterlab/core"
 	"github.com/gomlx/gomlx/core/graph"
 )
 
@@ -26,8 +25,8 @@ import (
 type stepBuilder struct {
 	arch        arch
 	specs       []paramSpec
-	loss        GraphLoss
-	opts        core.Options
+	loss        Step
+	lossName    string
 	stateShapes [][]int
 	studentTemp float64
 	hostGather  bool
@@ -52,7 +51,6 @@ func (sb *stepBuilder) lossAndGrads(student, teacher, state []*graph.Node, x, te
 	studentOut, cache := sb.arch.forwardCached(student, x)
 	teacherOut := graph.StopGradient(sb.arch.forward(teacher, x))
 	perHead, newState = sb.loss.Loss(LossInputs{
-		Options:     sb.opts,
 		Student:     studentOut,
 		Teacher:     teacherOut,
 		StudentTemp: graph.Scalar(g, floatDType, sb.studentTemp),
@@ -60,14 +58,14 @@ func (sb *stepBuilder) lossAndGrads(student, teacher, state []*graph.Node, x, te
 		State:       state,
 	})
 	if perHead == nil || perHead.Rank() != 1 || perHead.Shape().Dimensions[0] != sb.arch.Heads || perHead.DType() != floatDType {
-		panic(fmt.Errorf("loss %q returned per-head losses of shape %v, want float32 [%d]", sb.loss.Describe().Name, shapeOf(perHead), sb.arch.Heads))
+		panic(fmt.Errorf("loss %q returned per-head losses of shape %v, want float32 [%d]", sb.lossName, shapeOf(perHead), sb.arch.Heads))
 	}
 	if len(newState) != len(state) {
-		panic(fmt.Errorf("loss %q returned %d state values, but declared %d in State", sb.loss.Describe().Name, len(newState), len(state)))
+		panic(fmt.Errorf("loss %q returned %d state values, but declared %d in State", sb.lossName, len(newState), len(state)))
 	}
 	for i, s := range newState {
 		if s == nil || !s.Shape().Equal(state[i].Shape()) {
-			panic(fmt.Errorf("loss %q returned state #%d of shape %v, want %s", sb.loss.Describe().Name, i, shapeOf(s), state[i].Shape()))
+			panic(fmt.Errorf("loss %q returned state #%d of shape %v, want %s", sb.lossName, i, shapeOf(s), state[i].Shape()))
 		}
 		newState[i] = graph.StopGradient(s)
 	}

@@ -396,7 +396,7 @@ func TestBackwardMatchesAutodiff(t *testing.T) {
 			auto, err := graph.NewExec(be, func(in []*graph.Node) []*graph.Node {
 				student := in[:P]
 				logits := a.forward(student, in[2*P+S])
-				perHead, _ := gl.Loss(LossInputs{Options: opts, Student: logits,
+				perHead, _ := sb.loss.Loss(LossInputs{Student: logits,
 					Teacher:     graph.StopGradient(a.forward(in[P:2*P], in[2*P+S])),
 					StudentTemp: graph.Scalar(logits.Graph(), floatDType, 0.1), TeacherTemp: in[2*P+S+1], State: in[2*P : 2*P+S]})
 				return graph.Gradient(graph.ReduceAllMean(perHead), student...)

@@ -33,11 +33,6 @@ func newBenchRun(loss any, backendSpec string, sz stephook.Sizes, seed int64, op
 	if !ok {
 		return nil, fmt.Errorf("benchmark: %T is not a train.GraphLoss", loss)
 	}
-	desc := gl.Describe()
-	schema, err := mergeSchemas(TrainerOptions(), desc.Options, desc.Name)
-	if err != nil {
-		return nil, err
-	}
 	given := core.Options{OptWarmupEpochs: 0, OptFreezeLastLayer: 0}
 	for k, v := range options {
 		given[k] = v
@@ -46,15 +41,12 @@ func newBenchRun(loss any, backendSpec string, sz stephook.Sizes, seed int64, op
 		OptHiddenDim: sz.Hidden, OptBottleneckDim: sz.Bottleneck} {
 		given[k] = v
 	}
-	opts, err := core.ResolveOptions(schema, given)
+	p, err := prepare(gl, given)
 	if err != nil {
-		return nil, fmt.Errorf("benchmark of loss %q: %w", desc.Name, err)
+		return nil, fmt.Errorf("benchmark: %w", err)
 	}
-	c, err := newConfig(opts)
-	if err != nil {
-		return nil, fmt.Errorf("benchmark of loss %q: %w", desc.Name, err)
-	}
-	stateVars, err := gl.State(opts, sz.Heads, sz.Clusters)
+	desc, c := p.desc, p.cfg
+	stateVars, err := p.step.State(sz.Heads, sz.Clusters)
 	if err != nil {
 		return nil, fmt.Errorf("loss %q state: %w", desc.Name, err)
 	}
@@ -85,7 +77,7 @@ func newBenchRun(loss any, backendSpec string, sz stephook.Sizes, seed int64, op
 		nb.Idx[i] = int32(rng.IntN(sz.Rows))
 	}
 
-	sb := &stepBuilder{arch: a, specs: specs, loss: gl, opts: opts, stateShapes: stateShapes, studentTemp: c.StudentTemp}
+	sb := &stepBuilder{arch: a, specs: specs, loss: p.step, lossName: desc.Name, stateShapes: stateShapes, studentTemp: c.StudentTemp}
 	run, err := newDeviceRun(be.Backend, sb, host, data, strings.HasPrefix(be.Name, "xla"))
 	if err != nil {
 		return nil, err

@@ -28,25 +28,17 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 	if !ok {
 		return fmt.Errorf("step model: %T is not a train.GraphLoss", loss)
 	}
-	desc := gl.Describe()
-	schema, err := mergeSchemas(TrainerOptions(), desc.Options, desc.Name)
-	if err != nil {
-		return err
-	}
 	given := core.Options{OptHeads: cfg.Heads, OptBatchSize: cfg.Batch, OptNLayers: cfg.Layers,
 		OptHiddenDim: cfg.Hidden, OptBottleneckDim: cfg.Bottleneck}
 	for k, v := range options {
 		given[k] = v
 	}
-	opts, err := core.ResolveOptions(schema, given)
+	p, err := prepare(gl, given)
 	if err != nil {
-		return fmt.Errorf("step model of loss %q: %w", desc.Name, err)
+		return fmt.Errorf("step model: %w", err)
 	}
-	c, err := newConfig(opts)
-	if err != nil {
-		return err
-	}
-	stateVars, err := gl.State(opts, cfg.Heads, cfg.Clusters)
+	desc, c := p.desc, p.cfg
+	stateVars, err := p.step.State(cfg.Heads, cfg.Clusters)
 	if err != nil {
 		return fmt.Errorf("loss %q state: %w", desc.Name, err)
 	}
@@ -61,7 +53,7 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 	ob.SetKeepModelProto(true)
 	defer ob.SetKeepModelProto(false)
 	a := arch{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Layers: cfg.Layers, Hidden: cfg.Hidden, Bottle: cfg.Bottleneck}
-	sb := &stepBuilder{arch: a, specs: a.params(), loss: gl, opts: opts, studentTemp: c.StudentTemp, hostGather: true}
+	sb := &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: desc.Name, studentTemp: c.StudentTemp, hostGather: true}
 	var in []shapes.Shape
 	for range 4 {
 		for _, s := range sb.specs {

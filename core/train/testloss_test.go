@@ -28,9 +28,27 @@ func (pmiLoss) Describe() core.Description {
 	}
 }
 
-func (pmiLoss) State(opts core.Options, heads, clusters int) ([]StateVar, error) {
-	if opts.Float("beta") <= 0 {
-		return nil, fmt.Errorf("beta must be > 0")
+// pmiStep is pmiLoss with its options fixed.
+type pmiStep struct {
+	Beta     float64 `option:"beta"`
+	Momentum float64 `option:"probs_momentum"`
+	loss     pmiLoss
+}
+
+func (l pmiLoss) Prepare(opts core.Options) (Step, error) {
+	s := pmiStep{loss: l}
+	if _, err := core.Decode(l.Describe().Options, opts, &s); err != nil {
+		return nil, err
+	}
+	if s.Beta <= 0 {
+		return nil, &core.OptionError{Key: "beta", Msg: "must be > 0"}
+	}
+	return s, nil
+}
+
+func (pmiStep) State(heads, clusters int) ([]StateVar, error) {
+	if heads < 1 || clusters < 2 {
+		return nil, fmt.Errorf("need a head and 2 clusters, got %d and %d", heads, clusters)
 	}
 	init := make([]float32, heads*clusters)
 	for i := range init {
@@ -39,8 +57,8 @@ func (pmiLoss) State(opts core.Options, heads, clusters int) ([]StateVar, error)
 	return []StateVar{{Name: "prior", Shape: []int{heads, clusters}, Init: init}}, nil
 }
 
-func (l pmiLoss) Loss(in LossInputs) (*graph.Node, []*graph.Node) {
-	beta, mu := in.Options.Float("beta"), in.Options.Float("probs_momentum")
+func (st pmiStep) Loss(in LossInputs) (*graph.Node, []*graph.Node) {
+	beta, mu, l := st.Beta, st.Momentum, st.loss
 	s, t := in.Student, graph.StopGradient(in.Teacher)
 	g := s.Graph()
 	rows := s.Shape().Dimensions[1]

@@ -1,7 +1,9 @@
-// Package lossgraph holds the GoMLX graph pieces the loss plugins share
-// (TEMI, PMI/WMI, SCAN): shape checks, tempered log-probabilities, the
-// swap of the two views of a pair, a shifted log-sum-exp, the EMA cluster
-// prior and the pointwise beta-PMI.
+// Package lossgraph holds the GoMLX graph pieces loss plugins share, the
+// shipped ones (TEMI, PMI/WMI, SCAN) and yours: shape checks, tempered
+// log-probabilities, the swap of the two views of a pair, a shifted
+// log-sum-exp, the EMA cluster prior, the pointwise beta-PMI and the
+// crossed PMI of TEMI's family (CrossedPMI), with their option schema
+// (PMIOptions, PMIParams) and initial state (UniformPrior).
 //
 // Every piece is built so that it is exact and differentiable on all the
 // backends of docs/ARCHITECTURE.md section 5, the onnx one included:

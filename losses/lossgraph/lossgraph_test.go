@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/clusterlab/clusterlab/losses/internal/losstest"
+	"github.com/clusterlab/clusterlab/losses/losstest"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"

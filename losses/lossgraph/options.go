@@ -1,13 +1,15 @@
-package lossopts
+package lossgraph
 
 import (
 	"fmt"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/gomlx/gomlx/core/graph"
 )
 
-// Option names shared by the prior-normalised beta-PMI losses (TEMI, PMI).
+// Option names of the prior-normalised beta-PMI (CrossedPMI), shared by
+// the losses built on it (TEMI, PMI/WMI).
 const (
 	OptBeta          = "beta"
 	OptProbsMomentum = "probs_momentum"
@@ -18,7 +20,8 @@ const (
 const StatePrior = "prior"
 
 // PMIOptions is the schema of beta, probs_momentum and positive_pmi.
-// priorHelp says whose prior the momentum drives.
+// betaOneMeans says what beta = 1 gives; priorHelp whose prior the
+// momentum drives.
 func PMIOptions(betaOneMeans, priorHelp string) []core.Option {
 	return []core.Option{
 		{
@@ -36,32 +39,28 @@ func PMIOptions(betaOneMeans, priorHelp string) []core.Option {
 	}
 }
 
-// PMI holds the resolved shared options.
-type PMI struct {
-	Beta, Momentum float64
-	PositivePMI    bool
+// PMIParams are the resolved PMIOptions; embed it in a loss's options
+// struct and core.Decode fills it.
+type PMIParams struct {
+	Beta        float64 `option:"beta"`
+	Momentum    float64 `option:"probs_momentum"`
+	PositivePMI bool    `option:"positive_pmi"`
 }
 
-// ResolvePMI resolves schema (which includes PMIOptions) from opts and
-// checks the bounds the schema cannot express (beta > 0, momentum < 1).
-// It returns the shared values and every resolved option of schema.
-func ResolvePMI(loss string, schema []core.Option, opts core.Options) (PMI, core.Options, error) {
-	resolved, err := Resolve(loss, schema, opts)
-	if err != nil {
-		return PMI{}, nil, err
-	}
-	p := PMI{Beta: resolved.Float(OptBeta), Momentum: resolved.Float(OptProbsMomentum), PositivePMI: resolved.Bool(OptPositivePMI)}
+// Check checks the bounds the schema cannot express (beta > 0, momentum <
+// 1), naming the option at fault.
+func (p PMIParams) Check() error {
 	if p.Beta <= 0 {
-		return PMI{}, nil, fmt.Errorf("%s loss: %w", loss, &core.OptionError{Key: OptBeta, Msg: fmt.Sprintf("must be > 0, got %v (0.6 is the paper's value)", p.Beta)})
+		return &core.OptionError{Key: OptBeta, Msg: fmt.Sprintf("must be > 0, got %v (0.6 is the paper's value)", p.Beta)}
 	}
 	if p.Momentum >= 1 {
-		return PMI{}, nil, fmt.Errorf("%s loss: %w", loss, &core.OptionError{Key: OptProbsMomentum, Msg: fmt.Sprintf("must be < 1, got %v (1 would freeze the prior at uniform)", p.Momentum)})
+		return &core.OptionError{Key: OptProbsMomentum, Msg: fmt.Sprintf("must be < 1, got %v (1 would freeze the prior at uniform)", p.Momentum)}
 	}
-	return p, resolved, nil
+	return nil
 }
 
 // UniformPrior is the state of a prior-normalised loss: one uniform cluster
-// prior per head.
+// prior per head, named StatePrior.
 func UniformPrior(loss string, heads, clusters int) ([]train.StateVar, error) {
 	if heads < 1 || clusters < 2 {
 		return nil, fmt.Errorf("%s loss: need at least 1 head and 2 clusters, got heads=%d clusters=%d", loss, heads, clusters)
@@ -71,4 +70,14 @@ func UniformPrior(loss string, heads, clusters int) ([]train.StateVar, error) {
 		init[i] = 1 / float32(clusters)
 	}
 	return []train.StateVar{{Name: StatePrior, Shape: []int{heads, clusters}, Init: init}}, nil
+}
+
+// OneState returns the single state variable of a loss that declared one
+// (such as UniformPrior's prior); it panics, the GoMLX convention while
+// building a graph, when the trainer handed another number.
+func OneState(loss string, state []*graph.Node) *graph.Node {
+	if len(state) != 1 {
+		panic(fmt.Errorf("%s loss: want 1 state variable (%s), got %d", loss, StatePrior, len(state)))
+	}
+	return state[0]
 }

@@ -1,31 +1,37 @@
-package lossopts
+package lossgraph
 
 import (
-	"strings"
+	"errors"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
 )
 
-var schema = []core.Option{
-	{Name: "alpha", Type: core.TypeFloat, Default: 5.0, Min: core.Bound(0), Help: "weight"},
-	{Name: "mode", Type: core.TypeString, Default: "a", Choices: []string{"a", "b"}, Help: "mode"},
-}
-
-func TestResolve(t *testing.T) {
-	// Trainer options are ignored; strings from --set flags are parsed;
-	// absent options get their default.
-	got, err := Resolve("x", schema, core.Options{"epochs": 10, "lr": "bad for the trainer, not for us", "alpha": "2.5"})
-	if err != nil {
+// TestPMIParams: the shared options decode into PMIParams, and the bounds
+// the schema cannot express name their option.
+func TestPMIParams(t *testing.T) {
+	schema := PMIOptions("x", "y")
+	var p PMIParams
+	if _, err := core.Decode(schema, core.Options{OptBeta: "0.8"}, &p); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got.Float("alpha") != 2.5 || got.String("mode") != "a" {
-		t.Fatalf("resolved %v, want alpha 2.5 and mode a only", got)
+	if p.Beta != 0.8 || p.Momentum != 0.9 || p.PositivePMI || p.Check() != nil {
+		t.Fatalf("decoded %+v", p)
 	}
-	for _, bad := range []core.Options{{"alpha": -1.0}, {"alpha": "many"}, {"mode": "c"}} {
-		_, err := Resolve("x", schema, bad)
-		if err == nil || !strings.HasPrefix(err.Error(), "x loss: option ") {
-			t.Errorf("Resolve(%v) error %v, want one naming the loss and the option", bad, err)
+	for key, bad := range map[string]PMIParams{
+		OptBeta:          {Beta: 0, Momentum: 0.5},
+		OptProbsMomentum: {Beta: 1, Momentum: 1},
+	} {
+		var oe *core.OptionError
+		if err := bad.Check(); !errors.As(err, &oe) || oe.Key != key {
+			t.Errorf("%+v: %v, want an error naming %s", bad, err, key)
 		}
+	}
+	if _, err := UniformPrior("x", 2, 1); err == nil {
+		t.Errorf("a prior of one cluster")
+	}
+	sv, err := UniformPrior("x", 2, 4)
+	if err != nil || len(sv) != 1 || sv[0].Name != StatePrior || len(sv[0].Init) != 8 || sv[0].Init[3] != 0.25 {
+		t.Fatalf("uniform prior %+v %v", sv, err)
 	}
 }

@@ -25,6 +25,13 @@ import (
 // options (nil for the defaults).
 func CheckFit(t *testing.T, loss train.GraphLoss, opts core.Options, minAcc float64) {
 	t.Helper()
+	checkFit(t, loss, opts, minAcc, "go")
+}
+
+// checkFit is CheckFit on a backend; it returns the best head's train
+// assignment and the head losses, for determinism checks.
+func checkFit(t *testing.T, loss train.GraphLoss, opts core.Options, minAcc float64, backendName string) ([]int32, []float64) {
+	t.Helper()
 	const n, d, classes, k = 512, 16, 4, 10
 	dir := t.TempDir()
 	x, labels := blobs(n, d, classes)
@@ -48,11 +55,11 @@ func CheckFit(t *testing.T, loss train.GraphLoss, opts core.Options, minAcc floa
 		all[key] = v
 	}
 	req := core.FitRequest{Options: all, Train: trainPath, Neighbours: knnPath, Assign: map[string]string{"train": trainPath},
-		Clusters: classes, Seed: 5, Backend: "go", OutDir: filepath.Join(dir, "run")}
+		Clusters: classes, Seed: 5, Backend: backendName, OutDir: filepath.Join(dir, "run")}
 	fit := train.NewLoss(loss)
 	res, err := fit.Fit(context.Background(), req, nil)
 	if err != nil {
-		t.Fatalf("fit: %v", err)
+		t.Fatalf("fit on %s: %v", backendName, err)
 	}
 	if len(res.HeadLosses) != 3 || res.BestHead < 0 || res.BestHead > 2 {
 		t.Fatalf("result %+v, want 3 head losses", res)
@@ -85,6 +92,7 @@ func CheckFit(t *testing.T, loss train.GraphLoss, opts core.Options, minAcc floa
 	if !resumed || trained {
 		t.Errorf("second fit: resumed %v, trained %v; want a resume from the checkpoint without training", resumed, trained)
 	}
+	return assign[res.BestHead*n : (res.BestHead+1)*n], res.HeadLosses
 }
 
 // blobs draws n points of `classes` Gaussian blobs in d dimensions, with

@@ -1,9 +1,18 @@
-// Package losstest is the test harness of the loss plugins: the golden
-// file of the authors' loss classes (testdata/temi_golden.json, computed
-// with the authors' code; see its `schema` key), float32
-// comparison against float64 references, the backends every loss must run
-// on, a compiled loss step, float64 reference checks and the train-step
-// benchmark. It is imported by tests only.
+// Package losstest is the test kit of loss plugins, shipped and outside
+// ones alike (see examples/loss-go):
+//
+//   - Conformance, the suite every train.GraphLoss runs: schema, identity,
+//     option errors, state, the step on every backend, short fits;
+//   - a compiled loss step (NewStep) and float64 reference checks
+//     (CheckAgainstReference), with random and deliberately sharp problems
+//     (RandomProblem, SharpProblem) and float32 tolerances;
+//   - the golden file of the TEMI authors' loss classes
+//     (testdata/temi_golden.json, computed with their code; see its
+//     `schema` key) and RunGolden, for the losses it covers;
+//   - the backends every loss must run on (ForEachBackend; onnx needs the
+//     onnx build tag) and the train-step benchmarks.
+//
+// It is imported by tests only.
 package losstest
 
 import (
@@ -76,7 +85,7 @@ func LoadGolden(t testing.TB, loss string) []Case {
 	t.Helper()
 	raw, err := os.ReadFile(GoldenPath)
 	if err != nil {
-		t.Fatalf("read golden file: %v (it lives in losses/internal/losstest/testdata/)", err)
+		t.Fatalf("read golden file: %v (it lives in losses/losstest/testdata/)", err)
 	}
 	var f goldenFile
 	if err := json.Unmarshal(raw, &f); err != nil {

@@ -20,7 +20,7 @@ type GoldenSpec struct {
 	// Weight, when set, builds the pair weight of every row [2B] (rows b
 	// and B+b share the golden weight[b]). A case with a weight and no
 	// Weight here fails: every golden output must be checked.
-	Weight func(train.LossInputs) *graph.Node
+	Weight func(train.Step, train.LossInputs) *graph.Node
 }
 
 // RunGolden runs every golden case of one loss (TEMI, PMI, WMI or SCAN) on
@@ -41,7 +41,7 @@ func RunGolden(t *testing.T, loss string, spec GoldenSpec) {
 				checkDeclaredState(t, spec.Loss, opts, c)
 				var extra Extra
 				if spec.Weight != nil {
-					extra = func(in train.LossInputs) []*graph.Node { return []*graph.Node{spec.Weight(in)} }
+					extra = func(s train.Step, in train.LossInputs) []*graph.Node { return []*graph.Node{spec.Weight(s, in)} }
 				}
 				key := opts.Canonical()
 				if steps[key] == nil {
@@ -90,7 +90,7 @@ func RunGolden(t *testing.T, loss string, spec GoldenSpec) {
 func checkDeclaredState(t *testing.T, loss train.GraphLoss, opts core.Options, c Case) {
 	t.Helper()
 	p := c.Params
-	vars, err := loss.State(opts, p.H, p.K)
+	vars, err := Prepare(t, loss, opts).State(p.H, p.K)
 	if err != nil {
 		t.Fatalf("state: %v", err)
 	}

@@ -12,8 +12,32 @@ import (
 )
 
 // Extra builds additional outputs of a step (e.g. TEMI's pair weight) from
-// the same inputs the loss sees.
-type Extra func(in train.LossInputs) []*graph.Node
+// the prepared step and the same inputs its Loss sees.
+type Extra func(s train.Step, in train.LossInputs) []*graph.Node
+
+// Prepare resolves opts (the loss's own options; defaults fill the rest)
+// against the loss's schema and prepares the loss, as the trainer does.
+func Prepare(t testing.TB, loss train.GraphLoss, opts core.Options) train.Step {
+	t.Helper()
+	s, err := prepare(loss, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func prepare(loss train.GraphLoss, opts core.Options) (train.Step, error) {
+	d := loss.Describe()
+	resolved, err := core.ResolveOptions(d.Options, opts)
+	if err != nil {
+		return nil, fmt.Errorf("loss %q options: %w", d.Name, err)
+	}
+	s, err := loss.Prepare(resolved)
+	if err != nil {
+		return nil, fmt.Errorf("loss %q options: %w", d.Name, err)
+	}
+	return s, nil
+}
 
 // Step is one loss step compiled through the train.GraphLoss interface, as
 // the trainer calls it: inputs student and teacher logits [H, 2B, K], the
@@ -23,7 +47,7 @@ type Extra func(in train.LossInputs) []*graph.Node
 // inputs.
 type Step struct {
 	loss train.GraphLoss
-	opts core.Options
+	step train.Step
 	exec *graph.Exec
 }
 
@@ -40,13 +64,14 @@ type StepOut struct {
 // may be nil.
 func NewStep(t testing.TB, b compute.Backend, loss train.GraphLoss, opts core.Options, extra Extra) *Step {
 	t.Helper()
+	step := Prepare(t, loss, opts)
 	exec, err := graph.NewExec(b, func(inputs []*graph.Node) []*graph.Node {
 		student := inputs[0]
 		in := train.LossInputs{
-			Options: opts, Student: student, Teacher: inputs[1],
+			Student: student, Teacher: inputs[1],
 			StudentTemp: inputs[2], TeacherTemp: inputs[3], State: inputs[4:],
 		}
-		perHead, newState := loss.Loss(in)
+		perHead, newState := step.Loss(in)
 		if len(newState) != len(in.State) {
 			panic(fmt.Errorf("loss %q returned %d state values for %d state inputs", loss.Describe().Name, len(newState), len(in.State)))
 		}
@@ -54,14 +79,14 @@ func NewStep(t testing.TB, b compute.Backend, loss train.GraphLoss, opts core.Op
 		out := []*graph.Node{perHead, mean, graph.Gradient(mean, student)[0]}
 		out = append(out, newState...)
 		if extra != nil {
-			out = append(out, extra(in)...)
+			out = append(out, extra(step, in)...)
 		}
 		return out
 	})
 	if err != nil {
 		t.Fatalf("compile the %s loss step: %v", loss.Describe().Name, err)
 	}
-	return &Step{loss: loss, opts: opts, exec: exec}
+	return &Step{loss: loss, step: step, exec: exec}
 }
 
 // Run runs the step on pr in float32. The state's count and shapes come
@@ -76,7 +101,7 @@ func (s *Step) Run(t testing.TB, pr Problem) StepOut {
 }
 
 func (s *Step) run(pr Problem) (StepOut, error) {
-	vars, err := s.loss.State(s.opts, pr.H, pr.K)
+	vars, err := s.step.State(pr.H, pr.K)
 	if err != nil {
 		return StepOut{}, fmt.Errorf("state: %w", err)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
-	"github.com/clusterlab/clusterlab/losses/internal/losstest"
+	"github.com/clusterlab/clusterlab/losses/losstest"
 )
 
 var benchBackend = flag.String("pmi.backend", "onnx", "backend of BenchmarkTrainStep (onnx, go, xla:PLUGIN)")

@@ -1,21 +1,22 @@
 package main
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/train"
-	"github.com/clusterlab/clusterlab/losses/internal/losstest"
+	"github.com/clusterlab/clusterlab/losses/lossgraph"
+	"github.com/clusterlab/clusterlab/losses/losstest"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
 func pmiOptions(beta, momentum float64, positive bool, weight string) core.Options {
-	return core.Options{OptBeta: beta, OptProbsMomentum: momentum, OptPositivePMI: positive, OptWeight: weight}
+	return core.Options{lossgraph.OptBeta: beta, lossgraph.OptProbsMomentum: momentum, lossgraph.OptPositivePMI: positive, OptWeight: weight}
 }
 
 // goldenKinds maps the golden file's loss names to the weight option.
@@ -164,64 +165,11 @@ func TestWMIWeight(t *testing.T) {
 	if math.Abs(want[0]-want[2*B]) < 1e-3 {
 		t.Fatalf("test data too easy: heads 0 and 1 have the same weight %g", want[0])
 	}
-	weight := func(in train.LossInputs) []*graph.Node { return []*graph.Node{Loss{}.build(in).weight} }
+	weight := func(s train.Step, in train.LossInputs) []*graph.Node { return []*graph.Node{s.(step).build(in).weight} }
 	losstest.ForEachBackend(t, func(t *testing.T, b compute.Backend) {
 		out := losstest.NewStep(t, b, Loss{}, core.Options{OptWeight: WeightHead}, weight).Run(t, pr)
 		losstest.CompareFloats(t, "weight", out.Extra[0], want, losstest.Float32Tol)
 	})
-}
-
-func TestDescribe(t *testing.T) {
-	d := Loss{}.Describe()
-	if d.Kind != core.KindLoss || d.Name != "pmi" || d.Version != "1.0.0" || d.Summary == "" {
-		t.Fatalf("bad description %+v", d)
-	}
-	for _, o := range d.Options {
-		if o.Help == "" {
-			t.Errorf("option %q has no help", o.Name)
-		}
-	}
-	opts, err := core.ResolveOptions(d.Options, nil)
-	if err != nil {
-		t.Fatalf("defaults do not resolve: %v", err)
-	}
-	if opts.Float(OptBeta) != 0.6 || opts.Float(OptProbsMomentum) != 0.9 || opts.Bool(OptPositivePMI) || opts.String(OptWeight) != WeightNone {
-		t.Fatalf("defaults %v, want beta 0.6, probs_momentum 0.9, positive_pmi false, weight none", opts)
-	}
-}
-
-func TestState(t *testing.T) {
-	// The trainer hands its own options too; they are not the loss's business.
-	vars, err := Loss{}.State(core.Options{"epochs": 3, OptWeight: WeightHead}, 3, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(vars) != 1 || vars[0].Name != StatePrior || fmt.Sprint(vars[0].Shape) != "[3 4]" || len(vars[0].Init) != 12 {
-		t.Fatalf("state %+v, want one %q of shape [3 4]", vars, StatePrior)
-	}
-	for _, v := range vars[0].Init {
-		if v != 0.25 {
-			t.Fatalf("prior init %v, want 1/K", vars[0].Init)
-		}
-	}
-	for _, bad := range []struct {
-		opts           core.Options
-		heads, K       int
-		wantInMessages string
-	}{
-		{core.Options{OptBeta: 0.0}, 1, 4, "beta"},
-		{core.Options{OptBeta: -1.0}, 1, 4, "beta"},
-		{core.Options{OptProbsMomentum: 1.0}, 1, 4, "probs_momentum"},
-		{core.Options{OptProbsMomentum: -0.1}, 1, 4, "probs_momentum"},
-		{core.Options{OptPositivePMI: "maybe"}, 1, 4, "positive_pmi"},
-		{core.Options{OptWeight: "heads"}, 1, 4, "weight"},
-		{core.Options{}, 0, 4, "heads"},
-		{core.Options{}, 2, 1, "clusters"},
-	} {
-		if _, err := (Loss{}).State(bad.opts, bad.heads, bad.K); err == nil || !strings.Contains(err.Error(), bad.wantInMessages) {
-			t.Errorf("State(%v, %d, %d) error %v, want one naming %q", bad.opts, bad.heads, bad.K, err, bad.wantInMessages)
-		}
-	}
 }
 
 // TestBadShapesAreErrors: a wrong input shape is an error from Exec, not a
@@ -247,10 +195,21 @@ func TestBadShapesAreErrors(t *testing.T) {
 	}
 }
 
-// TestFit trains PMI and WMI with the shared trainer on separable blobs:
-// training, assignment and a resume from the checkpoint (prior included).
-func TestFit(t *testing.T) {
+// TestConformance runs the loss suite on PMI and WMI: schema, identity,
+// option errors (beta > 0, probs_momentum < 1), state, the step on every
+// backend, and short fits on every backend that learn blobs, resume and
+// repeat themselves.
+func TestConformance(t *testing.T) {
 	for _, weight := range []string{WeightNone, WeightHead} {
-		t.Run(weight, func(t *testing.T) { losstest.CheckFit(t, Loss{}, core.Options{OptWeight: weight}, 0.95) })
+		t.Run(weight, func(t *testing.T) {
+			losstest.Conformance(t, Loss{}, losstest.ConformanceCase{
+				Options: core.Options{OptWeight: weight},
+				Bad: []plugintest.BadOption{
+					{Options: core.Options{lossgraph.OptBeta: 0.0}, Key: lossgraph.OptBeta},
+					{Options: core.Options{lossgraph.OptProbsMomentum: 1.0}, Key: lossgraph.OptProbsMomentum},
+				},
+				MinAcc: 0.95,
+			})
+		})
 	}
 }

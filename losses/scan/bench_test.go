@@ -4,7 +4,7 @@ import (
 	"flag"
 	"testing"
 
-	"github.com/clusterlab/clusterlab/losses/internal/losstest"
+	"github.com/clusterlab/clusterlab/losses/losstest"
 )
 
 var benchBackend = flag.String("scan.backend", "onnx", "backend of BenchmarkTrainStep (onnx, go, xla:PLUGIN)")

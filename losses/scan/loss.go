@@ -5,8 +5,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/train"
-	"github.com/clusterlab/clusterlab/losses/internal/lossgraph"
-	"github.com/clusterlab/clusterlab/losses/internal/lossopts"
+	"github.com/clusterlab/clusterlab/losses/lossgraph"
 	"github.com/gomlx/gomlx/core/graph"
 )
 
@@ -45,42 +44,33 @@ func (Loss) Describe() core.Description {
 	}
 }
 
-// resolveAlpha reads the loss option, filling in the default.
-func resolveAlpha(opts core.Options) (float64, error) {
-	resolved, err := lossopts.Resolve("scan", Loss{}.Describe().Options, opts)
-	if err != nil {
-		return 0, err
-	}
-	return resolved.Float(OptAlpha), nil
+// step is SCAN with its options fixed.
+type step struct {
+	Alpha float64 `option:"alpha"`
 }
 
-// State implements train.GraphLoss: SCAN keeps no state. It validates the
-// options and the sizes.
-func (Loss) State(opts core.Options, heads, clusters int) ([]train.StateVar, error) {
-	if _, err := resolveAlpha(opts); err != nil {
-		return nil, err
-	}
+// Prepare implements train.GraphLoss.
+func (l Loss) Prepare(opts core.Options) (train.Step, error) {
+	var s step
+	_, err := core.Decode(l.Describe().Options, opts, &s)
+	return s, err
+}
+
+// State implements train.Step: SCAN keeps no state. It checks the sizes.
+func (step) State(heads, clusters int) ([]train.StateVar, error) {
 	if heads < 1 || clusters < 2 {
 		return nil, fmt.Errorf("scan loss: need at least 1 head and 2 clusters, got heads=%d clusters=%d", heads, clusters)
 	}
 	return nil, nil
 }
 
-// Loss implements train.GraphLoss. It returns the per-head losses [H] and
-// no state.
-//
-// Invalid options or shapes panic with an error, the GoMLX convention while
-// building a graph: graph.Exec turns it into an error. State has already
-// validated the options when the trainer calls this.
-func (Loss) Loss(in train.LossInputs) (perHead *graph.Node, newState []*graph.Node) {
-	alpha, err := resolveAlpha(in.Options)
-	if err != nil {
-		panic(err)
-	}
+// Loss implements train.Step. It returns the per-head losses [H] and no
+// state. Bad shapes panic, the GoMLX convention while building a graph.
+func (s step) Loss(in train.LossInputs) (perHead *graph.Node, newState []*graph.Node) {
 	if len(in.State) != 0 {
 		panic(fmt.Errorf("scan loss: it has no state, got %d state variables", len(in.State)))
 	}
-	return scanGraph(alpha, in.Student, in.Teacher, in.StudentTemp, in.TeacherTemp), nil
+	return scanGraph(s.Alpha, in.Student, in.Teacher, in.StudentTemp, in.TeacherTemp), nil
 }
 
 // scanGraph builds the SCAN loss. Shapes: student and teacher [H, 2B, K]

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
-	"github.com/clusterlab/clusterlab/losses/internal/losstest"
+	"github.com/clusterlab/clusterlab/losses/losstest"
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
@@ -115,42 +115,6 @@ func TestTinyProbabilities(t *testing.T) {
 	losstest.CheckAgainstReference(t, Loss{}, core.Options{}, pr, referenceSCAN(5))
 }
 
-func TestDescribe(t *testing.T) {
-	d := Loss{}.Describe()
-	if d.Kind != core.KindLoss || d.Name != "scan" || d.Version != "1.0.0" || d.Summary == "" {
-		t.Fatalf("bad description %+v", d)
-	}
-	opts, err := core.ResolveOptions(d.Options, nil)
-	if err != nil {
-		t.Fatalf("defaults do not resolve: %v", err)
-	}
-	if len(d.Options) != 1 || d.Options[0].Help == "" || opts.Float(OptAlpha) != 5 {
-		t.Fatalf("options %+v resolve to %v, want alpha 5 with help", d.Options, opts)
-	}
-}
-
-func TestState(t *testing.T) {
-	// The trainer hands its own options too; they are not the loss's business.
-	vars, err := Loss{}.State(core.Options{"epochs": 3, OptAlpha: "2.5"}, 3, 4)
-	if err != nil || len(vars) != 0 {
-		t.Fatalf("state %+v, %v; want none", vars, err)
-	}
-	for _, bad := range []struct {
-		opts           core.Options
-		heads, K       int
-		wantInMessages string
-	}{
-		{core.Options{OptAlpha: -1.0}, 1, 4, "alpha"},
-		{core.Options{OptAlpha: "much"}, 1, 4, "alpha"},
-		{core.Options{}, 0, 4, "heads"},
-		{core.Options{}, 2, 1, "clusters"},
-	} {
-		if _, err := (Loss{}).State(bad.opts, bad.heads, bad.K); err == nil || !strings.Contains(err.Error(), bad.wantInMessages) {
-			t.Errorf("State(%v, %d, %d) error %v, want one naming %q", bad.opts, bad.heads, bad.K, err, bad.wantInMessages)
-		}
-	}
-}
-
 // TestBadShapesAreErrors: a wrong input shape or a state the loss does not
 // have is an error from Exec, not a crash of the plugin.
 func TestBadShapesAreErrors(t *testing.T) {
@@ -173,6 +137,9 @@ func TestBadShapesAreErrors(t *testing.T) {
 	}
 }
 
-// TestFit trains SCAN with the shared trainer on separable blobs: a loss
-// without state must train, assign and resume from its checkpoint.
-func TestFit(t *testing.T) { losstest.CheckFit(t, Loss{}, nil, 0.95) }
+// TestConformance runs the loss suite on SCAN, a loss without state:
+// schema, identity, option errors, the step on every backend, and short
+// fits on every backend that learn blobs, resume and repeat themselves.
+func TestConformance(t *testing.T) {
+	losstest.Conformance(t, Loss{}, losstest.ConformanceCase{MinAcc: 0.95})
+}

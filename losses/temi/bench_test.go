@@ -8,7 +8,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core/train/trainbench"
 
-	"github.com/clusterlab/clusterlab/losses/internal/losstest"
+	"github.com/clusterlab/clusterlab/losses/losstest"
 )
 
 var (

@@ -1,20 +1,19 @@
 package main
 
 import (
-	"fmt"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/train"
-	"github.com/clusterlab/clusterlab/losses/internal/losstest"
+	"github.com/clusterlab/clusterlab/losses/lossgraph"
+	"github.com/clusterlab/clusterlab/losses/losstest"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 )
 
 func temiOptions(beta, momentum float64, positive bool) core.Options {
-	return core.Options{OptBeta: beta, OptProbsMomentum: momentum, OptPositivePMI: positive}
+	return core.Options{lossgraph.OptBeta: beta, lossgraph.OptProbsMomentum: momentum, lossgraph.OptPositivePMI: positive}
 }
 
 // TestGoldenTolerance: the tolerance is loose enough for the reference's
@@ -29,7 +28,7 @@ func TestGolden(t *testing.T) {
 	losstest.RunGolden(t, "TEMI", losstest.GoldenSpec{
 		Loss:    Loss{},
 		Options: func(p losstest.Params) core.Options { return temiOptions(p.Beta, p.ProbsMomentum, false) },
-		Weight:  func(in train.LossInputs) *graph.Node { return Loss{}.build(in).weight },
+		Weight:  func(s train.Step, in train.LossInputs) *graph.Node { return s.(step).build(in).weight },
 	})
 }
 
@@ -133,67 +132,16 @@ func TestTinyProbabilities(t *testing.T) {
 	losstest.CheckAgainstReference(t, Loss{}, temiOptions(beta, mu, false), pr, referenceTEMI(beta, mu, false))
 }
 
-func TestDescribe(t *testing.T) {
-	d := Loss{}.Describe()
-	if d.Kind != core.KindLoss || d.Name != "temi" || d.Version == "" || d.Summary == "" {
-		t.Fatalf("bad description %+v", d)
-	}
-	opts, err := core.ResolveOptions(d.Options, nil)
-	if err != nil {
-		t.Fatalf("defaults do not resolve: %v", err)
-	}
-	if opts.Float(OptBeta) != 0.6 || opts.Float(OptProbsMomentum) != 0.9 || opts.Bool(OptPositivePMI) {
-		t.Fatalf("defaults %v, want beta 0.6, probs_momentum 0.9, positive_pmi false", opts)
-	}
+// TestConformance runs the loss suite: schema, identity, option errors
+// (beta must be > 0 and probs_momentum < 1, which the schema cannot say),
+// state, the step on every backend, and short fits on every backend that
+// learn blobs, resume and repeat themselves.
+func TestConformance(t *testing.T) {
+	losstest.Conformance(t, Loss{}, losstest.ConformanceCase{
+		Bad: []plugintest.BadOption{
+			{Options: core.Options{lossgraph.OptBeta: 0.0}, Key: lossgraph.OptBeta},
+			{Options: core.Options{lossgraph.OptProbsMomentum: 1.0}, Key: lossgraph.OptProbsMomentum},
+		},
+		MinAcc: 0.95,
+	})
 }
-
-func TestState(t *testing.T) {
-	vars, err := Loss{}.State(core.Options{}, 3, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(vars) != 1 || vars[0].Name != StatePrior || fmt.Sprint(vars[0].Shape) != "[3 4]" || len(vars[0].Init) != 12 {
-		t.Fatalf("state %+v, want one %q of shape [3 4]", vars, StatePrior)
-	}
-	for _, v := range vars[0].Init {
-		if v != 0.25 {
-			t.Fatalf("prior init %v, want 1/K", vars[0].Init)
-		}
-	}
-	for _, bad := range []struct {
-		opts           core.Options
-		heads, K       int
-		wantInMessages string
-	}{
-		{core.Options{OptBeta: 0.0}, 1, 4, "beta"},
-		{core.Options{OptBeta: -1.0}, 1, 4, "beta"},
-		{core.Options{OptProbsMomentum: 1.0}, 1, 4, "probs_momentum"},
-		{core.Options{OptProbsMomentum: -0.1}, 1, 4, "probs_momentum"},
-		{core.Options{OptPositivePMI: "maybe"}, 1, 4, "positive_pmi"},
-		{core.Options{}, 0, 4, "heads"},
-		{core.Options{}, 2, 1, "clusters"},
-	} {
-		if _, err := (Loss{}).State(bad.opts, bad.heads, bad.K); err == nil || !strings.Contains(err.Error(), bad.wantInMessages) {
-			t.Errorf("State(%v, %d, %d) error %v, want one naming %q", bad.opts, bad.heads, bad.K, err, bad.wantInMessages)
-		}
-	}
-}
-
-// TestBadShapesAreErrors: a wrong input shape is an error from Exec, not a
-// crash of the plugin.
-func TestBadShapesAreErrors(t *testing.T) {
-	step := losstest.NewStep(t, losstest.OpenBackend(t, "go"), Loss{}, core.Options{}, nil)
-	_, err := step.Call(
-		tensors.FromFlatDataAndDimensions(make([]float32, 3*5), 1, 3, 5), // 3 rows: odd
-		tensors.FromFlatDataAndDimensions(make([]float32, 3*5), 1, 3, 5),
-		tensors.FromScalar(float32(0.1)), tensors.FromScalar(float32(0.1)),
-		tensors.FromFlatDataAndDimensions(make([]float32, 5), 1, 5),
-	)
-	if err == nil || !strings.Contains(err.Error(), "odd") {
-		t.Fatalf("error %v, want one about the odd number of rows", err)
-	}
-}
-
-// TestFit trains TEMI with the shared trainer on separable blobs:
-// training, assignment and a resume from the checkpoint (prior included).
-func TestFit(t *testing.T) { losstest.CheckFit(t, Loss{}, nil, 0.95) }

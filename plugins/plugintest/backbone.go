@@ -52,9 +52,9 @@ func Backbone(t *testing.T, b core.Backbone, c BackboneCase) {
 		}
 	})
 	t.Run("bad options", func(t *testing.T) {
-		for _, bad := range append(badOptions(schemaOnly.Options, c.Options), c.Bad...) {
+		for _, bad := range append(BadOptions(schemaOnly.Options, c.Options), c.Bad...) {
 			_, err := b.Describe(ctx, bad.Options)
-			checkOptionError(t, describeOf("Describe", bad.Options), err, bad.Key)
+			CheckOptionError(t, describeOf("Describe", bad.Options), err, bad.Key)
 		}
 	})
 

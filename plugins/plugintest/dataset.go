@@ -57,9 +57,9 @@ func Dataset(t *testing.T, d core.Dataset, c DatasetCase) {
 	})
 
 	t.Run("bad options", func(t *testing.T) {
-		for _, b := range append(badOptions(schemaOnly.Options, c.Options), c.Bad...) {
+		for _, b := range append(BadOptions(schemaOnly.Options, c.Options), c.Bad...) {
 			_, err := d.Describe(ctx, b.Options)
-			checkOptionError(t, describeOf("Describe", b.Options), err, b.Key)
+			CheckOptionError(t, describeOf("Describe", b.Options), err, b.Key)
 		}
 	})
 

@@ -85,9 +85,9 @@ func CheckSchema(t testing.TB, d core.Description, kind string) {
 	}
 }
 
-// badOptions derives options that must fail from the schema: an unknown
-// key, a wrong type and every bound crossed, each on top of good.
-func badOptions(schema []core.Option, good core.Options) []BadOption {
+// BadOptions derives options that must fail from a schema: an unknown key,
+// a wrong type and every bound and choice crossed, each on top of good.
+func BadOptions(schema []core.Option, good core.Options) []BadOption {
 	with := func(k string, v any) core.Options {
 		o := core.Options{}
 		for kk, vv := range good {
@@ -119,8 +119,8 @@ func badOptions(schema []core.Option, good core.Options) []BadOption {
 	return bad
 }
 
-// checkOptionError checks that err is an invalid-input error naming key.
-func checkOptionError(t testing.TB, what string, err error, key string) {
+// CheckOptionError checks that err is an invalid-input error naming key.
+func CheckOptionError(t testing.TB, what string, err error, key string) {
 	t.Helper()
 	var oe *core.OptionError
 	switch {

@@ -3,7 +3,7 @@
 // train.GraphLoss on a backend, running the very code a Fit runs per step
 // (the same graph, state handling and host-side scalars) on random
 // embeddings and random neighbours. The loss plugins' BenchmarkTrainStep
-// and BenchmarkTrainEpoch (losses/internal/losstest) and the scripts of
+// and BenchmarkTrainEpoch (losses/losstest) and the scripts of
 // bench/ use it; a loss author or the runner never needs it.
 package trainbench
 

@@ -27,9 +27,23 @@ func (pmiLoss) Describe() core.Description {
 	}
 }
 
-func (pmiLoss) State(opts core.Options, heads, clusters int) ([]train.StateVar, error) {
-	if opts.Float("beta") <= 0 {
-		return nil, fmt.Errorf("beta must be > 0")
+// pmiStep is pmiLoss with its options fixed.
+type pmiStep struct {
+	Beta     float64 `option:"beta"`
+	Momentum float64 `option:"probs_momentum"`
+}
+
+func (l pmiLoss) Prepare(opts core.Options) (train.Step, error) {
+	var s pmiStep
+	if _, err := core.Decode(l.Describe().Options, opts, &s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (pmiStep) State(heads, clusters int) ([]train.StateVar, error) {
+	if heads < 1 || clusters < 2 {
+		return nil, fmt.Errorf("need a head and 2 clusters, got %d and %d", heads, clusters)
 	}
 	init := make([]float32, heads*clusters)
 	for i := range init {
@@ -38,8 +52,8 @@ func (pmiLoss) State(opts core.Options, heads, clusters int) ([]train.StateVar, 
 	return []train.StateVar{{Name: "prior", Shape: []int{heads, clusters}, Init: init}}, nil
 }
 
-func (pmiLoss) Loss(in train.LossInputs) (*graph.Node, []*graph.Node) {
-	beta, mu := in.Options.Float("beta"), in.Options.Float("probs_momentum")
+func (st pmiStep) Loss(in train.LossInputs) (*graph.Node, []*graph.Node) {
+	beta, mu := st.Beta, st.Momentum
 	s, t := in.Student, graph.StopGradient(in.Teacher)
 	rows := s.Shape().Dimensions[1]
 	b := rows / 2
