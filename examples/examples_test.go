@@ -143,18 +143,12 @@ func generateStubs(t *testing.T, root, dir string) string {
 // them out: dir/clusterlab and dir/plugins/clusterlab-<kind>-<name>.
 func buildBinaries(t *testing.T, root, dir string) string {
 	t.Helper()
-	var tags string
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-tags" {
-				tags = s.Value
-			}
-		}
-	}
+	tags := buildTags()
 	targets := map[string]string{
-		"clusterlab":                     "./runner",
-		"plugins/clusterlab-dataset-idx": "./datasets/idx",
-		"plugins/clusterlab-loss-temi":   "./losses/temi",
+		"clusterlab":                         "./runner",
+		"plugins/clusterlab-dataset-idx":     "./datasets/idx",
+		"plugins/clusterlab-backbone-pixels": "./backbones/pixels",
+		"plugins/clusterlab-loss-temi":       "./losses/temi",
 	}
 	var (
 		wg   sync.WaitGroup
@@ -181,6 +175,18 @@ func buildBinaries(t *testing.T, root, dir string) string {
 		t.Fatal(strings.Join(errs, "\n"))
 	}
 	return dir
+}
+
+// buildTags are the build tags of this test binary (make test: onnx).
+func buildTags() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }
 
 type result struct {
