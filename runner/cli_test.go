@@ -138,6 +138,7 @@ func TestCLIVersion(t *testing.T) {
 
 // TestCLIVersionBinary: the built runner lists the plugins beside it.
 func TestCLIVersionBinary(t *testing.T) {
+	t.Parallel()
 	bin := buildBinaries(t)
 	r := clusterlab(t, t.TempDir(), nil, "version")
 	if r.code != 0 {

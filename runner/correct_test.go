@@ -72,6 +72,7 @@ func reverseRows(t *testing.T, path string) {
 // finished run give a new trial with new numbers, never the old ones; a
 // named trial's old directory is moved aside, not overwritten.
 func TestChangedFeaturesAreANewTrial(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(quickConfig), 0o644)
 	paths := embedPaths(t, dir, "small.yaml")
@@ -160,6 +161,7 @@ func TestChangedFeaturesAreANewTrial(t *testing.T) {
 // with TEMI options runs scan, listing the TEMI options as unused; an
 // option no plugin has is still an error; --unset removes a key.
 func TestSwitchLossByOneKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(quickConfig+"  beta: 0.6\n  pmi: {weight: head}\n"), 0o644)
 	r := clusterlab(t, dir, nil, "run", "small.yaml", "--set", "loss.plugin=scan")
@@ -214,6 +216,7 @@ func readmeSweep(t *testing.T) string {
 // grid crossed with a temi and a scan variant) runs as written: the scan
 // trials, for which beta means nothing, are one trial per seed.
 func TestREADMESweepRuns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sweep := readmeSweep(t)
 	os.WriteFile(filepath.Join(dir, "sweep.yaml"), []byte(quickConfig+sweep), 0o644)
@@ -260,6 +263,7 @@ func TestREADMESweepRuns(t *testing.T) {
 // trials is rejected before any embedding, every reason listed with its
 // source; coupled settings are derived instead of conflicting.
 func TestInvalidTrialsRejectedBeforeWork(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := quickConfig + `
 sweep:
@@ -315,6 +319,7 @@ sweep:
 // TestErrorsNameTheirSource (item 4): the same typo from the file, --set
 // and the environment is reported with that source, exit 2.
 func TestErrorsNameTheirSource(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(quickConfig), 0o644)
 	os.WriteFile(filepath.Join(dir, "typo.yaml"), []byte(quickConfig+"  epoch: 2\n"), 0o644)
@@ -343,6 +348,7 @@ func TestErrorsNameTheirSource(t *testing.T) {
 // directory exists is in the sweep's table and in `clusterlab table`, with
 // its reason; the other trials finish.
 func TestFailedRunInTable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeNaNFeatures(t, filepath.Join(dir, "nan"))
 	cfg := quickConfig + `
@@ -384,6 +390,7 @@ sweep:
 // unsupervised row, k-means included; rows keep config order; a single
 // run's table is a run table; score --json has every metric of its text.
 func TestTablesAreData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := quickConfig + `
 sweep:
@@ -512,6 +519,7 @@ sweep:
 // assign_<split>.npy, the selected head by default or --head; the selected
 // head's full [N, K] probabilities are stored.
 func TestScoreReadsItsOwnFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(quickConfig), 0o644)
 	r := clusterlab(t, dir, nil, "run", "small.yaml")

@@ -153,6 +153,7 @@ loss:
 `
 
 func TestEndToEndMNISTSubset(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("end-to-end test runs on Linux")
 	}
@@ -279,6 +280,7 @@ func TestEndToEndMNISTSubset(t *testing.T) {
 }
 
 func TestBadInputExitsTwo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, s string) string {
 		p := filepath.Join(dir, name)
@@ -429,6 +431,7 @@ func repoRoot(t *testing.T) string {
 }
 
 func TestScoreCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "y.txt"), []byte("0\n0\n1\n1\n2\n2\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "p.txt"), []byte("5\n5\n3\n3\n3\n9\n"), 0o644)
@@ -453,6 +456,7 @@ func TestScoreCommand(t *testing.T) {
 }
 
 func TestPluginsCommand(t *testing.T) {
+	t.Parallel()
 	bin := buildBinaries(t)
 	r := clusterlab(t, t.TempDir(), nil, "plugins")
 	if r.code != 0 {
@@ -487,6 +491,7 @@ func embedPaths(t *testing.T, dir, config string) map[string]string {
 // --json`, then feeds the written .npy files back through the precomputed
 // backbone: the second embedding must equal the first, bit for bit.
 func TestEmbedThenPrecomputed(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(smallConfig), 0o644)
 	paths := embedPaths(t, dir, "small.yaml")
@@ -518,6 +523,7 @@ func TestEmbedThenPrecomputed(t *testing.T) {
 // ONNX model, through real plugin processes: the headline pipeline at toy
 // size.
 func TestEndToEndCIFAR100TinyDINOv2(t *testing.T) {
+	t.Parallel()
 	root, _ := filepath.Abs("..")
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`
@@ -558,6 +564,7 @@ loss: {plugin: temi, heads: 2, epochs: 2, batch_size: 8, warmup_epochs: 1, knn: 
 // real plugin processes, checks the mean ± std table, reruns it (every
 // trial is skipped) and re-renders the table from the directories alone.
 func TestSweep(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 1", 1) + `
 sweep:
@@ -604,6 +611,7 @@ sweep:
 // TestConfigDocInSync keeps docs/CONFIG.md equal to what the shipped
 // plugins declare (regenerate it with the command the file names).
 func TestConfigDocInSync(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile("../docs/CONFIG.md")
 	if err != nil {
 		t.Fatal(err)

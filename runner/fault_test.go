@@ -147,6 +147,7 @@ func (p *runnerProc) exitCode() int {
 // the plugins exit by themselves, and that the cache and run directory hold
 // nothing half-written that a later run would trust.
 func TestKill20Times(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("the kill test reads /proc and uses process groups")
 	}
@@ -259,7 +260,7 @@ func TestKill20Times(t *testing.T) {
 			t.Logf("kill %d: %s + %v (%d epochs done before); last line: %s", killed, phase, delay.Round(time.Millisecond), epochsDone, last)
 		}
 		// The plugins notice the runner's death and exit by themselves.
-		slowestPluginExit = max(slowestPluginExit, waitPluginsGone(t, bin, "after the runner was killed"))
+		slowestPluginExit = max(slowestPluginExit, waitPluginsGone(t, bin, dir, "after the runner was killed"))
 		if finishedEarly {
 			break
 		}

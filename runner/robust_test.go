@@ -71,6 +71,7 @@ func tempFiles(dir string) []string {
 // error that names the file and says what to do, leaves no temporary or
 // partial file, and the same command without the limit then finishes.
 func TestDiskFullKeepsNothingHalfWritten(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(smallConfig), 0o644)
 	for _, tc := range []struct {
@@ -113,6 +114,7 @@ func TestDiskFullKeepsNothingHalfWritten(t *testing.T) {
 // wind-down), leave no plugin behind and nothing a rerun would trust
 // half-written; the rerun then finishes.
 func TestSecondInterruptAndRunLock(t *testing.T) {
+	t.Parallel()
 	bin := buildBinaries(t)
 	dir := t.TempDir()
 	p := startTraining(t, dir, "locked", 300)
@@ -136,7 +138,7 @@ func TestSecondInterruptAndRunLock(t *testing.T) {
 	if code != 130 {
 		t.Fatalf("exit %d after two SIGINTs, want 130:\n%s", code, p.stderr())
 	}
-	waitPluginsGone(t, bin, "after two SIGINTs")
+	waitPluginsGone(t, bin, dir, "after two SIGINTs")
 
 	r := clusterlab(t, dir, nil, "run", "locked.yaml")
 	if r.code != 0 {
@@ -155,6 +157,7 @@ func TestSecondInterruptAndRunLock(t *testing.T) {
 // and quoting its stderr, and the same command then resumes from the last
 // checkpoint and finishes.
 func TestLossPluginDiesThenResume(t *testing.T) {
+	t.Parallel()
 	bin := buildBinaries(t)
 	dir := t.TempDir()
 	p := startTraining(t, dir, "crash", 300)
@@ -168,14 +171,14 @@ func TestLossPluginDiesThenResume(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	killed := false
-	for _, proc := range pluginProcesses(t, bin) {
+	for _, proc := range pluginProcesses(t, bin, dir) {
 		if strings.HasSuffix(proc, "clusterlab-loss-temi") {
 			pid, _ := strconv.Atoi(strings.Fields(proc)[0])
 			killed = syscall.Kill(pid, syscall.SIGKILL) == nil
 		}
 	}
 	if !killed {
-		t.Fatalf("no loss plugin process to kill; running: %v", pluginProcesses(t, bin))
+		t.Fatalf("no loss plugin process to kill; running: %v", pluginProcesses(t, bin, dir))
 	}
 	if code := p.exitCode(); code != 1 {
 		t.Fatalf("exit %d after the loss plugin died, want 1:\n%s", code, p.stderr())
@@ -202,6 +205,7 @@ func TestLossPluginDiesThenResume(t *testing.T) {
 // each cache entry is computed by one of them only (the other waits on the
 // entry's lock, then reads it), and every entry verifies on a third run.
 func TestTwoProcessesShareOneCache(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 1", 1)
 	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(cfg), 0o644)

@@ -15,30 +15,38 @@ import (
 	"time"
 )
 
-// pluginProcesses lists running processes whose executable lies in dir.
-func pluginProcesses(t *testing.T, dir string) []string {
+// pluginProcesses lists running processes whose executable lies in bin's
+// plugins folder and, when work is not empty, whose working directory lies
+// in work: the plugins of one test's runs (plugins start in the runner's
+// directory), not those of tests running beside it.
+func pluginProcesses(t *testing.T, bin, work string) []string {
 	t.Helper()
 	entries, _ := os.ReadDir("/proc")
 	var out []string
 	for _, e := range entries {
 		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err != nil {
+		if err != nil || !strings.HasPrefix(exe, bin+"/plugins/") {
 			continue
 		}
-		if strings.HasPrefix(exe, dir+"/plugins/") {
-			out = append(out, e.Name()+" "+exe)
+		if work != "" {
+			cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+			if err != nil || (cwd != work && !strings.HasPrefix(cwd, work+"/")) {
+				continue
+			}
 		}
+		out = append(out, e.Name()+" "+exe)
 	}
 	return out
 }
 
-// waitPluginsGone waits up to 5 s for every plugin process of bin to exit
-// and fails the test if some do not; it returns how long they took.
-func waitPluginsGone(t *testing.T, bin, when string) time.Duration {
+// waitPluginsGone waits up to 5 s for every plugin process of bin started
+// in work (any, when work is "") to exit and fails the test if some do
+// not; it returns how long they took.
+func waitPluginsGone(t *testing.T, bin, work, when string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
-		left := pluginProcesses(t, bin)
+		left := pluginProcesses(t, bin, work)
 		if len(left) == 0 {
 			return time.Since(start)
 		}
@@ -67,6 +75,7 @@ func startTraining(t *testing.T, dir, trial string, epochs int) *runnerProc {
 // during training: the runner must exit promptly with status 130, say how
 // to resume, and leave no plugin process behind.
 func TestInterruptStopsPlugins(t *testing.T) {
+	t.Parallel()
 	bin := buildBinaries(t)
 	dir := t.TempDir()
 	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 200", 1)
@@ -143,13 +152,14 @@ func TestInterruptStopsPlugins(t *testing.T) {
 	}
 	t.Logf("checkpoint after SIGINT: iteration %d, partial sums %v", meta.Iteration, meta.PartialSums)
 
-	waitPluginsGone(t, bin, "after SIGINT")
+	waitPluginsGone(t, bin, dir, "after SIGINT")
 }
 
 // TestSweepInterruptResume interrupts a sweep after its first trial has
 // finished; running it again skips the finished trial and completes the
 // others.
 func TestSweepInterruptResume(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 2", 1) + `
 sweep:

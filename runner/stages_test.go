@@ -333,7 +333,7 @@ func TestEmbedStage(t *testing.T) {
 	log, buf := bufferLog("[e] ")
 	data, st := embedForTest(t, p, log)
 	// The plugins are stopped when the stage returns.
-	waitPluginsGone(t, buildBinaries(t), "after the embed stage")
+	waitPluginsGone(t, buildBinaries(t), "", "after the embed stage")
 	if !slices.Equal(data.Names, []string{"train", "test"}) {
 		t.Fatalf("splits %v", data.Names)
 	}
@@ -396,7 +396,7 @@ func TestFitStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitPluginsGone(t, buildBinaries(t), "after the fit stage")
+	waitPluginsGone(t, buildBinaries(t), "", "after the fit stage")
 	res := fit.Result
 	if fit.Loss != "temi" || res.BestHead < 0 || res.BestHead > 2 || len(res.HeadLosses) != 3 || res.Backend == "" {
 		t.Errorf("fit %+v", fit)
@@ -481,7 +481,7 @@ func TestReportStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitPluginsGone(t, buildBinaries(t), "after the report stage")
+	waitPluginsGone(t, buildBinaries(t), "", "after the report stage")
 	stored, err := rundir.Read(p.runDir)
 	if err != nil {
 		t.Fatal(err)
