@@ -13,7 +13,7 @@ It times only the step: the input batches are drawn beforehand, as the Go
 trainer's do not count data loading either.
 
     /usr/bin/python3 bench/temi_step_torch.py --threads 1
-    /usr/bin/python3 bench/temi_step_torch.py --check-golden losses/internal/losstest/testdata/temi_golden.json
+    /usr/bin/python3 bench/temi_step_torch.py --check-golden losses/losstest/testdata/temi_golden.json
 
 prints one JSON object, e.g. {"ms_per_step": 290.1, "cpu_ms_per_step": 288.7, ...}.
 """

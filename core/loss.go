@@ -45,6 +45,11 @@ type FitResult struct {
 	// Assignments maps split to the .npy path of the cluster ids
 	// [H, N] int32 (teacher argmax per head).
 	Assignments map[string]string
+	// Probabilities maps split to the .npy path of the selected head's
+	// cluster probabilities [N, K] float32 (rows sum to 1; their argmax is
+	// that head's assignment). Optional: the galleries rank images by
+	// them and say so when a loss does not provide them.
+	Probabilities map[string]string
 	// History is the path of history.jsonl (one JSON object per epoch).
 	History string
 	Seconds float64

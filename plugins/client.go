@@ -527,7 +527,8 @@ func (c *Client) callError(ctx context.Context, op string, err error) error {
 	p := c.process()
 	st := status.Convert(err)
 	switch st.Code() {
-	case codes.InvalidArgument:
+	case codes.InvalidArgument, codes.ResourceExhausted:
+		// The implementation's own error: bad input, or a full disk.
 		return remoteErrorFromStatus(st)
 	case codes.Unknown:
 		if !p.hasExited() {

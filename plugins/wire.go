@@ -433,12 +433,13 @@ func progressFromPB(p *pb.Progress) core.Progress {
 
 func fitResultToPB(r core.FitResult) *pb.FitResult {
 	return &pb.FitResult{
-		Backend:     r.Backend,
-		BestHead:    int64(r.BestHead),
-		HeadLosses:  r.HeadLosses,
-		Assignments: r.Assignments,
-		History:     r.History,
-		Seconds:     r.Seconds,
+		Backend:       r.Backend,
+		BestHead:      int64(r.BestHead),
+		HeadLosses:    r.HeadLosses,
+		Assignments:   r.Assignments,
+		Probabilities: r.Probabilities,
+		History:       r.History,
+		Seconds:       r.Seconds,
 	}
 }
 
@@ -454,6 +455,9 @@ func fitResultFromPB(p *pb.FitResult) core.FitResult {
 	}
 	if len(p.GetAssignments()) > 0 {
 		r.Assignments = p.GetAssignments()
+	}
+	if len(p.GetProbabilities()) > 0 {
+		r.Probabilities = p.GetProbabilities()
 	}
 	return r
 }

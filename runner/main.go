@@ -22,7 +22,6 @@ import (
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/metrics"
-	"github.com/clusterlab/clusterlab/core/store"
 	"github.com/clusterlab/clusterlab/plugins"
 	"github.com/clusterlab/clusterlab/runner/config"
 	"github.com/clusterlab/clusterlab/runner/tables"
@@ -58,7 +57,7 @@ func mainWithStatus(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "clusterlab: %v\n", err)
-	if diskFull(err) {
+	if core.NoSpace(err) {
 		fmt.Fprintln(stderr, "clusterlab: the disk is full (or a file size limit was reached). Files are renamed into place only when complete, so nothing half-written is kept; free some space and run the same command again to resume.")
 	}
 	if errors.As(err, new(usageError)) {
@@ -281,16 +280,14 @@ func pickHead(predPath string, n int, flag string) (int, error) {
 // runSplitOf tells the split of a run directory's assignment file
 // (assign_<split>.npy or kmeans_<split>.npy) that has its labels beside it.
 func runSplitOf(path string) (string, bool) {
-	base := filepath.Base(path)
-	for _, prefix := range []string{"assign_", "kmeans_"} {
-		if split, ok := strings.CutPrefix(base, prefix); ok {
-			split = strings.TrimSuffix(split, ".npy")
-			if _, err := os.Stat(filepath.Join(filepath.Dir(path), rundir.LabelsFile(split))); err == nil {
-				return split, true
-			}
-		}
+	_, split, ok := rundir.SplitFile(filepath.Base(path))
+	if !ok {
+		return "", false
 	}
-	return "", false
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), rundir.LabelsFile(split))); err != nil {
+		return "", false
+	}
+	return split, true
 }
 
 // cmdPlugins is `clusterlab plugins`: the installed plugins, launched to
@@ -366,19 +363,4 @@ func optionsTable(kind, name string, opts []core.Option) tables.Table {
 		rows = append(rows, []string{o.Name, o.Type, def, rng, o.Help})
 	}
 	return textTable("options", fmt.Sprintf("options of %s plugin %s (config section %q)", kind, name, kind), []string{"key", "type", "default", "range", "help"}, rows)
-}
-
-// diskFull reports whether err comes from a full disk, a quota or a file
-// size limit, in this process or (as text, through gRPC) in a plugin.
-func diskFull(err error) bool {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) || errors.Is(err, store.ErrNoSpace) {
-		return true
-	}
-	msg := err.Error()
-	for _, s := range []string{"no space left on device", "disk quota exceeded", "file too large"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }

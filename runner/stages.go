@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -313,7 +316,51 @@ func fitStage(ctx context.Context, in fitInput) (fitOutput, error) {
 	if bar != nil {
 		bar.Done(fmt.Sprintf("backend %s, best head %d", res.Backend, res.BestHead))
 	}
+	if err := adoptFitOutputs(in.RunDir, name, &res, in.Log); err != nil {
+		return fitOutput{}, err
+	}
 	return fitOutput{Loss: name, Result: res}, nil
+}
+
+// adoptFitOutputs makes the run directory hold what a loss returned under
+// the run directory's own names (rundir.AssignFile, rundir.ProbsFile),
+// wherever the loss wrote it, so that scoring, galleries, the report and
+// `clusterlab score` read one contract whatever trained the heads (the
+// shared trainer writes there already; a loss with its own loop need not).
+// A loss that returns no probabilities for a split is noted: its galleries
+// then show each cluster's first images instead of its most and least
+// confident ones.
+func adoptFitOutputs(runDir, loss string, res *core.FitResult, log trialLog) error {
+	adopt := func(what, from, name string) (string, error) {
+		to := filepath.Join(runDir, name)
+		if a, b := filepath.Clean(from), filepath.Clean(to); a == b {
+			return to, nil
+		}
+		f, err := os.Open(from)
+		if err != nil {
+			return "", fmt.Errorf("loss %s returned %s %s: %w", loss, what, from, err)
+		}
+		defer f.Close()
+		if err := npy.WriteAtomic(to, func(w io.Writer) error { _, err := io.Copy(w, f); return err }); err != nil {
+			return "", fmt.Errorf("copy the %s of loss %s into the run directory: %w", what, loss, err)
+		}
+		return to, nil
+	}
+	for _, split := range slices.Sorted(maps.Keys(res.Assignments)) {
+		p, err := adopt("assignments", res.Assignments[split], rundir.AssignFile(split))
+		if err != nil {
+			return err
+		}
+		res.Assignments[split] = p
+		if from, ok := res.Probabilities[split]; ok {
+			if res.Probabilities[split], err = adopt("probabilities", from, rundir.ProbsFile(split)); err != nil {
+				return err
+			}
+		} else {
+			log.Logf("note: loss %s returned no cluster probabilities for split %s: its gallery shows each cluster's first images, not its most and least confident", loss, split)
+		}
+	}
+	return nil
 }
 
 // scoreInput is what the score stage reads.
@@ -409,7 +456,13 @@ func reportStage(ctx context.Context, in reportInput) (rundir.Metrics, error) {
 	}
 	seconds["gallery"] = time.Since(tGal).Seconds()
 	seconds["total"] = time.Since(in.Started).Seconds()
+	build := buildVersion()
+	inputs := p.inputs()
 	mf := rundir.Metrics{
+		Provenance: &rundir.Provenance{
+			Clusterlab: rundir.Build{Version: build.Version, Commit: build.Commit, Modified: build.Modified, Go: build.Go},
+			Backend:    res.Backend, Dataset: inputs.Dataset, Backbone: inputs.Backbone, Loss: inputs.Loss,
+		},
 		Experiment: cfg.Experiment, Trial: p.trial, Loss: in.Fit.Loss, Backend: res.Backend,
 		BestHead: res.BestHead, HeadLosses: res.HeadLosses, Classes: p.classes, Clusters: p.clusters,
 		Results: in.Results, Seconds: seconds, Finished: time.Now().UTC(), Seed: cfg.Seed,

@@ -578,3 +578,51 @@ func TestRunRecordLifecycle(t *testing.T) {
 		t.Errorf("moved %v; record %+v %v", moved, r, err)
 	}
 }
+
+// TestAdoptFitOutputs: a loss that writes its assignments and
+// probabilities elsewhere (its own training loop, its own names) still
+// leaves the run directory's contract files, which every later reader
+// uses; a loss without probabilities is noted.
+func TestAdoptFitOutputs(t *testing.T) {
+	runDir, elsewhere := t.TempDir(), t.TempDir()
+	write := func(name string, v []int32) string {
+		p := filepath.Join(elsewhere, name)
+		if err := npy.WriteInt32(p, v, 2, 3); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	probs := filepath.Join(elsewhere, "p.npy")
+	if err := npy.WriteFloat32(probs, []float32{1, 0, 0, 1, 0.5, 0.5}, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	inPlace := filepath.Join(runDir, rundir.AssignFile("test"))
+	if err := npy.WriteInt32(inPlace, []int32{1, 1, 0, 0, 1, 1}, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	res := core.FitResult{
+		Assignments:   map[string]string{"train": write("mine-train.npy", []int32{0, 1, 1, 1, 0, 0}), "test": inPlace},
+		Probabilities: map[string]string{"train": probs},
+	}
+	var out bytes.Buffer
+	if err := adoptFitOutputs(runDir, "own", &res, trialLog{c: newConsole(&out, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if res.Assignments["train"] != filepath.Join(runDir, rundir.AssignFile("train")) || res.Assignments["test"] != inPlace ||
+		res.Probabilities["train"] != filepath.Join(runDir, rundir.ProbsFile("train")) {
+		t.Errorf("paths after adoption: %v %v", res.Assignments, res.Probabilities)
+	}
+	if a, _, err := npy.ReadInt32(res.Assignments["train"]); err != nil || !slices.Equal(a, []int32{0, 1, 1, 1, 0, 0}) {
+		t.Errorf("adopted assignments %v, %v", a, err)
+	}
+	if p, shape, err := npy.ReadFloat32(res.Probabilities["train"]); err != nil || !slices.Equal(shape, []int{3, 2}) || p[4] != 0.5 {
+		t.Errorf("adopted probabilities %v %v, %v", p, shape, err)
+	}
+	if !strings.Contains(out.String(), "no cluster probabilities for split test") {
+		t.Errorf("missing probabilities not noted: %q", out.String())
+	}
+	res.Assignments["test"] = filepath.Join(elsewhere, "gone.npy")
+	if err := adoptFitOutputs(runDir, "own", &res, trialLog{c: newConsole(&out, false)}); err == nil || !strings.Contains(err.Error(), "gone.npy") {
+		t.Errorf("a missing assignment file: %v", err)
+	}
+}

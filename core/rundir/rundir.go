@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/clusterlab/clusterlab/core/metrics"
@@ -179,14 +180,19 @@ type Result struct {
 
 // Metrics is metrics.json of a finished run.
 type Metrics struct {
-	Experiment string    `json:"experiment"`
-	Trial      string    `json:"trial"`
-	Loss       string    `json:"loss"`
-	Backend    string    `json:"backend"`
-	BestHead   int       `json:"best_head"`
-	HeadLosses []float64 `json:"head_losses"`
-	Classes    int       `json:"classes"`
-	Clusters   int       `json:"clusters"`
+	// Format is the run directory's format (Format); 0 in runs written
+	// before it was recorded.
+	Format int `json:"format,omitempty"`
+	// Provenance says what produced the results.
+	Provenance *Provenance `json:"provenance,omitempty"`
+	Experiment string      `json:"experiment"`
+	Trial      string      `json:"trial"`
+	Loss       string      `json:"loss"`
+	Backend    string      `json:"backend"`
+	BestHead   int         `json:"best_head"`
+	HeadLosses []float64   `json:"head_losses"`
+	Classes    int         `json:"classes"`
+	Clusters   int         `json:"clusters"`
 	// Variant and VariantName are set for the trials of a sweep (a copy
 	// of run.json's, so metrics.json alone still re-renders a table).
 	Variant     map[string]any     `json:"variant,omitempty"`
@@ -195,6 +201,27 @@ type Metrics struct {
 	Results     []Result           `json:"results"`
 	Seconds     map[string]float64 `json:"seconds"`
 	Finished    time.Time          `json:"finished"`
+}
+
+// Provenance says what produced a run's results: the clusterlab build,
+// the backend and each plugin as it described itself.
+type Provenance struct {
+	Clusterlab Build  `json:"clusterlab"`
+	Backend    string `json:"backend"`
+	Dataset    Plugin `json:"dataset"`
+	Backbone   Plugin `json:"backbone"`
+	Loss       Plugin `json:"loss"`
+}
+
+// Build identifies the clusterlab runner that wrote a run.
+type Build struct {
+	// Version is the module version ("devel" for a build from a working
+	// tree); Commit the VCS revision ("unknown" without VCS information),
+	// Modified whether the tree had changes.
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	Modified bool   `json:"modified,omitempty"`
+	Go       string `json:"go"`
 }
 
 // Run is a run directory as read back: its record, and its metrics when it
@@ -285,8 +312,9 @@ func MarshalRecord(r Record) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-// MarshalMetrics renders metrics.json.
+// MarshalMetrics renders metrics.json, of this Format.
 func MarshalMetrics(m Metrics) ([]byte, error) {
+	m.Format = Format
 	b, err := json.MarshalIndent(m, "", "  ")
 	return append(b, '\n'), err
 }
@@ -338,4 +366,38 @@ func SortSplits(names []string) {
 		}
 		return names[i] < names[j]
 	})
+}
+
+// AssignedSplits lists the splits that have an assignment file in dir, in
+// SortSplits order.
+func AssignedSplits(dir string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(dir, AssignFile("*")))
+	if err != nil {
+		return nil, err
+	}
+	var splits []string
+	for _, p := range m {
+		if kind, split, ok := SplitFile(filepath.Base(p)); ok && kind == "assign" {
+			splits = append(splits, split)
+		}
+	}
+	SortSplits(splits)
+	return splits, nil
+}
+
+// SplitFile tells a split's assignment file apart: "assign" for
+// AssignFile(split), "kmeans" for KMeansFile(split).
+func SplitFile(name string) (kind, split string, ok bool) {
+	for _, k := range []struct {
+		kind string
+		file func(string) string
+	}{{"assign", AssignFile}, {"kmeans", KMeansFile}} {
+		prefix, suffix, _ := strings.Cut(k.file("\x00"), "\x00")
+		if s, found := strings.CutPrefix(name, prefix); found {
+			if s, found = strings.CutSuffix(s, suffix); found && s != "" {
+				return k.kind, s, true
+			}
+		}
+	}
+	return "", "", false
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
@@ -25,46 +24,8 @@ const CheckpointFile = rundir.CheckpointFile
 // HistoryFile is the per-epoch log in the output directory.
 const HistoryFile = rundir.HistoryFile
 
-const checkpointFormat = "clusterlab-train-checkpoint"
-
-// EpochRecord is one line of history.jsonl.
-type EpochRecord struct {
-	Epoch      int       `json:"epoch"` // 1-based
-	HeadLosses []float64 `json:"head_losses"`
-	Loss       float64   `json:"loss"` // mean over heads
-	// LR, WeightDecay and TeacherMomentum are the values of the epoch's
-	// last step; TeacherTemp is the epoch's teacher temperature.
-	LR              float64 `json:"lr"`
-	WeightDecay     float64 `json:"weight_decay"`
-	TeacherMomentum float64 `json:"teacher_momentum"`
-	TeacherTemp     float64 `json:"teacher_temp"`
-	Seconds         float64 `json:"seconds"`
-}
-
-// arrayInfo names one stored array.
-type arrayInfo struct {
-	Name  string `json:"name"`
-	Shape []int  `json:"shape"`
-}
-
-// checkpointMeta is meta.json inside the checkpoint.
-type checkpointMeta struct {
-	Format string `json:"format"`
-	// Key identifies the configuration (options, loss, data, seed); a
-	// checkpoint is resumed only by a run with the same key.
-	Key    string      `json:"key"`
-	Epoch  int         `json:"epoch"`     // completed epochs
-	Iter   int         `json:"iteration"` // completed iterations
-	Seed   int64       `json:"seed"`      // pairs of epoch e come from (seed, e) alone
-	Params []arrayInfo `json:"params"`
-	State  []arrayInfo `json:"state"`
-	// History holds one record per completed epoch.
-	History []EpochRecord `json:"history"`
-	// PartialSums are the per-head loss sums of the steps already done in
-	// the interrupted epoch (Iter beyond Epoch full epochs): a checkpoint
-	// written on interrupt resumes mid-epoch, byte for byte.
-	PartialSums []float64 `json:"partial_sums,omitempty"`
-}
+// checkpointMeta is meta.json inside the checkpoint (rundir owns it).
+type checkpointMeta = rundir.CheckpointMeta
 
 // hostState is the full training state on the host, for checkpoints.
 type hostState struct {
@@ -80,20 +41,20 @@ func (h *hostState) groups() []struct {
 	return []struct {
 		dir    string
 		arrays *[][]float32
-	}{{"student", &h.Student}, {"teacher", &h.Teacher}, {"adam_m", &h.M}, {"adam_v", &h.V}}
+	}{{rundir.CheckpointStudent, &h.Student}, {rundir.CheckpointTeacher, &h.Teacher}, {rundir.CheckpointAdamM, &h.M}, {rundir.CheckpointAdamV, &h.V}}
 }
 
 // writeCheckpoint writes the checkpoint atomically (temporary file, fsync,
 // rename): a crash leaves the previous checkpoint intact.
 func writeCheckpoint(path string, meta checkpointMeta, specs []paramSpec, stateVars []StateVar, h *hostState) error {
-	meta.Format = checkpointFormat
+	meta.Format = rundir.CheckpointFormat
 	meta.Params = meta.Params[:0]
 	for _, s := range specs {
-		meta.Params = append(meta.Params, arrayInfo{s.Name, s.Shape})
+		meta.Params = append(meta.Params, rundir.CheckpointArray{Name: s.Name, Shape: s.Shape})
 	}
 	meta.State = meta.State[:0]
 	for _, s := range stateVars {
-		meta.State = append(meta.State, arrayInfo{s.Name, s.Shape})
+		meta.State = append(meta.State, rundir.CheckpointArray{Name: s.Name, Shape: s.Shape})
 	}
 	metaJSON, err := json.MarshalIndent(meta, "", " ")
 	if err != nil {
@@ -103,17 +64,17 @@ func writeCheckpoint(path string, meta checkpointMeta, specs []paramSpec, stateV
 		zw := zip.NewWriter(w)
 		for _, g := range h.groups() {
 			for i, s := range specs {
-				if err := writeNpyEntry(zw, g.dir+"/"+s.Name+".npy", (*g.arrays)[i], s.Shape); err != nil {
+				if err := writeNpyEntry(zw, rundir.CheckpointEntry(g.dir, s.Name), (*g.arrays)[i], s.Shape); err != nil {
 					return err
 				}
 			}
 		}
 		for i, s := range stateVars {
-			if err := writeNpyEntry(zw, "loss_state/"+s.Name+".npy", h.Loss[i], s.Shape); err != nil {
+			if err := writeNpyEntry(zw, rundir.CheckpointEntry(rundir.CheckpointLossState, s.Name), h.Loss[i], s.Shape); err != nil {
 				return err
 			}
 		}
-		f, err := zw.CreateHeader(&zip.FileHeader{Name: "meta.json", Method: zip.Store})
+		f, err := zw.CreateHeader(&zip.FileHeader{Name: rundir.CheckpointMetaEntry, Method: zip.Store})
 		if err != nil {
 			return err
 		}
@@ -174,7 +135,7 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 	for _, f := range zr.File {
 		files[f.Name] = f
 	}
-	mf, ok := files["meta.json"]
+	mf, ok := files[rundir.CheckpointMetaEntry]
 	if !ok {
 		return nil, meta, fmt.Errorf("checkpoint %s has no meta.json", path)
 	}
@@ -187,8 +148,8 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 	if err != nil {
 		return nil, meta, fmt.Errorf("checkpoint %s: meta.json: %w", path, err)
 	}
-	if meta.Format != checkpointFormat {
-		return nil, meta, fmt.Errorf("checkpoint %s: format %q, want %q", path, meta.Format, checkpointFormat)
+	if meta.Format != rundir.CheckpointFormat {
+		return nil, meta, fmt.Errorf("checkpoint %s: format %q, want %q", path, meta.Format, rundir.CheckpointFormat)
 	}
 	if meta.Key != key {
 		return nil, meta, fmt.Errorf("%w (%s key %s, this run %s)", errOtherConfig, path, short(meta.Key), short(key))
@@ -220,14 +181,14 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 	for _, g := range h.groups() {
 		*g.arrays = make([][]float32, len(specs))
 		for i, s := range specs {
-			if (*g.arrays)[i], err = read(g.dir+"/"+s.Name+".npy", s.Shape); err != nil {
+			if (*g.arrays)[i], err = read(rundir.CheckpointEntry(g.dir, s.Name), s.Shape); err != nil {
 				return nil, meta, err
 			}
 		}
 	}
 	h.Loss = make([][]float32, len(stateVars))
 	for i, s := range stateVars {
-		if h.Loss[i], err = read("loss_state/"+s.Name+".npy", s.Shape); err != nil {
+		if h.Loss[i], err = read(rundir.CheckpointEntry(rundir.CheckpointLossState, s.Name), s.Shape); err != nil {
 			return nil, meta, err
 		}
 	}
@@ -235,27 +196,6 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 		return nil, meta, fmt.Errorf("checkpoint %s: %d history records for %d epochs", path, len(meta.History), meta.Epoch)
 	}
 	return h, meta, nil
-}
-
-// writeHistory rewrites history.jsonl atomically from the records.
-func writeHistory(path string, records []EpochRecord) error {
-	var sb strings.Builder
-	for _, r := range records {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
-	err := npy.WriteAtomic(path, func(w io.Writer) error {
-		_, err := io.WriteString(w, sb.String())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("write history %s: %w", path, err)
-	}
-	return nil
 }
 
 func short(s string) string {

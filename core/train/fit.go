@@ -165,7 +165,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		return core.FitResult{}, fmt.Errorf("%w; delete it to start the run afresh", err)
 	}
 	history := meta.History
-	if err := writeHistory(filepath.Join(req.OutDir, HistoryFile), history); err != nil {
+	if err := rundir.WriteHistory(filepath.Join(req.OutDir, HistoryFile), history); err != nil {
 		return core.FitResult{}, err
 	}
 
@@ -234,7 +234,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 			}
 		}
 		last := (epoch+1)*ipe - 1
-		rec := EpochRecord{Epoch: epoch + 1, HeadLosses: make([]float64, cfg.Heads),
+		rec := rundir.EpochRecord{Epoch: epoch + 1, HeadLosses: make([]float64, cfg.Heads),
 			LR: sched.LR[last], WeightDecay: sched.WD[last], TeacherMomentum: sched.Momentum[last],
 			TeacherTemp: sched.TeacherTemp[epoch]}
 		for h, s := range sums {
@@ -253,7 +253,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 				return core.FitResult{}, err
 			}
 		}
-		if err := writeHistory(filepath.Join(req.OutDir, HistoryFile), history); err != nil {
+		if err := rundir.WriteHistory(filepath.Join(req.OutDir, HistoryFile), history); err != nil {
 			return core.FitResult{}, err
 		}
 	}
@@ -267,8 +267,8 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		}
 	}
 	res := core.FitResult{Backend: be.Name, BestHead: best, HeadLosses: final.HeadLosses,
-		Assignments: map[string]string{}, History: filepath.Join(req.OutDir, HistoryFile)}
-	if err := t.assignAll(ctx, req, run, a, specs, norm, float32(cfg.TeacherTemp), best, res.Assignments, progress, cfg.Epochs); err != nil {
+		Assignments: map[string]string{}, Probabilities: map[string]string{}, History: filepath.Join(req.OutDir, HistoryFile)}
+	if err := t.assignAll(ctx, req, run, a, specs, norm, float32(cfg.TeacherTemp), best, res, progress, cfg.Epochs); err != nil {
 		return core.FitResult{}, err
 	}
 	res.Seconds = time.Since(started).Seconds()
@@ -282,7 +282,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 // by batch to the file. A probs_<split>_best.npy left by an older trainer
 // is removed, so the directory never holds two disagreeing files.
 func (t *trainerLoss) assignAll(ctx context.Context, req core.FitRequest, run *deviceRun, a arch, specs []paramSpec,
-	norm normaliser, temp float32, best int, out map[string]string, progress func(core.Progress), epochs int) error {
+	norm normaliser, temp float32, best int, out core.FitResult, progress func(core.Progress), epochs int) error {
 	if len(req.Assign) == 0 {
 		return nil
 	}
@@ -333,7 +333,7 @@ func (t *trainerLoss) assignAll(ctx context.Context, req core.FitRequest, run *d
 		if err := os.Remove(filepath.Join(req.OutDir, rundir.LegacyProbsFile(s))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove the outdated %s: %w", rundir.LegacyProbsFile(s), err)
 		}
-		out[s] = path
+		out.Assignments[s], out.Probabilities[s] = path, ppath
 	}
 	return nil
 }

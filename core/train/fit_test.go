@@ -158,17 +158,17 @@ func withBackend(r core.FitRequest, name string) core.FitRequest {
 	return r
 }
 
-func readHistory(t *testing.T, path string) []EpochRecord {
+func readHistory(t *testing.T, path string) []rundir.EpochRecord {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []EpochRecord
+	var out []rundir.EpochRecord
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var r EpochRecord
+		var r rundir.EpochRecord
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
@@ -337,7 +337,7 @@ func checkScheduleCSV(t *testing.T, path string, given core.Options, ipe int) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	if lines[0] != ScheduleHeader || ScheduleHeader != "step,epoch,lr,weight_decay,teacher_momentum,teacher_temp" {
+	if lines[0] != rundir.ScheduleHeader || rundir.ScheduleHeader != "step,epoch,lr,weight_decay,teacher_momentum,teacher_temp" {
 		t.Fatalf("%s header %q", path, lines[0])
 	}
 	rows := lines[1:]

@@ -1,11 +1,9 @@
 package train
 
 import (
-	"io"
 	"math"
-	"strconv"
 
-	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/rundir"
 )
 
 // Linspace is numpy.linspace(start, stop, n): n evenly spaced values with
@@ -93,38 +91,15 @@ func newSchedules(c config, itersPerEpoch int) schedules {
 	}
 }
 
-// ScheduleHeader is the header line of schedule.csv (rundir.ScheduleFile):
-// one row per step, step the 0-based global step, epoch the 1-based epoch
-// it belongs to, then the values that step used: the learning rate (after
-// the batch_size/256 scaling), the weight decay, the teacher's EMA
-// momentum and the teacher temperature (constant within an epoch).
-const ScheduleHeader = "step,epoch,lr,weight_decay,teacher_momentum,teacher_temp"
-
-// writeCSV writes the schedules to path (schedule.csv) atomically, one
-// row per step; floats in Go's shortest representation that reads back
-// to the same float64 ('g', -1), which Python's float() parses exactly.
+// writeCSV writes the schedules to path (schedule.csv), one row per step.
 func (s schedules) writeCSV(path string) error {
-	return npy.WriteAtomic(path, func(w io.Writer) error {
-		if _, err := io.WriteString(w, ScheduleHeader+"\n"); err != nil {
-			return err
-		}
-		var b []byte
-		for it := range s.LR {
-			e := it / s.ItersPerEpoch
-			b = strconv.AppendInt(b[:0], int64(it), 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, int64(e+1), 10)
-			for _, v := range []float64{s.LR[it], s.WD[it], s.Momentum[it], s.TeacherTemp[e]} {
-				b = append(b, ',')
-				b = strconv.AppendFloat(b, v, 'g', -1, 64)
-			}
-			b = append(b, '\n')
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	steps := make([]rundir.ScheduleStep, len(s.LR))
+	for it := range s.LR {
+		e := it / s.ItersPerEpoch
+		steps[it] = rundir.ScheduleStep{Step: it, Epoch: e + 1, LR: s.LR[it], WeightDecay: s.WD[it],
+			TeacherMomentum: s.Momentum[it], TeacherTemp: s.TeacherTemp[e]}
+	}
+	return rundir.WriteSchedule(path, steps)
 }
 
 // AdamW constants (torch.optim.AdamW defaults, as the authors use them).

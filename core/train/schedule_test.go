@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/rundir"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -178,7 +179,7 @@ func TestScheduleCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ScheduleHeader + "\n" +
+	want := rundir.ScheduleHeader + "\n" +
 		"0,1,0,0.0001,0.996,0.04\n" +
 		"1,1,0.30000000000000004,0.0001,0.9965857864376269,0.04\n" +
 		"2,2,1e-05,0.04,0.998,0.07\n" +

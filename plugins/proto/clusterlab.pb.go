@@ -1252,7 +1252,12 @@ type FitResult struct {
 	// Path of history.jsonl (one JSON object per epoch).
 	History string `protobuf:"bytes,5,opt,name=history,proto3" json:"history,omitempty"`
 	// Wall-clock seconds of the fit.
-	Seconds       float64 `protobuf:"fixed64,6,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	Seconds float64 `protobuf:"fixed64,6,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	// Split name -> path of the .npy cluster probabilities of the selected
+	// head, float32 [N, K] (rows sum to 1; their argmax is that head's row of
+	// the assignments). Optional: without them the runner's galleries cannot
+	// rank images by confidence and say so.
+	Probabilities map[string]string `protobuf:"bytes,7,rep,name=probabilities,proto3" json:"probabilities,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1327,6 +1332,13 @@ func (x *FitResult) GetSeconds() float64 {
 		return x.Seconds
 	}
 	return 0
+}
+
+func (x *FitResult) GetProbabilities() map[string]string {
+	if x != nil {
+		return x.Probabilities
+	}
+	return nil
 }
 
 // FitEvent is one message of the Loss.Fit stream.
@@ -1644,7 +1656,7 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\x04step\x18\x03 \x01(\x03R\x04step\x12\x14\n" +
 	"\x05steps\x18\x04 \x01(\x03R\x05steps\x12\x12\n" +
 	"\x04loss\x18\x05 \x01(\x01R\x04loss\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage\"\xa4\x02\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"\xb9\x03\n" +
 	"\tFitResult\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x1b\n" +
 	"\tbest_head\x18\x02 \x01(\x03R\bbestHead\x12\x1f\n" +
@@ -1652,8 +1664,12 @@ const file_clusterlab_proto_rawDesc = "" +
 	"headLosses\x12K\n" +
 	"\vassignments\x18\x04 \x03(\v2).clusterlab.v1.FitResult.AssignmentsEntryR\vassignments\x12\x18\n" +
 	"\ahistory\x18\x05 \x01(\tR\ahistory\x12\x18\n" +
-	"\aseconds\x18\x06 \x01(\x01R\aseconds\x1a>\n" +
+	"\aseconds\x18\x06 \x01(\x01R\aseconds\x12Q\n" +
+	"\rprobabilities\x18\a \x03(\v2+.clusterlab.v1.FitResult.ProbabilitiesEntryR\rprobabilities\x1a>\n" +
 	"\x10AssignmentsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a@\n" +
+	"\x12ProbabilitiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"~\n" +
 	"\bFitEvent\x125\n" +
@@ -1691,7 +1707,7 @@ func file_clusterlab_proto_rawDescGZIP() []byte {
 	return file_clusterlab_proto_rawDescData
 }
 
-var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_clusterlab_proto_goTypes = []any{
 	(*DescribeRequest)(nil),     // 0: clusterlab.v1.DescribeRequest
 	(*Option)(nil),              // 1: clusterlab.v1.Option
@@ -1713,7 +1729,8 @@ var file_clusterlab_proto_goTypes = []any{
 	(*Status)(nil),              // 17: clusterlab.v1.Status
 	nil,                         // 18: clusterlab.v1.FitRequest.AssignEntry
 	nil,                         // 19: clusterlab.v1.FitResult.AssignmentsEntry
-	(*anypb.Any)(nil),           // 20: google.protobuf.Any
+	nil,                         // 20: clusterlab.v1.FitResult.ProbabilitiesEntry
+	(*anypb.Any)(nil),           // 21: google.protobuf.Any
 }
 var file_clusterlab_proto_depIdxs = []int32{
 	1,  // 0: clusterlab.v1.Description.options:type_name -> clusterlab.v1.Option
@@ -1725,28 +1742,29 @@ var file_clusterlab_proto_depIdxs = []int32{
 	3,  // 6: clusterlab.v1.BackboneInput.batch:type_name -> clusterlab.v1.ImageBatch
 	18, // 7: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
 	19, // 8: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
-	13, // 9: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
-	14, // 10: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
-	20, // 11: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
-	0,  // 12: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
-	6,  // 13: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
-	0,  // 14: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
-	9,  // 15: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
-	9,  // 16: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
-	0,  // 17: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
-	12, // 18: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
-	5,  // 19: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
-	3,  // 20: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
-	7,  // 21: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
-	10, // 22: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
-	11, // 23: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
-	2,  // 24: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
-	15, // 25: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	20, // 9: clusterlab.v1.FitResult.probabilities:type_name -> clusterlab.v1.FitResult.ProbabilitiesEntry
+	13, // 10: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
+	14, // 11: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
+	21, // 12: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
+	0,  // 13: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
+	6,  // 14: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
+	0,  // 15: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
+	9,  // 16: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
+	9,  // 17: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
+	0,  // 18: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
+	12, // 19: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
+	5,  // 20: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
+	3,  // 21: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
+	7,  // 22: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
+	10, // 23: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
+	11, // 24: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
+	2,  // 25: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
+	15, // 26: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
+	20, // [20:27] is the sub-list for method output_type
+	13, // [13:20] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_clusterlab_proto_init() }
@@ -1769,7 +1787,7 @@ func file_clusterlab_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clusterlab_proto_rawDesc), len(file_clusterlab_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -22,7 +22,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/clusterlab/clusterlab/core/npy"
-	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/clusterlab/clusterlab/core/rundir"
 )
 
 // Plots are drawn with gonum.org/v1/plot onto raster canvases sized in
@@ -231,7 +231,7 @@ func addSeries(p *plot.Plot, xs, ys []float64, width float64, col color.Color) (
 
 // epochAxis sets p's x axis to the epochs of hist with integer ticks and
 // returns the epochs.
-func epochAxis(p *plot.Plot, hist []train.EpochRecord, labelled bool) []float64 {
+func epochAxis(p *plot.Plot, hist []rundir.EpochRecord, labelled bool) []float64 {
 	var xs []float64
 	for _, r := range hist {
 		xs = append(xs, float64(r.Epoch))
@@ -416,7 +416,7 @@ func (n panelNote) Plot(c draw.Canvas, _ *plot.Plot) {
 // line with its number and final loss. Without a selection (best < 0) the
 // head of the lowest final loss is the reference; a single head gets the
 // top panel only.
-func plotLoss(hist []train.EpochRecord, best int, title, sub string) (*vgimg.Canvas, error) {
+func plotLoss(hist []rundir.EpochRecord, best int, title, sub string) (*vgimg.Canvas, error) {
 	if len(hist) == 0 {
 		return nil, fmt.Errorf("report: no epochs to plot")
 	}
@@ -555,7 +555,7 @@ func plotLoss(hist []train.EpochRecord, best int, title, sub string) (*vgimg.Can
 // loss minus head ref's per epoch. Its y range fits the second half of
 // training (the first epochs, where heads differ most, would flatten the
 // end); earlier values beyond it are cut, with a note.
-func relativeLossPanel(hist []train.EpochRecord, series [][]float64, ref int, labels []endLabel) (*plot.Plot, error) {
+func relativeLossPanel(hist []rundir.EpochRecord, series [][]float64, ref int, labels []endLabel) (*plot.Plot, error) {
 	q := newPlot()
 	q.X.Label.Text = "epoch"
 	q.Y.Label.Text = fmt.Sprintf("loss − loss of head %d", ref)

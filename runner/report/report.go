@@ -10,8 +10,6 @@
 package report
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,7 +25,6 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/clusterlab/clusterlab/core/npy"
-	"github.com/clusterlab/clusterlab/core/train"
 )
 
 // Files lists what Build wrote.
@@ -65,49 +62,13 @@ func readOptional(path string) ([]byte, error) {
 	return b, nil
 }
 
-// ReadHistory parses history.jsonl; an error names the file and line.
-func ReadHistory(path string) ([]train.EpochRecord, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	defer f.Close()
-	var out []train.EpochRecord
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var r train.EpochRecord
-		dec := json.NewDecoder(bytes.NewReader(line))
-		if err := dec.Decode(&r); err != nil {
-			return nil, fmt.Errorf("report: %s line %d is not an epoch record: %w", path, n, err)
-		}
-		out = append(out, r)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("report: reading %s: %w", path, err)
-	}
-	return out, nil
-}
-
 // splitsOf returns the splits that have an assignment file, train and test
 // first.
 func splitsOf(dir string) ([]string, error) {
-	m, err := filepath.Glob(filepath.Join(dir, "assign_*.npy"))
+	splits, err := rundir.AssignedSplits(dir)
 	if err != nil {
 		return nil, fmt.Errorf("report: listing %s: %w", dir, err)
 	}
-	var splits []string
-	for _, p := range m {
-		s := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "assign_"), ".npy")
-		if s != "" {
-			splits = append(splits, s)
-		}
-	}
-	rundir.SortSplits(splits)
 	return splits, nil
 }
 
@@ -215,7 +176,7 @@ func Build(runDir string) (Files, error) {
 
 	r.md.WriteString("## Training\n\n")
 	hpath := filepath.Join(runDir, rundir.HistoryFile)
-	hist, err := ReadHistory(hpath)
+	hist, err := rundir.ReadHistory(hpath)
 	noHist := "" // why there is no loss plot
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -226,7 +187,7 @@ func Build(runDir string) (Files, error) {
 		noHist = rundir.HistoryFile + " is empty"
 	}
 	spath := filepath.Join(runDir, rundir.ScheduleFile)
-	sched, serr := ReadSchedule(spath)
+	sched, serr := rundir.ReadSchedule(spath)
 	if serr != nil && !errors.Is(serr, fs.ErrNotExist) {
 		return r.files, serr
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/clusterlab/clusterlab/core/rundir"
 	"html"
 	"image"
 	"image/color"
@@ -24,11 +23,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusterlab/clusterlab/core/rundir"
+
 	"golang.org/x/image/font/sfnt"
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/clusterlab/clusterlab/core/npy"
-	"github.com/clusterlab/clusterlab/core/train"
 )
 
 var testClasses = []string{"airplane", "bird", "cat", "dog"}
@@ -82,7 +82,7 @@ func makeRun(t *testing.T, s synthRun) string {
 	if !s.noHistory {
 		var sb strings.Builder
 		for e := 1; e <= s.epochs; e++ {
-			r := train.EpochRecord{Epoch: e, LR: 1e-3 * (1 + math.Cos(math.Pi*float64(e)/float64(s.epochs))) / 2,
+			r := rundir.EpochRecord{Epoch: e, LR: 1e-3 * (1 + math.Cos(math.Pi*float64(e)/float64(s.epochs))) / 2,
 				TeacherMomentum: 0.996 + 0.004*float64(e)/float64(s.epochs), TeacherTemp: 0.04 + 0.03*math.Min(1, float64(e)/5), WeightDecay: 1e-4}
 			for h := 0; h < s.heads; h++ {
 				l := -math.Log(float64(e)+1) - 0.05*float64(h)
@@ -174,7 +174,7 @@ func makeRun(t *testing.T, s synthRun) string {
 // and teacher momentum, a teacher temperature warm-up over 5 epochs.
 func scheduleCSV(epochs, ipe int) string {
 	var sb strings.Builder
-	sb.WriteString(train.ScheduleHeader + "\n")
+	sb.WriteString(rundir.ScheduleHeader + "\n")
 	total := epochs * ipe
 	for it := range total {
 		e := it / ipe
@@ -465,7 +465,7 @@ func TestBuildCorruptInputs(t *testing.T) {
 			return npy.WriteInt32(filepath.Join(d, rundir.LabelsFile("train")), []int32{0, 1}, 2)
 		}, "labels_train.npy"},
 		{"bad schedule", rundir.ScheduleFile, func(d string) error {
-			return os.WriteFile(filepath.Join(d, rundir.ScheduleFile), []byte(train.ScheduleHeader+"\n0,1,0,0,0.9,0.1\n1,1,x,0,0.9,0.1\n"), 0o644)
+			return os.WriteFile(filepath.Join(d, rundir.ScheduleFile), []byte(rundir.ScheduleHeader+"\n0,1,0,0,0.9,0.1\n1,1,x,0,0.9,0.1\n"), 0o644)
 		}, "schedule.csv line 3"},
 		{"bad dataset", rundir.DatasetFile, func(d string) error { return os.WriteFile(filepath.Join(d, rundir.DatasetFile), []byte("[1,"), 0o644) }, "dataset.json"},
 	}
@@ -596,13 +596,13 @@ func TestConfusionManyClasses(t *testing.T) {
 // TestPlotLossNaN: a diverged epoch breaks the curves instead of failing
 // the plot; a history with nothing finite is an error, not a panic.
 func TestPlotLossNaN(t *testing.T) {
-	var hist []train.EpochRecord
+	var hist []rundir.EpochRecord
 	for e := 1; e <= 10; e++ {
 		l := []float64{-float64(e), 1 - float64(e)}
 		if e == 5 {
 			l[0] = math.NaN()
 		}
-		hist = append(hist, train.EpochRecord{Epoch: e, HeadLosses: l})
+		hist = append(hist, rundir.EpochRecord{Epoch: e, HeadLosses: l})
 	}
 	fig, err := plotLoss(hist, 0, "t", "s")
 	if err != nil {
@@ -1179,7 +1179,7 @@ func BenchmarkBuild(b *testing.B) {
 	npy.WriteInt32(filepath.Join(dir, rundir.LabelsFile("train")), labels, n)
 	var sb strings.Builder
 	for e := 1; e <= 100; e++ {
-		b, _ := json.Marshal(train.EpochRecord{Epoch: e, HeadLosses: []float64{-float64(e), -float64(e) - 1, 1, 2}, LR: 1 / float64(e), TeacherMomentum: 0.99})
+		b, _ := json.Marshal(rundir.EpochRecord{Epoch: e, HeadLosses: []float64{-float64(e), -float64(e) - 1, 1, 2}, LR: 1 / float64(e), TeacherMomentum: 0.99})
 		sb.Write(append(b, '\n'))
 	}
 	os.WriteFile(filepath.Join(dir, rundir.HistoryFile), []byte(sb.String()), 0o644)
@@ -1196,9 +1196,9 @@ func BenchmarkBuild(b *testing.B) {
 //
 //	go test ./runner/report -run '^$' -bench Plots -benchtime 5x
 func BenchmarkPlots(b *testing.B) {
-	var hist []train.EpochRecord
+	var hist []rundir.EpochRecord
 	for e := 1; e <= 100; e++ {
-		r := train.EpochRecord{Epoch: e, LR: 1e-3 / float64(e), TeacherMomentum: 0.996 + 4e-5*float64(e), TeacherTemp: 0.04 + 0.0003*float64(e)}
+		r := rundir.EpochRecord{Epoch: e, LR: 1e-3 / float64(e), TeacherMomentum: 0.996 + 4e-5*float64(e), TeacherTemp: 0.04 + 0.0003*float64(e)}
 		for h := 0; h < 16; h++ {
 			r.HeadLosses = append(r.HeadLosses, -math.Log(float64(e))-0.01*float64(h))
 		}
@@ -1265,9 +1265,9 @@ func BenchmarkPlots(b *testing.B) {
 func TestPlotLossSeparatesHeads(t *testing.T) {
 	offsets := []float64{0.02, 0.007, 0, 0.013} // head 2 is selected (lowest)
 	const best, epochs = 2, 40
-	var hist []train.EpochRecord
+	var hist []rundir.EpochRecord
 	for e := 1; e <= epochs; e++ {
-		r := train.EpochRecord{Epoch: e}
+		r := rundir.EpochRecord{Epoch: e}
 		base := -1 - 0.85*(1-math.Exp(-float64(e)/6))
 		for h, off := range offsets {
 			r.HeadLosses = append(r.HeadLosses, base+off+0.4*math.Exp(-float64(e)/4)*float64(h+1)/4)
@@ -1354,55 +1354,6 @@ func TestPlotLossSeparatesHeads(t *testing.T) {
 	}
 }
 
-// TestReadSchedule: schedule.csv as the trainer writes it, with columns
-// found by name, and errors naming the file and line of a damage.
-func TestReadSchedule(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, rundir.ScheduleFile)
-	if err := os.WriteFile(path, []byte(scheduleCSV(3, 4)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := ReadSchedule(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.StepsPerEpoch != 4 || len(s.Steps) != 12 || s.Steps[5].Step != 5 || s.Steps[5].Epoch != 2 {
-		t.Fatalf("schedule %+v", s)
-	}
-	third := 0.04 + 0.03*math.Min(1, float64(2)/5) // as scheduleCSV computes it
-	if s.Steps[0].LR != 0 || s.Steps[3].LR != 1e-3 || s.Steps[11].TeacherTemp != third || s.Steps[0].TeacherMomentum != 0.996 {
-		t.Errorf("values %+v", s.Steps)
-	}
-	// Another column order, an extra column, CRLF line ends.
-	other := "epoch,teacher_temp,extra,step,lr,weight_decay,teacher_momentum\r\n1,0.1,x,0,0,0.04,0.996\r\n1,0.1,x,1,0.5,0.04,0.996\r\n"
-	os.WriteFile(path, []byte(other), 0o644)
-	if s, err := ReadSchedule(path); err != nil || s.StepsPerEpoch != 2 || s.Steps[1].LR != 0.5 || s.Steps[1].TeacherTemp != 0.1 {
-		t.Errorf("reordered columns: %+v %v", s, err)
-	}
-	const head = "step,epoch,lr,weight_decay,teacher_momentum,teacher_temp\n"
-	for name, c := range map[string]struct{ content, want string }{
-		"empty":         {"", "is empty"},
-		"no steps":      {head, "no steps"},
-		"column":        {"step,epoch,lr,weight_decay,teacher_momentum\n0,1,0,0,0\n", "line 1"},
-		"fields":        {head + "0,1,0,0,0.9,0.1\n1,1,0,0,0.9\n", "line 3"},
-		"number":        {head + "0,1,0,0,0.9,0.1\n1,1,fast,0,0.9,0.1\n", "line 3"},
-		"step gap":      {head + "0,1,0,0,0.9,0.1\n2,1,0,0,0.9,0.1\n", "line 3"},
-		"first epoch":   {head + "0,2,0,0,0.9,0.1\n", "line 2"},
-		"epoch jump":    {head + "0,1,0,0,0.9,0.1\n1,3,0,0,0.9,0.1\n", "line 3"},
-		"uneven epochs": {head + "0,1,0,0,0.9,0.1\n1,1,0,0,0.9,0.1\n2,2,0,0,0.9,0.1\n3,3,0,0,0.9,0.1\n", "line 4"},
-		"cut short":     {head + "0,1,0,0,0.9,0.1\n1,1,0,0,0.9,0.1\n2,2,0,0,0.9,0.1\n", "line 4"},
-	} {
-		os.WriteFile(path, []byte(c.content), 0o644)
-		_, err := ReadSchedule(path)
-		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want one naming %s and %q", name, err, path, c.want)
-		}
-	}
-	if _, err := ReadSchedule(filepath.Join(dir, "none.csv")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("missing file: %v", err)
-	}
-}
-
 // TestPlotScheduleWarmup: drawn from schedule.csv, the learning rate's
 // one-epoch warm-up is a ramp from 0 across the first epoch's columns;
 // drawn per epoch (the fallback) it cannot be.
@@ -1412,14 +1363,14 @@ func TestPlotScheduleWarmup(t *testing.T) {
 	if err := os.WriteFile(path, []byte(scheduleCSV(epochs, ipe)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := ReadSchedule(path)
+	s, err := rundir.ReadSchedule(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hist []train.EpochRecord
+	var hist []rundir.EpochRecord
 	for e := 1; e <= epochs; e++ {
 		r := s.Steps[e*ipe-1]
-		hist = append(hist, train.EpochRecord{Epoch: e, LR: r.LR, WeightDecay: r.WeightDecay, TeacherMomentum: r.TeacherMomentum, TeacherTemp: r.TeacherTemp})
+		hist = append(hist, rundir.EpochRecord{Epoch: e, LR: r.LR, WeightDecay: r.WeightDecay, TeacherMomentum: r.TeacherMomentum, TeacherTemp: r.TeacherTemp})
 	}
 	// rise is how far the learning-rate curve climbs over the first
 	// tenth of its columns, as a share of its whole height.

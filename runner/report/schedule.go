@@ -1,135 +1,12 @@
 package report
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 
-	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/clusterlab/clusterlab/core/rundir"
 )
-
-// Schedule is schedule.csv (rundir.ScheduleFile) as read back: the
-// trainer's schedules at step resolution.
-type Schedule struct {
-	StepsPerEpoch int
-	Steps         []ScheduleStep
-}
-
-// ScheduleStep is one row of schedule.csv.
-type ScheduleStep struct {
-	Step            int // 0-based global step
-	Epoch           int // 1-based epoch of the step
-	LR              float64
-	WeightDecay     float64
-	TeacherMomentum float64
-	TeacherTemp     float64
-}
-
-// scheduleColumns are the columns ReadSchedule needs (train.ScheduleHeader
-// names them in the order the trainer writes them); others are ignored.
-var scheduleColumns = strings.Split(train.ScheduleHeader, ",")
-
-// ReadSchedule parses schedule.csv. The steps must run 0, 1, 2, ... and
-// every epoch must have the same number of steps (a file cut short by a
-// crash is damaged: the trainer writes it whole, atomically). An error
-// names the file and the line.
-func ReadSchedule(path string) (Schedule, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Schedule{}, fmt.Errorf("report: %w", err)
-	}
-	bad := func(line int, format string, args ...any) error {
-		return fmt.Errorf("report: %s line %d: %s", path, line, fmt.Sprintf(format, args...))
-	}
-	var s Schedule
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	col := map[string]int{}
-	ncol := 0
-	epochStart, epochLine := 0, 0 // first step and line of the current epoch
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		f := strings.Split(line, ",")
-		if ncol == 0 { // the header
-			for i, name := range f {
-				col[strings.TrimSpace(name)] = i
-			}
-			for _, name := range scheduleColumns {
-				if _, ok := col[name]; !ok {
-					return Schedule{}, bad(n, "the header %q lacks the column %q (want %s)", line, name, train.ScheduleHeader)
-				}
-			}
-			ncol = len(f)
-			continue
-		}
-		if len(f) != ncol {
-			return Schedule{}, bad(n, "%d fields, the header has %d", len(f), ncol)
-		}
-		get := func(name string) string { return strings.TrimSpace(f[col[name]]) }
-		var r ScheduleStep
-		if r.Step, err = strconv.Atoi(get("step")); err != nil {
-			return Schedule{}, bad(n, "step %q is not an integer", get("step"))
-		}
-		if r.Epoch, err = strconv.Atoi(get("epoch")); err != nil {
-			return Schedule{}, bad(n, "epoch %q is not an integer", get("epoch"))
-		}
-		for _, v := range []struct {
-			name string
-			to   *float64
-		}{{"lr", &r.LR}, {"weight_decay", &r.WeightDecay}, {"teacher_momentum", &r.TeacherMomentum}, {"teacher_temp", &r.TeacherTemp}} {
-			if *v.to, err = strconv.ParseFloat(get(v.name), 64); err != nil {
-				return Schedule{}, bad(n, "%s %q is not a number", v.name, get(v.name))
-			}
-		}
-		if r.Step != len(s.Steps) {
-			return Schedule{}, bad(n, "step %d, want %d (steps run 0, 1, 2, ...)", r.Step, len(s.Steps))
-		}
-		prev := 0
-		if len(s.Steps) > 0 {
-			prev = s.Steps[len(s.Steps)-1].Epoch
-		}
-		switch {
-		case len(s.Steps) == 0 && r.Epoch != 1:
-			return Schedule{}, bad(n, "the first step is in epoch %d, want 1", r.Epoch)
-		case r.Epoch != prev && r.Epoch != prev+1:
-			return Schedule{}, bad(n, "epoch %d follows epoch %d", r.Epoch, prev)
-		case r.Epoch == prev+1 && prev > 0:
-			if steps := r.Step - epochStart; s.StepsPerEpoch == 0 {
-				s.StepsPerEpoch = steps
-			} else if steps != s.StepsPerEpoch {
-				return Schedule{}, bad(epochLine, "epoch %d has %d steps, epoch 1 has %d", prev, steps, s.StepsPerEpoch)
-			}
-		}
-		if r.Epoch != prev {
-			epochStart, epochLine = r.Step, n
-		}
-		s.Steps = append(s.Steps, r)
-	}
-	if err := sc.Err(); err != nil {
-		return Schedule{}, fmt.Errorf("report: reading %s: %w", path, err)
-	}
-	if ncol == 0 {
-		return Schedule{}, fmt.Errorf("report: %s is empty (no header %s)", path, train.ScheduleHeader)
-	}
-	if len(s.Steps) == 0 {
-		return Schedule{}, fmt.Errorf("report: %s has a header but no steps", path)
-	}
-	last := len(s.Steps) - epochStart
-	if s.StepsPerEpoch == 0 {
-		s.StepsPerEpoch = last // a single epoch
-	} else if last != s.StepsPerEpoch {
-		return Schedule{}, bad(epochLine, "the last epoch, %d, has %d steps, epoch 1 has %d (the file is cut short?)", s.Steps[len(s.Steps)-1].Epoch, last, s.StepsPerEpoch)
-	}
-	return s, nil
-}
 
 // scheduleSeries is what the schedule plot draws: one x per point (in
 // epochs) and the values of each schedule.
@@ -142,7 +19,7 @@ type scheduleSeries struct {
 
 // seriesFromHistory is the per-epoch fallback: the value of each epoch's
 // last step, at x = the epoch.
-func seriesFromHistory(hist []train.EpochRecord) scheduleSeries {
+func seriesFromHistory(hist []rundir.EpochRecord) scheduleSeries {
 	var s scheduleSeries
 	for _, r := range hist {
 		s.xs = append(s.xs, float64(r.Epoch))
@@ -156,7 +33,7 @@ func seriesFromHistory(hist []train.EpochRecord) scheduleSeries {
 
 // seriesFromSchedule puts step i at x = i / steps per epoch, so that epoch
 // e spans [e-1, e) and a warm-up within the first epoch is a visible ramp.
-func seriesFromSchedule(sc Schedule) scheduleSeries {
+func seriesFromSchedule(sc rundir.Schedule) scheduleSeries {
 	var s scheduleSeries
 	ipe := float64(max(sc.StepsPerEpoch, 1))
 	for _, r := range sc.Steps {
