@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"os"
@@ -586,5 +588,29 @@ func TestScoreReadsItsOwnFiles(t *testing.T) {
 		if math.Abs(sum-1) > 1e-4 || int32(arg) != assign[mf.BestHead*ashape[1]+i] {
 			t.Fatalf("row %d of the probabilities sums to %v, argmax %d, the selected head assigned %d", i, sum, arg, assign[mf.BestHead*ashape[1]+i])
 		}
+	}
+}
+
+// TestPinnedPluginChecksum: a config that pins a plugin's sha256 runs with
+// that file and is refused, before any work, naming the key and both
+// checksums, when the file differs.
+func TestPinnedPluginChecksum(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(buildBinaries(t), "plugins", "clusterlab-loss-temi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	good := hex.EncodeToString(sum[:])
+	os.WriteFile(filepath.Join(dir, "small.yaml"), []byte(quickConfig+"  plugin_sha256: "+good+"\n"), 0o644)
+	if r := clusterlab(t, dir, nil, "run", "small.yaml"); r.code != 0 {
+		t.Fatalf("pinned to the right checksum (%d):\n%s", r.code, r.stderr)
+	}
+	bad := strings.Repeat("ab", 32)
+	r := clusterlab(t, dir, nil, "run", "small.yaml", "--set", "loss.plugin_sha256="+bad)
+	if r.code != 2 || !strings.Contains(r.stderr, `config --set loss.plugin_sha256=`+bad+`: key "loss.plugin_sha256"`) ||
+		!strings.Contains(r.stderr, good) || !strings.Contains(r.stderr, "but the config pins "+bad) {
+		t.Errorf("pinned to another checksum: exit %d\n%s", r.code, r.stderr)
 	}
 }

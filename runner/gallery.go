@@ -62,7 +62,11 @@ func galleryPerGroup(k int) int {
 // the embedding), streaming each split once and keeping only the picked
 // ones. Its lines go to log.
 func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, splitNames []string, labels map[string][]int32, bestHead, k int, classes []string, log trialLog) error {
-	c, err := plugins.Launch(ctx, core.KindDataset, cfg.Dataset.Plugin)
+	var opts []plugins.LaunchOption
+	if cfg.Dataset.SHA256 != "" {
+		opts = append(opts, plugins.WithSHA256(cfg.Dataset.SHA256))
+	}
+	c, err := plugins.Launch(ctx, core.KindDataset, cfg.Dataset.Plugin, opts...)
 	if err != nil {
 		return fmt.Errorf("dataset plugin: %w", err)
 	}

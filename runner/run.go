@@ -39,7 +39,11 @@ func (l *launched) kill() {
 
 // launch starts the plugin of a planned section (validated while planning).
 func launch(ctx context.Context, kind string, p plannedPlugin) (*plugins.Client, error) {
-	c, err := plugins.Launch(ctx, kind, p.plugin)
+	var opts []plugins.LaunchOption
+	if p.sha256 != "" {
+		opts = append(opts, plugins.WithSHA256(p.sha256))
+	}
+	c, err := plugins.Launch(ctx, kind, p.plugin, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s plugin: %w", kind, err)
 	}

@@ -447,7 +447,7 @@ func reportStage(ctx context.Context, in reportInput) (rundir.Metrics, error) {
 	// The gallery reads the dataset again with the options planning
 	// resolved (the section may hold options of other dataset plugins).
 	gcfg := *cfg
-	gcfg.Dataset = config.Section{Name: "dataset", Plugin: p.ds.plugin, Options: p.ds.resolved}
+	gcfg.Dataset = config.Section{Name: "dataset", Plugin: p.ds.plugin, SHA256: p.ds.sha256, Options: p.ds.resolved}
 	if err := writeGalleries(ctx, &gcfg, runDir, in.Data.Names, in.Data.Labels, res.BestHead, p.clusters, p.dsInfo.Classes, in.Log); err != nil {
 		if ctx.Err() != nil {
 			return rundir.Metrics{}, ctx.Err()
