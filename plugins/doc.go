@@ -42,8 +42,9 @@
 // plugins/proto/clusterlab.proto, whose header explains the go-plugin
 // handshake (environment, the one line printed on stdout, the health
 // service) and the conventions shared by all services: options as JSON,
-// batch splitting below 4 MiB per message, error codes. A backbone in
-// Python needs only grpcio and that file.
+// batch splitting at 2 MiB per message (well under gRPC's 4 MiB), error
+// codes. A backbone in Python needs only grpcio and that file
+// (examples/backbone-python is one).
 //
 // # Failures
 //

@@ -92,12 +92,6 @@ func writeTables(run rundir.Run, stdout io.Writer) error {
 	return tables.Render(stdout, "text", ts[:1])
 }
 
-// Sweep table files in the experiment directory.
-const (
-	sweepTablesText     = "sweep_tables.txt"
-	sweepTablesMarkdown = "sweep_tables.md"
-)
-
 // writeSweepTables renders the sweep's tables, failed trials included,
 // into the experiment directory and prints them.
 func writeSweepTables(expDir string, runs []rundir.Run, stdout io.Writer) error {
@@ -105,7 +99,7 @@ func writeSweepTables(expDir string, runs []rundir.Run, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := writeTableFiles(expDir, sweepTablesText, sweepTablesMarkdown, ts); err != nil {
+	if err := writeTableFiles(expDir, rundir.SweepTablesText, rundir.SweepTablesMarkdown, ts); err != nil {
 		return err
 	}
 	return tables.Render(stdout, "text", ts)

@@ -34,7 +34,7 @@ const (
 	// MetricsFile is metrics.json (Metrics); it exists only once the run
 	// has finished.
 	MetricsFile = "metrics.json"
-	// HistoryFile has one JSON object per epoch (core/train.EpochRecord).
+	// HistoryFile has one JSON object per epoch (EpochRecord).
 	HistoryFile = "history.jsonl"
 	// ScheduleFile has the trainer's schedules at step resolution (CSV).
 	ScheduleFile = "schedule.csv"
@@ -49,6 +49,10 @@ const (
 	HTMLFile     = "report.html"
 	LossPlot     = "plot_loss.png"
 	SchedulePlot = "plot_schedule.png"
+	// SweepTablesText and SweepTablesMarkdown are a sweep's tables, in its
+	// experiment directory.
+	SweepTablesText     = "sweep_tables.txt"
+	SweepTablesMarkdown = "sweep_tables.md"
 	// SkippedDir holds run directories a newer run of the same trial name
 	// replaced because their identity differed (experiment level).
 	SkippedDir = ".superseded"
