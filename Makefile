@@ -10,7 +10,7 @@ ORT_LIB := .deps/onnxruntime/libonnxruntime.so
 # Plugin folders; each builds to bin/plugins/clusterlab-<kind>-<name>.
 PLUGIN_DIRS := datasets/idx datasets/cifar backbones/dinov2 backbones/pixels backbones/precomputed losses/temi losses/pmi losses/scan
 
-.PHONY: all setup build demo test bench clean fmt vet
+.PHONY: all setup build demo test check bench clean fmt vet
 
 all: build
 
@@ -37,18 +37,35 @@ build: setup
 demo: build
 	bin/clusterlab run configs/mnist_temi.yaml
 
-# test: the whole suite, with the onnx backend compiled in. The Debian
-# packages some tests need (Fashion-MNIST, Python gRPC for the plugin
-# example) are installed first when missing and possible.
-test: build
+# test: `make check`, then the whole suite, with the onnx backend compiled
+# in. The Debian packages some tests need (Fashion-MNIST, Python gRPC for
+# the plugin example) are installed first when missing and possible.
+test: check build
 	./scripts/setup-debian.sh
 	$(GO) test -tags $(TAGS) -timeout 20m -count=1 ./...
 
+# The Go files of the tree: tracked, and new ones git does not ignore.
+GO_FILES = $$(git ls-files --cached --others --exclude-standard '*.go' | while read -r f; do [ ! -f "$$f" ] || echo "$$f"; done)
+
+# check: the hygiene CI enforces (make test runs it first): every Go file
+# gofmt-formatted, go vet clean with and without the onnx tag, and go.mod
+# and go.sum tidy, here and in the module of examples/loss-go.
+check:
+	@unformatted=$$(gofmt -l $(GO_FILES)); \
+	if [ -n "$$unformatted" ]; then \
+	  echo "gofmt: these files are not formatted (run make fmt):"; echo "$$unformatted"; exit 1; \
+	fi
+	$(GO) vet -tags $(TAGS) ./...
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	cd examples/loss-go && $(GO) mod tidy -diff
+
 fmt:
-	gofmt -l -w $$(git ls-files '*.go')
+	gofmt -l -w $(GO_FILES)
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...
+	$(GO) vet ./...
 
 clean:
 	rm -rf bin

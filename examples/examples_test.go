@@ -23,10 +23,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +34,7 @@ import (
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/core/store"
+	"github.com/clusterlab/clusterlab/internal/testbin"
 	"github.com/clusterlab/clusterlab/plugins"
 )
 
@@ -95,7 +94,7 @@ func TestPythonBackbone(t *testing.T) {
 		tmp:    tmp,
 		script: filepath.Join(root, "examples", pythonDir, "clusterlab-backbone-pymean"),
 		stubs:  generateStubs(t, root, filepath.Join(tmp, "stubs")),
-		bin:    buildBinaries(t, root, filepath.Join(tmp, "bin")),
+		bin:    buildBinaries(t),
 		mark:   "PYMEAN_EXAMPLE_TEST=" + tmp,
 	}
 	// Registered after t.TempDir, so it runs before the removal.
@@ -138,55 +137,13 @@ func generateStubs(t *testing.T, root, dir string) string {
 	return dir
 }
 
-// buildBinaries builds the runner and the Go plugins the run needs, with
-// the build tags of this test binary (make test: onnx), as make build lays
-// them out: dir/clusterlab and dir/plugins/clusterlab-<kind>-<name>.
-func buildBinaries(t *testing.T, root, dir string) string {
+// buildBinaries builds the runner and the Go plugins the runs need, as
+// make build lays them out: DIR/clusterlab and
+// DIR/plugins/clusterlab-<kind>-<name> (see TestMain).
+func buildBinaries(t *testing.T) string {
 	t.Helper()
-	tags := buildTags()
-	targets := map[string]string{
-		"clusterlab":                         "./runner",
-		"plugins/clusterlab-dataset-idx":     "./datasets/idx",
-		"plugins/clusterlab-backbone-pixels": "./backbones/pixels",
-		"plugins/clusterlab-loss-temi":       "./losses/temi",
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []string
-	)
-	for out, pkg := range targets {
-		wg.Go(func() {
-			args := []string{"build"}
-			if tags != "" {
-				args = append(args, "-tags", tags)
-			}
-			cmd := exec.Command("go", append(args, "-o", filepath.Join(dir, out), pkg)...)
-			cmd.Dir = root
-			if b, err := cmd.CombinedOutput(); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Sprintf("go build %s: %v\n%s", pkg, err, b))
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		t.Fatal(strings.Join(errs, "\n"))
-	}
-	return dir
-}
-
-// buildTags are the build tags of this test binary (make test: onnx).
-func buildTags() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-tags" {
-				return s.Value
-			}
-		}
-	}
-	return ""
+	return testbin.Build(t, testbin.Runner, testbin.Plugin("datasets/idx"), testbin.Plugin("backbones/pixels"),
+		testbin.Plugin("losses/temi"))
 }
 
 type result struct {

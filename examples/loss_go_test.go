@@ -9,6 +9,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/rundir"
+	"github.com/clusterlab/clusterlab/internal/testbin"
 	"github.com/clusterlab/clusterlab/plugins"
 )
 
@@ -48,9 +49,8 @@ func TestGoLossModule(t *testing.T) {
 	mod := filepath.Join(root, "examples", "loss-go")
 	tmp := t.TempDir()
 	goCmd := func(args ...string) *exec.Cmd {
-		if tags := buildTags(); tags != "" {
-			args = append(args[:1:1], append([]string{"-tags", tags}, args[1:]...)...)
-		}
+		// The build flags of this test binary (make test: -tags onnx).
+		args = append(args[:1:1], append(testbin.Flags(), args[1:]...)...)
 		cmd := exec.Command("go", args...)
 		cmd.Dir = mod
 		return cmd
@@ -64,7 +64,7 @@ func TestGoLossModule(t *testing.T) {
 	if out, err := goCmd("build", "-o", filepath.Join(pluginDir, "clusterlab-loss-iic"), ".").CombinedOutput(); err != nil {
 		t.Fatalf("build the example loss plugin: %v\n%s", err, out)
 	}
-	bin := buildBinaries(t, root, filepath.Join(tmp, "bin"))
+	bin := buildBinaries(t)
 	work := filepath.Join(tmp, "work")
 	os.MkdirAll(work, 0o755)
 	os.WriteFile(filepath.Join(work, "iic.yaml"), []byte(lossConfig), 0o644)

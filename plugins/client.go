@@ -106,10 +106,11 @@ type Client struct {
 	desc             core.Description
 	killOnce         sync.Once
 
-	mu      sync.Mutex
-	proc    *process
-	conn    *grpc.ClientConn
-	stopped string // why the client was stopped ("by Kill", ...); "" while live
+	mu        sync.Mutex
+	proc      *process
+	conn      *grpc.ClientConn
+	stopped   string // why the client was stopped ("by Kill", ...); "" while live
+	socketDir string // go-plugin's folder for the plugin's socket
 }
 
 // Launch finds the kind's plugin nameOrPath (see Find), starts it, checks
@@ -217,7 +218,11 @@ func socketBaseDir() string {
 
 // newRunner is go-plugin's RunnerFunc: cmd carries the environment
 // go-plugin prepared (handshake cookie, socket directory).
-func (c *Client) newRunner(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
+func (c *Client) newRunner(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
+	// go-plugin has created the socket folder; stop removes it.
+	c.mu.Lock()
+	c.socketDir = socketDir
+	c.mu.Unlock()
 	// A pinned checksum is checked again right before the start (what
 	// go-plugin's SecureConfig does, which needs go-plugin to start the
 	// command itself), narrowing the gap after Launch's first check.
@@ -383,6 +388,16 @@ func (c *Client) stop(reason string) {
 				_ = p.Kill(context.Background())
 			}
 			<-done
+		}
+		// go-plugin creates the socket folder before newRunner and its
+		// Kill removes it only when a process started: this removes it
+		// also after a start newRunner refused (a pin that no longer
+		// matches, a stop before the start), once the process is gone.
+		c.mu.Lock()
+		dir := c.socketDir
+		c.mu.Unlock()
+		if dir != "" {
+			_ = os.RemoveAll(dir)
 		}
 	})
 }

@@ -9,11 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 	pb "github.com/clusterlab/clusterlab/plugins/proto"
+	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -106,10 +109,18 @@ func TestContextCancelStopsEmbed(t *testing.T) {
 	t.Parallel()
 	c := launch(t, core.KindBackbone, "clusterlab-backbone-hanger")
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(300*time.Millisecond, cancel)
+	// Cancel once the plugin's Embed runs.
+	embedding := make(chan bool, 1)
+	go func() {
+		embedding <- waitStderr(c, "hanger: embedding, waiting for cancellation", 30*time.Second)
+		cancel()
+	}()
 	start := time.Now()
-	err := c.Backbone().Embed(ctx, core.EmbedRequest{Split: "train"}, &sliceReader{},
+	err := c.Backbone().Embed(ctx, core.EmbedRequest{Split: "train"}, &plugintest.Batches{},
 		func(core.EmbeddingBatch) error { return nil })
+	if !<-embedding {
+		t.Fatalf("the plugin never started embedding; its stderr: %q", c.Stderr())
+	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Embed after cancel: %v, want context.Canceled", err)
 	}
@@ -117,12 +128,8 @@ func TestContextCancelStopsEmbed(t *testing.T) {
 		t.Fatalf("Embed returned %v after the cancel", d)
 	}
 	// The cancellation reached the plugin's implementation.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(c.Stderr(), "hanger: embed cancelled: context canceled") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the plugin did not see the cancellation; its stderr: %q", c.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waitStderr(c, "hanger: embed cancelled: context canceled", 5*time.Second) {
+		t.Fatalf("the plugin did not see the cancellation; its stderr: %q", c.Stderr())
 	}
 }
 
@@ -244,9 +251,12 @@ func TestKillAll(t *testing.T) {
 	ctx := context.Background()
 	embedErr := make(chan error, 1)
 	go func() {
-		embedErr <- b.Backbone().Embed(ctx, core.EmbedRequest{}, &sliceReader{}, func(core.EmbeddingBatch) error { return nil })
+		embedErr <- b.Backbone().Embed(ctx, core.EmbedRequest{}, &plugintest.Batches{}, func(core.EmbeddingBatch) error { return nil })
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// KillAll while the plugin's Embed runs.
+	if !waitStderr(b, "hanger: embedding, waiting for cancellation", 30*time.Second) {
+		t.Fatalf("the plugin never started embedding; its stderr: %q", b.Stderr())
+	}
 	KillAll()
 	KillAll()
 	for _, c := range []*Client{a, b} {
@@ -314,4 +324,63 @@ func TestOnlyTheRunnerCanConnect(t *testing.T) {
 	if _, err := c.Dataset().Describe(ctx, nil); err != nil {
 		t.Fatalf("the runner's connection: %v", err)
 	}
+}
+
+// TestNoSocketFolderLeft: go-plugin's folder for a plugin's socket, in
+// $TMPDIR, is gone after Kill whether the plugin served, failed to start
+// or died. Not parallel: it sets $TMPDIR for the process.
+func TestNoSocketFolderLeft(t *testing.T) {
+	tmp, err := os.MkdirTemp("", "cl") // short: it holds sockets
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	t.Setenv("TMPDIR", tmp)
+	left := func(when string) {
+		t.Helper()
+		entries, _ := os.ReadDir(tmp)
+		for _, e := range entries {
+			t.Errorf("%s: %s left in $TMPDIR", when, e.Name())
+		}
+	}
+	ctx := context.Background()
+
+	c := launch(t, core.KindDataset, "clusterlab-dataset-synth")
+	c.Kill()
+	left("after a plugin that served")
+
+	_, err = Launch(ctx, core.KindDataset, pluginPath("clusterlab-dataset-exit3"))
+	wantPluginError(t, err, "dataset", "exit3", pluginPath("clusterlab-dataset-exit3"), "exit status 3")
+	left("after a plugin that exited at once")
+
+	_, err = Launch(ctx, core.KindLoss, pluginPath("clusterlab-loss-silent"), WithStartTimeout(500*time.Millisecond))
+	wantPluginError(t, err, "loss", "silent", pluginPath("clusterlab-loss-silent"), "did not complete the go-plugin handshake")
+	left("after a plugin that never shook hands")
+
+	c = launch(t, core.KindDataset, "clusterlab-dataset-synth")
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitGone(c.Pid(), 5*time.Second) {
+		t.Fatal("the killed plugin still runs")
+	}
+	c.Kill()
+	left("after a plugin killed with SIGKILL")
+
+	// go-plugin creates the folder before it asks for the process, and
+	// removes it in its Kill only when a process started: here the start
+	// is refused (the pin, checked again right before the start, no longer
+	// matches).
+	c = &Client{kind: core.KindDataset, path: pluginPath("clusterlab-dataset-synth"), stderr: newTailBuffer(stderrKeep),
+		cfg: launchConfig{pin: strings.Repeat("0", 64)}}
+	c.pc = plugin.NewClient(c.clientConfig())
+	dir, err := os.MkdirTemp(tmp, "plugin-dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.newRunner(nil, exec.Command(c.path), dir); err == nil {
+		t.Fatal("a plugin whose pin does not match was started")
+	}
+	c.Kill()
+	left("after a start refused by the pin")
 }

@@ -17,77 +17,49 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/internal/testbin"
 )
 
 // The tests run real plugin processes, built once by TestMain from
 // internal/testplugins into pluginDir.
 var pluginDir string
 
-// testPlugins maps each test plugin's package to the names it is
-// installed under.
-var testPlugins = map[string][]string{
-	"synth":      {"clusterlab-dataset-synth"},
-	"meanpix":    {"clusterlab-backbone-meanpix"},
-	"fakeloss":   {"clusterlab-loss-fake"},
-	"crasher":    {"clusterlab-dataset-crasher"},
-	"hanger":     {"clusterlab-backbone-hanger"},
-	"notaplugin": {"clusterlab-loss-garbage", "clusterlab-loss-silent", "clusterlab-dataset-exit3"},
+// testPlugins are the test plugins, each installed under its plugin name
+// (notaplugin under three).
+var testPlugins = []testbin.Target{
+	testPlugin("synth", "dataset", "synth"),
+	testPlugin("meanpix", "backbone", "meanpix"),
+	testPlugin("fakeloss", "loss", "fake"),
+	testPlugin("crasher", "dataset", "crasher"),
+	testPlugin("hanger", "backbone", "hanger"),
+	testPlugin("notaplugin", "loss", "garbage"),
+	testPlugin("notaplugin", "loss", "silent"),
+	testPlugin("notaplugin", "dataset", "exit3"),
+}
+
+func testPlugin(pkg, kind, name string) testbin.Target {
+	return testbin.PluginAs("plugins/internal/testplugins/"+pkg, kind, name)
 }
 
 // hostModeEnv makes the test binary act as a small runner (see runHost):
 // the orphan and discovery tests need a separate host process.
 const hostModeEnv = "CLUSTERLAB_TEST_HOST"
 
+// TestMain builds the test plugins (with -race under go test -race: a race
+// report on a plugin's stderr fails the test) before the tests, and kills
+// what they left running and removes the build afterwards.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(hostModeEnv); mode != "" {
 		os.Exit(runHost(mode))
 	}
-	dir, err := os.MkdirTemp("", "clusterlab-testplugins-")
-	if err == nil {
-		err = buildTestPlugins(dir)
-	}
+	dir, err := testbin.Make(testPlugins...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "build test plugins:", err)
+		testbin.Cleanup()
 		os.Exit(1)
 	}
-	pluginDir = dir
-	code := m.Run()
-	KillAll()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// buildTestPlugins builds all test plugins with one go build (which
-// compiles them in parallel) and installs them under their plugin names.
-func buildTestPlugins(dir string) error {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return err
-	}
-	out := filepath.Join(dir, "build")
-	args := []string{"build", "-o", out + string(filepath.Separator)}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	for pkg := range testPlugins {
-		args = append(args, "./internal/testplugins/"+pkg)
-	}
-	if err := os.Mkdir(out, 0o755); err != nil {
-		return err
-	}
-	cmd := exec.Command(goTool, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
-	}
-	for pkg, names := range testPlugins {
-		for _, n := range names {
-			if err := os.Link(filepath.Join(out, pkg), filepath.Join(dir, n)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	pluginDir = filepath.Join(dir, "plugins")
+	os.Exit(testbin.Main(m, KillAll))
 }
 
 // pluginPath is the path of a built test plugin.
@@ -139,6 +111,18 @@ func waitGone(pid int, d time.Duration) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return processGone(pid)
+}
+
+// waitStderr waits up to d for the plugin to write want to its stderr.
+func waitStderr(c *Client, want string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !strings.Contains(c.Stderr(), want) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // runHost is the test binary acting as a runner. Modes:

@@ -11,12 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/plugins/internal/testplugins/synthdata"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 )
 
 // synthSchema is the option schema of the synth plugin as it must arrive:
@@ -98,23 +98,6 @@ func TestDatasetReadSplitsLargeBatches(t *testing.T) {
 	}
 }
 
-// sliceReader is a core.BatchReader over batches in memory.
-type sliceReader struct {
-	mu      sync.Mutex
-	batches []core.ImageBatch
-}
-
-func (r *sliceReader) Next() (core.ImageBatch, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.batches) == 0 {
-		return core.ImageBatch{}, io.EOF
-	}
-	b := r.batches[0]
-	r.batches = r.batches[1:]
-	return b, nil
-}
-
 func synthBatches(split string, count, batch, h, w, ch int) []core.ImageBatch {
 	var out []core.ImageBatch
 	for off := 0; off < count; off += batch {
@@ -147,7 +130,7 @@ func TestBackboneFitAndEmbed(t *testing.T) {
 	// Batches of 500 images are split on the way in; the plugin checks
 	// that the offsets stay consecutive.
 	train := synthBatches("train", count, 500, h, w, ch)
-	if err := bb.Fit(ctx, req, &sliceReader{batches: train}); err != nil {
+	if err := bb.Fit(ctx, req, &plugintest.Batches{List: train}); err != nil {
 		t.Fatal(err)
 	}
 	state, err := os.ReadFile(filepath.Join(req.StateDir, "meanpix.json"))
@@ -185,7 +168,7 @@ func TestBackboneFitAndEmbed(t *testing.T) {
 	test := synthBatches("test", 300, 256, h, w, ch)
 	var got []core.EmbeddingBatch
 	req.Split = "test"
-	err = bb.Embed(ctx, req, &sliceReader{batches: test}, func(e core.EmbeddingBatch) error {
+	err = bb.Embed(ctx, req, &plugintest.Batches{List: test}, func(e core.EmbeddingBatch) error {
 		got = append(got, e)
 		return nil
 	})

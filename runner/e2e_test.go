@@ -1,20 +1,16 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"image/png"
-	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/rundir"
@@ -22,68 +18,18 @@ import (
 
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/internal/testarchive"
+	"github.com/clusterlab/clusterlab/internal/testbin"
 )
 
 // The end-to-end tests build the real runner and plugins and run them as
 // separate processes on a small MNIST subset.
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// buildBinaries builds bin/clusterlab and bin/plugins/* into a temporary
-// directory, with the build tags of this test binary.
+// buildBinaries builds the runner and every plugin, as make build lays
+// out bin/, into the test binary's build directory (see TestMain).
 func buildBinaries(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "clusterlab-e2e-")
-		if buildErr != nil {
-			return
-		}
-		root, err := filepath.Abs("..")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		targets := map[string]string{
-			"clusterlab":                              "./runner",
-			"plugins/clusterlab-dataset-idx":          "./datasets/idx",
-			"plugins/clusterlab-dataset-cifar":        "./datasets/cifar",
-			"plugins/clusterlab-backbone-dinov2":      "./backbones/dinov2",
-			"plugins/clusterlab-backbone-pixels":      "./backbones/pixels",
-			"plugins/clusterlab-backbone-precomputed": "./backbones/precomputed",
-			"plugins/clusterlab-loss-pmi":             "./losses/pmi",
-			"plugins/clusterlab-loss-scan":            "./losses/scan",
-			"plugins/clusterlab-loss-temi":            "./losses/temi",
-		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for out, pkg := range targets {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				args := []string{"build"}
-				if buildTags != "" {
-					args = append(args, "-tags", buildTags)
-				}
-				args = append(args, "-o", filepath.Join(binDir, out), pkg)
-				cmd := exec.Command("go", args...)
-				cmd.Dir = root
-				if b, err := cmd.CombinedOutput(); err != nil {
-					mu.Lock()
-					buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	return testbin.Build(t, testbin.All()...)
 }
 
 type result struct {
@@ -92,15 +38,16 @@ type result struct {
 }
 
 // runnerCmd is `clusterlab args...` of the built binaries, to run in dir:
-// plugins only from beside the binary, and the ONNX Runtime library that
+// plugins only from beside the binary, the ONNX Runtime library that
 // `make setup` installed (the binaries live in a temporary folder, away
-// from the project's .deps/onnxruntime).
+// from the project's .deps/onnxruntime), and the test's own $TMPDIR,
+// checked to be empty at the end (see runnerTmp).
 func runnerCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()
 	bin := buildBinaries(t)
 	cmd := exec.Command(filepath.Join(bin, "clusterlab"), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=")
+	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=", "TMPDIR="+runnerTmp(t))
 	if lib, err := backend.FindOrtLibrary(); err == nil {
 		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
 	}
@@ -187,6 +134,12 @@ func TestEndToEndMNISTSubset(t *testing.T) {
 		if !want[k] {
 			t.Errorf("metrics.json lacks %s (has %v)", k, want)
 		}
+	}
+	// metrics.json says its format and what produced it.
+	if pv := mf.Provenance; mf.Format != rundir.Format || pv == nil || pv.Clusterlab.Go == "" || pv.Clusterlab.Commit == "" ||
+		pv.Backend != mf.Backend || pv.Dataset.Name != "idx" || pv.Backbone.Name != "pixels" || pv.Loss.Name != "temi" ||
+		pv.Loss.Version == "" || !strings.Contains(pv.Dataset.Identity, "mnist") || pv.Backbone.ID == "" {
+		t.Errorf("metrics.json format %d, provenance %+v", mf.Format, mf.Provenance)
 	}
 	if mf.BestHead < 0 || mf.BestHead > 2 || len(mf.HeadLosses) != 3 {
 		t.Errorf("best head %d, head losses %v", mf.BestHead, mf.HeadLosses)
@@ -320,8 +273,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 	// archive cut short, a folder missing a batch.
 	testdata := filepath.Join(repoRoot(t), "datasets/cifar/testdata")
 	cifarDir := filepath.Join(dir, "cifar")
-	untarGz(t, filepath.Join(testdata, "cifar-10-binary.tar.gz"), filepath.Join(cifarDir, "bin"))
-	untarGz(t, filepath.Join(testdata, "cifar-100-python.tar.gz"), filepath.Join(cifarDir, "py"))
+	testarchive.ExtractTarGz(t, filepath.Join(testdata, "cifar-10-binary.tar.gz"), filepath.Join(cifarDir, "bin"))
+	testarchive.ExtractTarGz(t, filepath.Join(testdata, "cifar-100-python.tar.gz"), filepath.Join(cifarDir, "py"))
 	os.Rename(filepath.Join(cifarDir, "bin/cifar-10-batches-bin"), filepath.Join(cifarDir, "trunc"))
 	if err := os.Truncate(filepath.Join(cifarDir, "trunc/data_batch_3.bin"), 10000); err != nil {
 		t.Fatal(err)
@@ -332,7 +285,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 	os.WriteFile(filepath.Join(cifarDir, "garbled/train"), pk, 0o644)
 	gz, _ := os.ReadFile(filepath.Join(testdata, "cifar-10-python.tar.gz"))
 	os.WriteFile(filepath.Join(cifarDir, "cut.tar.gz"), gz[:len(gz)/2], 0o644)
-	untarGz(t, filepath.Join(testdata, "cifar-10-binary.tar.gz"), filepath.Join(cifarDir, "bin"))
+	testarchive.ExtractTarGz(t, filepath.Join(testdata, "cifar-10-binary.tar.gz"), filepath.Join(cifarDir, "bin"))
 	os.Rename(filepath.Join(cifarDir, "bin/cifar-10-batches-bin"), filepath.Join(cifarDir, "missing"))
 	os.Remove(filepath.Join(cifarDir, "missing/test_batch.bin"))
 
@@ -384,42 +337,6 @@ func writeNaNFeatures(t *testing.T, dir string) {
 func cifarConfig(name, root string) string {
 	return strings.Replace(smallConfig, "dataset: {plugin: idx, name: mnist, limit_train: 2000, limit_test: 500}",
 		fmt.Sprintf("dataset: {plugin: cifar, name: %s, root: %s}", name, root), 1)
-}
-
-// untarGz unpacks the regular files of a .tar.gz under dst.
-func untarGz(t *testing.T, archive, dst string) {
-	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag != tar.TypeReg || strings.Contains(h.Name, "..") {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dst, h.Name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func repoRoot(t *testing.T) string {

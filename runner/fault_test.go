@@ -155,6 +155,7 @@ func TestKill20Times(t *testing.T) {
 		t.Skip("kills the runner 20 times (about a minute)")
 	}
 	bin := buildBinaries(t)
+	killsRunners(t)
 	started := time.Now()
 
 	// Reference: one uninterrupted run, timing its phases so the kills can
@@ -235,12 +236,32 @@ func TestKill20Times(t *testing.T) {
 			finishedEarly = true
 			break
 		}
+		training := make(chan struct{}) // closed when the rerun's training begins
 		go func() {
-			for range p.lines { // keep the pipe drained
+			seen := false
+			for l := range p.lines { // keep the pipe drained
+				if !seen && strings.Contains(l, "temi: backend") {
+					seen = true
+					close(training)
+				}
 			}
 		}()
+		// A kill timed from the start lands when training begins at the
+		// latest: its window is the reference run's, on an empty cache,
+		// and a rerun on a warm cache gets there sooner (its whole
+		// training may take less than the window, on an idle machine).
+		var startCap <-chan struct{}
+		if phase == "start" {
+			startCap = training
+		}
 		if strings.HasPrefix(phase, "epoch") {
 			waitReplaced(ckpt, before, p.done)
+		}
+		t0 := time.Now()
+		select {
+		case <-p.done:
+		case <-time.After(delay):
+		case <-startCap:
 		}
 		select {
 		case <-p.done:
@@ -249,7 +270,7 @@ func TestKill20Times(t *testing.T) {
 			}
 			t.Logf("rerun %d finished before its kill (%s + %v)", attempts, phase, delay)
 			finishedEarly = true
-		case <-time.After(delay):
+		default:
 			_ = p.cmd.Process.Kill() // SIGKILL, the runner only
 			<-p.done
 			killed++
@@ -257,7 +278,8 @@ func TestKill20Times(t *testing.T) {
 			if i := strings.LastIndex(last, "\n"); i >= 0 {
 				last = last[i+1:]
 			}
-			t.Logf("kill %d: %s + %v (%d epochs done before); last line: %s", killed, phase, delay.Round(time.Millisecond), epochsDone, last)
+			t.Logf("kill %d: %s + %v (drawn %v; %d epochs done before); last line: %s", killed, phase,
+				time.Since(t0).Round(time.Millisecond), delay.Round(time.Millisecond), epochsDone, last)
 		}
 		// The plugins notice the runner's death and exit by themselves.
 		slowestPluginExit = max(slowestPluginExit, waitPluginsGone(t, bin, dir, "after the runner was killed"))

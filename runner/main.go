@@ -44,11 +44,10 @@ func main() {
 func mainWithStatus(args []string, stdout, stderr io.Writer) int {
 	// Plugins inherit the environment: hand them the ONNX Runtime library
 	// the runner found, so they need not find it from their own folder.
-	if os.Getenv(backend.OrtLibEnv) == "" {
-		if lib, err := backend.FindOrtLibrary(); err == nil {
-			os.Setenv(backend.OrtLibEnv, lib)
-		}
-	}
+	// backend.PrepareOrt also switches ONNX Runtime's telemetry off (it
+	// would leave a file in $TMPDIR per process), for plugins built
+	// outside this repository too.
+	_, _ = backend.PrepareOrt()
 	ctx, stop := signalContext()
 	defer stop()
 	defer plugins.KillAll()

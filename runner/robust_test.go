@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clusterlab/clusterlab/internal/testbin"
 )
 
 // Environment of the file-size-limit wrapper (see TestMain).
@@ -39,7 +41,9 @@ func TestMain(m *testing.M) {
 		os.Stderr.WriteString("file-size wrapper: " + err.Error() + "\n")
 		os.Exit(99)
 	}
-	os.Exit(m.Run())
+	// The end-to-end tests' executables are built once into a directory
+	// removed here (see buildBinaries).
+	os.Exit(testbin.Main(m))
 }
 
 // runLimited runs `clusterlab args...` in dir with files limited to limit
@@ -126,9 +130,15 @@ func TestSecondInterruptAndRunLock(t *testing.T) {
 		t.Errorf("second run of a busy trial: exit %d:\n%s", second.code, second.stderr)
 	}
 
-	time.Sleep(300 * time.Millisecond)
+	// The first SIGINT once training steps run, the second once the
+	// runner has begun the orderly stop of the first.
+	if !p.waitLine(firstStepLine) {
+		t.Fatalf("no training step reported:\n%s", p.stderr())
+	}
 	p.cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(100 * time.Millisecond)
+	if !p.waitLine(interruptLine) {
+		t.Fatalf("the runner did not report the first SIGINT:\n%s", p.stderr())
+	}
 	sent := time.Now()
 	p.cmd.Process.Signal(syscall.SIGINT)
 	code := p.exitCode()

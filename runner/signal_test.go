@@ -57,6 +57,15 @@ func waitPluginsGone(t *testing.T, bin, work, when string) time.Duration {
 	}
 }
 
+// Lines of the runner's stderr that tests wait for.
+const (
+	// firstStepLine starts the first progress line of training, printed
+	// once a step has finished (see core/train's Fit and progress.Set).
+	firstStepLine = "train temi"
+	// interruptLine is what the runner says on the first SIGINT.
+	interruptLine = "interrupt received, stopping"
+)
+
 // startTraining writes smallConfig with the given epochs and trial name to
 // dir/NAME.yaml, starts `clusterlab run` on it and returns once training
 // has started.
@@ -102,7 +111,19 @@ func TestInterruptStopsPlugins(t *testing.T) {
 	if !training {
 		t.Fatalf("training never started:\n%s", log.String())
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Interrupt once a training step has finished, so that the checkpoint
+	// has steps to record.
+	stepped := false
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), firstStepLine) {
+			stepped = true
+			break
+		}
+	}
+	if !stepped {
+		t.Fatalf("no training step reported:\n%s", log.String())
+	}
 	sent := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan struct{})

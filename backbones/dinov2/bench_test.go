@@ -8,6 +8,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 )
 
 // The benchmarks compare the plugin's throughput with ONNX Runtime alone on
@@ -32,7 +33,7 @@ const (
 
 // benchImageSet tiles the 32x32 test images into benchImages images, in
 // input batches of benchBatch images.
-func benchImageSet(tb testing.TB) *sliceReader {
+func benchImageSet(tb testing.TB) *plugintest.Batches {
 	im := readImages(tb, "images_rgb32.npy")
 	px := make([]uint8, 0, benchImages*im.imgSize)
 	for len(px) < cap(px) {

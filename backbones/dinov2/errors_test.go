@@ -11,26 +11,8 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 )
-
-// wantInvalid checks that err is an invalid-input error whose message
-// contains every one of parts.
-func wantInvalid(t *testing.T, what string, err error, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Errorf("%s: no error", what)
-		return
-	}
-	t.Logf("%s: %v", what, err)
-	if !errors.Is(err, core.ErrInvalidInput) {
-		t.Errorf("%s: %v is not marked invalid input (the runner would not exit 2)", what, err)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Errorf("%s: error %q does not mention %q", what, err, p)
-		}
-	}
-}
 
 // TestModelThatDoesNotFit: a model whose inputs or outputs do not fit
 // gives one error naming what it has and what was expected.
@@ -39,32 +21,32 @@ func TestModelThatDoesNotFit(t *testing.T) {
 	notVit := testdataPath(t, "not_a_vit.onnx")
 	tiny := testdataPath(t, "dinov2_tiny.onnx")
 	_, err := Backbone{}.Describe(ctx, core.Options{optModel: notVit})
-	wantInvalid(t, "not a ViT", err, notVit, `input "pixel_values" has shape [?, 784], not [N, 3, H, W]`, `no output "last_hidden_state"`,
+	plugintest.WantInvalid(t, "not a ViT", err, notVit, `input "pixel_values" has shape [?, 784], not [N, 3, H, W]`, `no output "last_hidden_state"`,
 		"It has inputs [pixel_values float32 [?, 784]] and outputs [logits float32 [?, 10]]",
 		`expected input "pixel_values" float32 [N, 3, H, W] and output "last_hidden_state" float32 [N, 1+R+P, D]`)
 
 	_, err = Backbone{}.Describe(ctx, core.Options{optModel: tiny, optInput: "image", optOutput: "features"})
-	wantInvalid(t, "wrong names", err, `no input "image"`, `no output "features"`,
+	plugintest.WantInvalid(t, "wrong names", err, `no input "image"`, `no output "features"`,
 		"It has inputs [pixel_values float32 [?, 3, 224, 224]] and outputs [last_hidden_state float32 [?, 257, 64], pooler_output float32 [?, 64]]")
 
 	_, err = Backbone{}.Describe(ctx, core.Options{optModel: tiny, optOutput: "pooler_output", optPooling: poolPatchMean})
-	wantInvalid(t, "patch-mean of a vector output", err, `allows only pooling "cls"`)
+	plugintest.WantInvalid(t, "patch-mean of a vector output", err, `allows only pooling "cls"`)
 
 	_, err = Backbone{}.Describe(ctx, core.Options{optModel: tiny, optClsOutput: "nope"})
-	wantInvalid(t, "missing cls_output", err, `no output "nope" (cls_output)`)
+	plugintest.WantInvalid(t, "missing cls_output", err, `no output "nope" (cls_output)`)
 
 	// Errors that need the model to run: the token count and the input size.
 	im := readImages(t, "images_rgb32.npy")
 	reg4 := testdataPath(t, "dinov2_tiny_reg4.onnx")
 	_, _, err = embedAll(ctx, Backbone{}, core.Options{optModel: reg4, optRegisters: 0}, im.reader(8))
-	wantInvalid(t, "registers 0 on a register model", err, "261 tokens", "256 patch tokens", "set registers: 4")
+	plugintest.WantInvalid(t, "registers 0 on a register model", err, "261 tokens", "256 patch tokens", "set registers: 4")
 	_, _, err = embedAll(ctx, Backbone{}, core.Options{optModel: tiny, optPatchSize: 16}, im.reader(8))
-	wantInvalid(t, "wrong patch size", err, "patch_size 16 makes 196 patch tokens", "fits patch_size: 14 (with 0 registers)")
+	plugintest.WantInvalid(t, "wrong patch size", err, "patch_size 16 makes 196 patch tokens", "fits patch_size: 14 (with 0 registers)")
 	_, _, err = embedAll(ctx, Backbone{}, core.Options{optModel: tiny, optResize: 112}, im.reader(8))
-	wantInvalid(t, "wrong resolution", err, "takes [224, 224] images", "makes 112x112")
+	plugintest.WantInvalid(t, "wrong resolution", err, "takes [224, 224] images", "makes 112x112")
 	wide := readImages(t, "images_wide.npy")
 	_, _, err = embedAll(ctx, Backbone{}, core.Options{optModel: tiny}, wide.reader(8))
-	wantInvalid(t, "non-square without crop", err, "makes 224x298", "center_crop: 224")
+	plugintest.WantInvalid(t, "non-square without crop", err, "makes 224x298", "center_crop: 224")
 }
 
 func TestBadModelFilesAndOptions(t *testing.T) {
@@ -92,7 +74,7 @@ func TestBadModelFilesAndOptions(t *testing.T) {
 		{"bad cuda index", core.Options{optModel: garbage, optDevice: "cuda:x"}, []string{`"device"`}},
 	} {
 		_, err := Backbone{}.Describe(ctx, tc.opts)
-		wantInvalid(t, tc.what, err, tc.parts...)
+		plugintest.WantInvalid(t, tc.what, err, tc.parts...)
 	}
 }
 
@@ -157,12 +139,12 @@ func TestIdentity(t *testing.T) {
 
 // blockingReader serves some batches, then blocks until released.
 type blockingReader struct {
-	r       *sliceReader
+	r       *plugintest.Batches
 	release chan struct{}
 }
 
 func (b *blockingReader) Next() (core.ImageBatch, error) {
-	if b.r.next < len(b.r.batches) {
+	if b.r.Done < len(b.r.List) {
 		return b.r.Next()
 	}
 	<-b.release
@@ -213,7 +195,7 @@ func TestCUDAWithoutGPUBuild(t *testing.T) {
 	if err == nil {
 		t.Skip("SKIPPED: this ONNX Runtime library runs the CUDA provider on a GPU; nothing to refuse here")
 	}
-	wantInvalid(t, "device cuda", err, "device cuda:0", "CUDA provider is not available", "GPU build of ONNX Runtime")
+	plugintest.WantInvalid(t, "device cuda", err, "device cuda:0", "CUDA provider is not available", "GPU build of ONNX Runtime")
 }
 
 // TestMixedImageSizes: a stream must keep one image size.
@@ -221,9 +203,9 @@ func TestMixedImageSizes(t *testing.T) {
 	rgb := readImages(t, "images_rgb32.npy")
 	gray := readImages(t, "images_gray28.npy")
 	r := rgb.reader(4)
-	g := gray.reader(3).batches[0]
+	g := gray.reader(3).List[0]
 	g.Offset = 8
-	r.batches = append(r.batches, g)
+	r.List = append(r.List, g)
 	_, _, err := embedAll(context.Background(), Backbone{}, core.Options{optModel: testdataPath(t, "dinov2_tiny.onnx")}, r)
-	wantInvalid(t, "mixed sizes", err, "batch at offset 8 has images of 28x28x1 (HxWxC), the first batch 32x32x3 (HxWxC)")
+	plugintest.WantInvalid(t, "mixed sizes", err, "batch at offset 8 has images of 28x28x1 (HxWxC), the first batch 32x32x3 (HxWxC)")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 )
 
 // The fixtures in testdata were made by testdata/make_fixtures.py (see its
@@ -92,27 +92,13 @@ func readRef(t testing.TB, name string) ([]float32, int, int) {
 	return v, shape[0], shape[1]
 }
 
-// sliceReader serves in-memory batches as the runner's stream does.
-type sliceReader struct {
-	batches []core.ImageBatch
-	next    int
-}
-
-func (r *sliceReader) Next() (core.ImageBatch, error) {
-	if r.next >= len(r.batches) {
-		return core.ImageBatch{}, io.EOF
-	}
-	r.next++
-	return r.batches[r.next-1], nil
-}
-
 // reader cuts the images into batches of the given sizes, cycling through
 // sizes until all images are served (a size of 0 makes an empty batch).
-func (im images) reader(sizes ...int) *sliceReader {
-	r := &sliceReader{}
+func (im images) reader(sizes ...int) *plugintest.Batches {
+	r := &plugintest.Batches{}
 	for lo, k := 0, 0; lo < im.n; k++ {
 		c := min(sizes[k%len(sizes)], im.n-lo)
-		r.batches = append(r.batches, core.ImageBatch{
+		r.List = append(r.List, core.ImageBatch{
 			Offset: lo, Count: c, Height: im.g.h, Width: im.g.w, Channels: im.g.c,
 			Pixels: im.px[lo*im.imgSize : (lo+c)*im.imgSize], Labels: make([]int32, c),
 		})
@@ -123,14 +109,14 @@ func (im images) reader(sizes ...int) *sliceReader {
 
 // embedAll runs Embed and returns the embeddings in order, checking that
 // one EmbeddingBatch came back per image batch with its offset and count.
-func embedAll(ctx context.Context, bb core.Backbone, opts core.Options, r *sliceReader) ([]float32, int, error) {
+func embedAll(ctx context.Context, bb core.Backbone, opts core.Options, r *plugintest.Batches) ([]float32, int, error) {
 	var out []float32
 	dim, got := 0, 0
 	err := bb.Embed(ctx, core.EmbedRequest{Options: opts, Split: core.SplitTest}, r, func(b core.EmbeddingBatch) error {
-		if got >= len(r.batches) {
-			return fmt.Errorf("embedding batch %d for %d image batches", got, len(r.batches))
+		if got >= len(r.List) {
+			return fmt.Errorf("embedding batch %d for %d image batches", got, len(r.List))
 		}
-		want := r.batches[got]
+		want := r.List[got]
 		if b.Offset != want.Offset || b.Count != want.Count || len(b.Values) != b.Count*b.Dim {
 			return fmt.Errorf("embedding batch %d: offset %d count %d dim %d with %d values; image batch had offset %d count %d",
 				got, b.Offset, b.Count, b.Dim, len(b.Values), want.Offset, want.Count)
@@ -145,8 +131,8 @@ func embedAll(ctx context.Context, bb core.Backbone, opts core.Options, r *slice
 		out = append(out, b.Values...)
 		return nil
 	})
-	if err == nil && got != len(r.batches) {
-		err = fmt.Errorf("%d embedding batches for %d image batches", got, len(r.batches))
+	if err == nil && got != len(r.List) {
+		err = fmt.Errorf("%d embedding batches for %d image batches", got, len(r.List))
 	}
 	return out, dim, err
 }

@@ -23,10 +23,11 @@ var ortEnv struct {
 }
 
 // initORT loads the ONNX Runtime library that core/backend finds (the
-// project's .deps/onnxruntime or $ONNXRUNTIME_SHARED_LIBRARY_PATH).
+// project's .deps/onnxruntime or $ONNXRUNTIME_SHARED_LIBRARY_PATH), with
+// its telemetry off (see backend.PrepareOrt).
 func initORT() error {
 	ortEnv.once.Do(func() {
-		lib, err := backend.FindOrtLibrary()
+		lib, err := backend.PrepareOrt()
 		if err != nil {
 			ortEnv.err = err
 			return

@@ -4,62 +4,31 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/internal/testbin"
 	"github.com/clusterlab/clusterlab/plugins"
 )
 
-// built is the plugin executable, built once by buildPlugin.
-var built struct {
-	once      sync.Once
-	dir, path string
-	err       error
-}
+// TestMain kills the plugins the tests left running and removes the built
+// plugin.
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, plugins.KillAll)) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	plugins.KillAll()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
-	os.Exit(code)
-}
-
-// buildPlugin builds this package as clusterlab-backbone-dinov2 in a
-// temporary directory.
+// buildPlugin builds this package as clusterlab-backbone-dinov2, once.
 func buildPlugin(tb testing.TB) string {
 	tb.Helper()
-	built.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			built.err = err
-			return
-		}
-		if built.dir, built.err = os.MkdirTemp("", "clusterlab-dinov2-"); built.err != nil {
-			return
-		}
-		built.path = filepath.Join(built.dir, plugins.FileName(core.KindBackbone, "dinov2"))
-		cmd := exec.Command(goTool, "build", "-o", built.path, ".")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		built.err = cmd.Run()
-	})
-	if built.err != nil {
-		tb.Fatalf("build the plugin: %v", built.err)
-	}
-	return built.path
+	return testbin.Path(tb, testbin.Plugin("backbones/dinov2"))
 }
 
-func launch(tb testing.TB) *plugins.Client {
+func launch(tb testing.TB, opts ...plugins.LaunchOption) *plugins.Client {
 	tb.Helper()
 	path := buildPlugin(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := plugins.Launch(ctx, core.KindBackbone, path)
+	c, err := plugins.Launch(ctx, core.KindBackbone, path, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -71,9 +40,19 @@ func launch(tb testing.TB) *plugins.Client {
 // checks the register model's cls+patch-mean embeddings against the
 // reference, the identity against the in-process one, and that a model
 // that does not fit is reported as invalid input across the process
-// boundary.
+// boundary. The plugin's temporary folder is empty afterwards: ONNX
+// Runtime's telemetry, which the environment switches on here, left no
+// mat-debug-<pid>.log (see backend.PrepareOrt).
 func TestThroughPluginProcess(t *testing.T) {
-	c := launch(t)
+	tmp := t.TempDir()
+	c := launch(t, plugins.WithEnv("TMPDIR="+tmp, backend.OrtTelemetryEnv+"=0"))
+	t.Cleanup(func() {
+		c.Kill()
+		entries, _ := os.ReadDir(tmp)
+		for _, e := range entries {
+			t.Errorf("the plugin process (pid %d) left %s in its TMPDIR", c.Pid(), e.Name())
+		}
+	})
 	if d := c.Description(); d.Name != "dinov2" || d.Version != Version || len(d.Options) != len(schema()) {
 		t.Fatalf("description %+v", d)
 	}

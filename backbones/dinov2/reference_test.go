@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 )
 
 // TestEmbeddingsMatchReference runs every fixture case (each model, image
@@ -77,11 +78,11 @@ func TestBatchingDoesNotChangeEmbeddings(t *testing.T) {
 // gets its (empty) answer.
 func TestEmptyStream(t *testing.T) {
 	opts := core.Options{optModel: testdataPath(t, "dinov2_tiny.onnx")}
-	got, _, err := embedAll(context.Background(), Backbone{}, opts, &sliceReader{})
+	got, _, err := embedAll(context.Background(), Backbone{}, opts, &plugintest.Batches{})
 	if err != nil || len(got) != 0 {
 		t.Fatalf("empty stream: %d values, %v", len(got), err)
 	}
-	r := &sliceReader{batches: []core.ImageBatch{{Offset: 0, Count: 0, Height: 32, Width: 32, Channels: 3}}}
+	r := &plugintest.Batches{List: []core.ImageBatch{{Offset: 0, Count: 0, Height: 32, Width: 32, Channels: 3}}}
 	got, _, err = embedAll(context.Background(), Backbone{}, opts, r)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("one empty batch: %d values, %v", len(got), err)

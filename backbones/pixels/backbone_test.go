@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -15,30 +14,16 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 )
 
-// sliceReader serves in-memory batches through the core.BatchReader
-// interface, as the runner's stream does.
-type sliceReader struct {
-	batches []core.ImageBatch
-	next    int
-}
-
-func (r *sliceReader) Next() (core.ImageBatch, error) {
-	if r.next >= len(r.batches) {
-		return core.ImageBatch{}, io.EOF
-	}
-	r.next++
-	return r.batches[r.next-1], nil
-}
-
 // reader splits n images of g into batches of at most size.
-func reader(px []uint8, n int, g geometry, size int) *sliceReader {
-	r := &sliceReader{}
+func reader(px []uint8, n int, g geometry, size int) *plugintest.Batches {
+	r := &plugintest.Batches{}
 	d := g.dim()
 	for lo := 0; lo < n; lo += size {
 		c := min(size, n-lo)
-		r.batches = append(r.batches, core.ImageBatch{
+		r.List = append(r.List, core.ImageBatch{
 			Offset: lo, Count: c, Height: g.h, Width: g.w, Channels: g.c,
 			Pixels: px[lo*d : (lo+c)*d], Labels: make([]int32, c),
 		})
@@ -506,7 +491,7 @@ func TestOptionAndFitErrors(t *testing.T) {
 	}
 	// Batches must be consecutive.
 	r := reader(s.px, s.n, g, 30)
-	r.batches = append(r.batches[:1], r.batches[2:]...)
+	r.List = append(r.List[:1], r.List[2:]...)
 	if err := (Backbone{}).Fit(ctx, core.EmbedRequest{Options: core.Options{"pca_dims": 2}, StateDir: t.TempDir(), Split: core.SplitTrain}, r); err == nil || !strings.Contains(err.Error(), "consecutive") {
 		t.Errorf("gap in batches: %v", err)
 	}

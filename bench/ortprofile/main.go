@@ -20,6 +20,8 @@ import (
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/clusterlab/clusterlab/core/backend"
 )
 
 func main() {
@@ -30,7 +32,7 @@ func main() {
 	scalars := flag.String("scalars", "", "input=v1,v2,... values of one float input")
 	top := flag.Int("top", 25, "nodes to list")
 	optimized := flag.String("optimized", "", "also write ONNX Runtime's optimised model there")
-	lib := flag.String("lib", ".deps/onnxruntime/libonnxruntime.so", "ONNX Runtime shared library")
+	lib := flag.String("lib", "", "ONNX Runtime shared library (default: $ONNXRUNTIME_SHARED_LIBRARY_PATH or the project's .deps/onnxruntime)")
 	flag.Parse()
 	if err := run(*model, *runs, *threads, *indexMod, *scalars, *top, *lib, *optimized); err != nil {
 		fmt.Fprintln(os.Stderr, "ortprofile:", err)
@@ -41,6 +43,14 @@ func main() {
 func run(model string, runs, threads, indexMod int, scalars string, top int, lib, optimized string) error {
 	if model == "" {
 		return fmt.Errorf("no -model given")
+	}
+	if lib != "" {
+		os.Setenv(backend.OrtLibEnv, lib)
+	}
+	// Telemetry off, as everywhere ONNX Runtime is loaded.
+	lib, err := backend.PrepareOrt()
+	if err != nil {
+		return err
 	}
 	ort.SetSharedLibraryPath(lib)
 	if err := ort.InitializeEnvironment(); err != nil {

@@ -121,14 +121,12 @@ func openONNX(cfg string) (*Opened, error) {
 	if cfg != "cpu" && cfg != "cuda" && cfg != "gpu" {
 		return nil, fmt.Errorf("backend onnx:%s: want onnx:cpu or onnx:cuda", cfg)
 	}
-	lib, err := FindOrtLibrary()
+	// compute-onnx reads $ONNXRUNTIME_SHARED_LIBRARY_PATH, which
+	// PrepareOrt sets, when it first initialises ONNX Runtime; with it
+	// set, its installer is never reached.
+	lib, err := PrepareOrt()
 	if err != nil {
 		return nil, fmt.Errorf("backend onnx: %w", err)
-	}
-	// compute-onnx reads this variable when it first initialises ONNX
-	// Runtime; with it set, its installer is never reached.
-	if err := os.Setenv(OrtLibEnv, lib); err != nil {
-		return nil, err
 	}
 	b, err := compute.NewWithConfig("onnx:" + cfg)
 	if err != nil {
@@ -156,6 +154,43 @@ func openXLA(plugin string) (*Opened, error) {
 		return nil, fmt.Errorf("open xla backend with plugin %s: %w", plugin, err)
 	}
 	return &Opened{Backend: b, Name: "xla:" + plugin}, nil
+}
+
+// OrtTelemetryEnv, set to 1, keeps ONNX Runtime's telemetry from starting
+// (PrepareOrt sets it).
+const OrtTelemetryEnv = "ORT_DISABLE_TELEMETRY"
+
+// PrepareOrt finds the ONNX Runtime library (see FindOrtLibrary) and
+// readies this process to load it: it sets $ONNXRUNTIME_SHARED_LIBRARY_PATH
+// to the library, for compute-onnx and for child processes, and switches
+// ONNX Runtime's telemetry off. Every user of ONNX Runtime calls it before
+// it loads the library (the onnx backend here, the dinov2 backbone).
+//
+// Why the telemetry: the Linux build of ONNX Runtime 1.30 links
+// Microsoft's 1DS telemetry SDK, which starts when the first ONNX Runtime
+// environment is created. It then creates an empty trace file
+// $TMPDIR/mat-debug-<pid>.log that nothing removes (one per process: the
+// runner, each loss plugin, the dinov2 backbone, each test binary), reads
+// $TMPDIR/.ses and keeps an event database under
+// ~/.cache/Microsoft/DeveloperTools/.onnxruntime. The C API's
+// DisableTelemetryEvents only acts on an environment that exists, after
+// the file is there; the library reads ORT_DISABLE_TELEMETRY when it
+// creates the environment, and with it set to 1 none of this happens.
+// Children inherit it.
+func PrepareOrt() (string, error) {
+	lib, err := FindOrtLibrary()
+	if err != nil {
+		return "", err
+	}
+	// os.Setenv reaches the C environment, where the library reads it
+	// (the ONNX Runtime bindings use cgo).
+	if err := os.Setenv(OrtTelemetryEnv, "1"); err != nil {
+		return "", err
+	}
+	if err := os.Setenv(OrtLibEnv, lib); err != nil {
+		return "", err
+	}
+	return lib, nil
 }
 
 // FindOrtLibrary returns the ONNX Runtime library: $ONNXRUNTIME_SHARED_LIBRARY_PATH,

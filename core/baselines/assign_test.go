@@ -33,7 +33,7 @@ func TestNearestCentreByHand(t *testing.T) {
 // of their blob.
 func TestNearestCentreAgreesWithKMeans(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
-	centres := [][]float32{{0, 0, 0}, {15, 0, 0}, {0, 15, 0}, {0, 0, 15}}
+	centres := [][]float64{{0, 0, 0}, {15, 0, 0}, {0, 15, 0}, {0, 0, 15}}
 	x, _ := blobs(rng, centres, 60, 1)
 	fresh, freshY := blobs(rng, centres, 25, 1)
 	n, d, k := len(x)/3, 3, len(centres)

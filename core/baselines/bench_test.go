@@ -6,23 +6,14 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/internal/testblobs"
 )
 
 // mixture draws n rows around 10 random centres with enough noise that
 // Lloyd needs a realistic number of iterations.
 func mixture(n, d int) []float32 {
 	rng := rand.New(rand.NewPCG(21, uint64(d)))
-	centres := make([]float32, 10*d)
-	for i := range centres {
-		centres[i] = float32(rng.NormFloat64())
-	}
-	x := make([]float32, n*d)
-	for i := range n {
-		c := rng.IntN(10)
-		for j := range d {
-			x[i*d+j] = centres[c*d+j] + 0.7*float32(rng.NormFloat64())
-		}
-	}
+	x, _ := testblobs.Blobs{Centres: testblobs.Random(rng, 10, d, 1), Noise: 0.7, R: rng, Float32: true}.Draw(n)
 	return x
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/internal/testblobs"
 	"github.com/gomlx/compute"
 )
 
@@ -66,18 +67,8 @@ func (p path) opts(o KMeansOptions) KMeansOptions {
 
 // blobs draws perClass points around each of the given centres with the
 // given noise, interleaving the classes.
-func blobs(rng *rand.Rand, centres [][]float32, perClass int, noise float64) ([]float32, []int) {
-	d := len(centres[0])
-	var x []float32
-	var y []int
-	for i := range perClass * len(centres) {
-		c := i % len(centres)
-		for j := range d {
-			x = append(x, centres[c][j]+float32(noise*rng.NormFloat64()))
-		}
-		y = append(y, c)
-	}
-	return x, y
+func blobs(rng *rand.Rand, centres [][]float64, perClass int, noise float64) ([]float32, []int) {
+	return testblobs.Blobs{Centres: centres, Noise: noise, R: rng, Float32: true}.Interleaved(perClass)
 }
 
 // samePartition reports whether two labellings group the points the same
@@ -99,7 +90,7 @@ func samePartition(a []int32, b []int) bool {
 
 func TestKMeansRecoversSeparableBlobs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	centres := [][]float32{{0, 0, 0, 0, 0}, {20, 0, 0, 0, 0}, {0, 20, 0, 5, 0}, {0, 0, 20, 0, -5}, {10, 10, 10, 10, 10}}
+	centres := [][]float64{{0, 0, 0, 0, 0}, {20, 0, 0, 0, 0}, {0, 20, 0, 5, 0}, {0, 0, 20, 0, -5}, {10, 10, 10, 10, 10}}
 	x, y := blobs(rng, centres, 80, 1)
 	n, d, k := len(y), 5, len(centres)
 	for _, p := range paths(t) {
@@ -204,11 +195,11 @@ func TestKMeansDeterministicPerSeed(t *testing.T) {
 // blobs.
 func TestKMeansPathsAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
-	var centres [][]float32
+	var centres [][]float64
 	for range 6 {
-		c := make([]float32, 8)
+		c := make([]float64, 8)
 		for j := range c {
-			c[j] = float32(3 * rng.NormFloat64())
+			c[j] = 3 * rng.NormFloat64() // rounded to float32 by blobs
 		}
 		centres = append(centres, c)
 	}

@@ -6,20 +6,14 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/internal/testblobs"
 )
 
 // mixture draws n rows around 100 random centres, roughly how image
 // features cluster, so that the heaps see realistic update rates.
 func mixture(n, d int) []float32 {
 	rng := rand.New(rand.NewPCG(11, uint64(d)))
-	centres := gaussian(rng, 100, d)
-	x := make([]float32, n*d)
-	for i := range n {
-		c := rng.IntN(100)
-		for j := range d {
-			x[i*d+j] = centres[c*d+j] + 0.8*float32(rng.NormFloat64())
-		}
-	}
+	x, _ := testblobs.Blobs{Centres: testblobs.Random(rng, 100, d, 1), Noise: 0.8, R: rng, Float32: true}.Draw(n)
 	return x
 }
 

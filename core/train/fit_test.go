@@ -19,6 +19,7 @@ import (
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
+	"github.com/clusterlab/clusterlab/internal/testblobs"
 )
 
 // blobs writes train and test embeddings of `classes` well separated
@@ -34,29 +35,12 @@ type blobs struct {
 func makeBlobs(t *testing.T, n, d, classes, k int) blobs {
 	t.Helper()
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(21, 21))
-	centres := make([][]float64, classes)
-	for c := range centres {
-		centres[c] = make([]float64, d)
-		centres[c][c%d] = 5 // orthogonal centres: separable in angle too
-		centres[c][(c+classes)%d] = 2
-	}
-	gen := func(n int) ([]float32, []int) {
-		x := make([]float32, n*d)
-		labels := make([]int, n)
-		for i := range n {
-			c := rng.IntN(classes)
-			labels[i] = c
-			for j := range d {
-				x[i*d+j] = float32(centres[c][j] + 0.6*rng.NormFloat64())
-			}
-		}
-		return x, labels
-	}
+	// Orthogonal centres: separable in angle too.
+	gen := testblobs.Blobs{Centres: testblobs.Separated(classes, d), Noise: 0.6, R: rand.New(rand.NewPCG(21, 21))}
 	b := blobs{dir: dir, n: n, d: d, k: k, classes: classes}
 	var xtr, xte []float32
-	xtr, b.trainLabels = gen(n)
-	xte, b.testLabels = gen(n / 4)
+	xtr, b.trainLabels = gen.Draw(n)
+	xte, b.testLabels = gen.Draw(n / 4)
 	b.train, b.test, b.neighbour = filepath.Join(dir, "train.npy"), filepath.Join(dir, "test.npy"), filepath.Join(dir, "knn.npy")
 	must(t, npy.WriteFloat32(b.train, xtr, n, d))
 	must(t, npy.WriteFloat32(b.test, xte, n/4, d))

@@ -7,14 +7,16 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/internal/testarchive"
+	"github.com/clusterlab/clusterlab/internal/testbin"
 	"github.com/clusterlab/clusterlab/plugins"
+	"github.com/clusterlab/clusterlab/plugins/plugintest"
 )
 
 // member is one file of a CIFAR folder or archive written by a test.
@@ -126,25 +128,6 @@ func describeErr(opts core.Options) error {
 	return err
 }
 
-// wantInvalid checks that err is invalid input whose message holds every
-// fragment.
-func wantInvalid(t *testing.T, what string, err error, fragments ...string) {
-	t.Helper()
-	if err == nil {
-		t.Errorf("%s: no error", what)
-		return
-	}
-	t.Logf("%s: %v", what, err)
-	if !errors.Is(err, core.ErrInvalidInput) {
-		t.Errorf("%s: error is not invalid input: %v", what, err)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(err.Error(), f) {
-			t.Errorf("%s: error %q lacks %q", what, err.Error(), f)
-		}
-	}
-}
-
 func TestBinaryFolderErrors(t *testing.T) {
 	good := c10BinaryMembers(4)
 	folder := func(t *testing.T, ms []member) string {
@@ -163,28 +146,28 @@ func TestBinaryFolderErrors(t *testing.T) {
 	t.Run("record size", func(t *testing.T) {
 		bad := append(append([]byte(nil), good[2].data...), 0)
 		dir := folder(t, replace(good, "data_batch_2.bin", bad))
-		wantInvalid(t, "extra byte", describeErr(core.Options{"root": dir}),
+		plugintest.WantInvalid(t, "extra byte", describeErr(core.Options{"root": dir}),
 			filepath.Join(dir, "data_batch_2.bin"), "at byte offset 12292", "not a whole number of 3073-byte records")
 	})
 	t.Run("batch count", func(t *testing.T) {
 		dir := folder(t, replace(good, "data_batch_3.bin", good[3].data[:3*3073]))
-		wantInvalid(t, "short batch", describeErr(core.Options{"root": dir}),
+		plugintest.WantInvalid(t, "short batch", describeErr(core.Options{"root": dir}),
 			filepath.Join(dir, "data_batch_3.bin"), "holds 3 images but", "data_batch_1.bin holds 4", "same number")
 	})
 	t.Run("label out of range", func(t *testing.T) {
 		bad := append([]byte(nil), good[6].data...)
 		bad[2*3073] = 10
 		dir := folder(t, replace(good, "test_batch.bin", bad))
-		wantInvalid(t, "label 10", describeErr(core.Options{"root": dir}),
+		plugintest.WantInvalid(t, "label 10", describeErr(core.Options{"root": dir}),
 			filepath.Join(dir, "test_batch.bin"), "at byte offset 6146", "label 10 of image 2 is not below the number of classes, 10", "batches.meta.txt")
 	})
 	t.Run("missing file", func(t *testing.T) {
 		dir := folder(t, replace(good, "data_batch_5.bin", nil))
-		wantInvalid(t, "missing", describeErr(core.Options{"root": dir}), "folder "+dir+" has no data_batch_5.bin", "cifar-10-binary.tar.gz")
+		plugintest.WantInvalid(t, "missing", describeErr(core.Options{"root": dir}), "folder "+dir+" has no data_batch_5.bin", "cifar-10-binary.tar.gz")
 	})
 	t.Run("blank class name", func(t *testing.T) {
 		dir := folder(t, replace(good, "batches.meta.txt", []byte("a\nb\n\nd\n")))
-		wantInvalid(t, "blank", describeErr(core.Options{"root": dir}), filepath.Join(dir, "batches.meta.txt"), "at byte offset 4", "line 3 is blank")
+		plugintest.WantInvalid(t, "blank", describeErr(core.Options{"root": dir}), filepath.Join(dir, "batches.meta.txt"), "at byte offset 4", "line 3 is blank")
 	})
 	t.Run("changed file is read again", func(t *testing.T) {
 		dir := folder(t, good)
@@ -199,7 +182,7 @@ func TestBinaryFolderErrors(t *testing.T) {
 		if err := os.Chtimes(p, later, later); err != nil {
 			t.Fatal(err)
 		}
-		wantInvalid(t, "rewritten batch", describeErr(core.Options{"root": dir}), p, "at byte offset 0")
+		plugintest.WantInvalid(t, "rewritten batch", describeErr(core.Options{"root": dir}), p, "at byte offset 0")
 	})
 }
 
@@ -215,18 +198,18 @@ func TestCIFAR100BinaryLabelErrors(t *testing.T) {
 	fine := append([]byte(nil), good[2].data...)
 	fine[3074+1] = 100
 	d := writeFolder(t, filepath.Join(t.TempDir(), "cifar-100-binary"), replace(good, "train.bin", fine))
-	wantInvalid(t, "fine 100", describeErr(core.Options{"name": nameCIFAR100, "root": d}),
+	plugintest.WantInvalid(t, "fine 100", describeErr(core.Options{"name": nameCIFAR100, "root": d}),
 		filepath.Join(d, "train.bin"), "at byte offset 3075", "fine label 100 of image 1", "fine_label_names.txt")
 	coarse := append([]byte(nil), good[3].data...)
 	coarse[0] = 20
 	d = writeFolder(t, filepath.Join(t.TempDir(), "cifar-100-binary"), replace(good, "test.bin", coarse))
-	wantInvalid(t, "coarse 20", describeErr(core.Options{"name": nameCIFAR20, "root": d}),
+	plugintest.WantInvalid(t, "coarse 20", describeErr(core.Options{"name": nameCIFAR20, "root": d}),
 		filepath.Join(d, "test.bin"), "at byte offset 0", "coarse label 20 of image 0", "coarse_label_names.txt")
 }
 
 func TestPythonFolderErrors(t *testing.T) {
 	fixture := func(t *testing.T) string {
-		return filepath.Join(extractArchive(t, filepath.Join(testdataDir, archiveC10Python), t.TempDir()), "cifar-10-batches-py")
+		return filepath.Join(testarchive.ExtractTarGz(t, filepath.Join(testdataDir, archiveC10Python), t.TempDir()), "cifar-10-batches-py")
 	}
 	write := func(t *testing.T, p string, data []byte) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -239,38 +222,38 @@ func TestPythonFolderErrors(t *testing.T) {
 		data, _ := os.ReadFile(p)
 		write(t, p, data[:1000])
 		// Offset 151 is the BINSTRING holding the pixels (see make_fixtures.py).
-		wantInvalid(t, "truncated", describeErr(core.Options{"root": dir}),
+		plugintest.WantInvalid(t, "truncated", describeErr(core.Options{"root": dir}),
 			p, "at byte offset 151", "garbled pickle: opcode BINSTRING", "needs 18432 bytes but only 844 remain")
 	})
 	t.Run("code in a pickle", func(t *testing.T) {
 		dir := fixture(t)
 		p := filepath.Join(dir, "test_batch")
 		write(t, p, []byte("\x80\x02cos\nsystem\nU\x05touch\x85R."))
-		wantInvalid(t, "os.system", describeErr(core.Options{"root": dir}), p, "refers to os.system", "nothing is executed")
+		plugintest.WantInvalid(t, "os.system", describeErr(core.Options{"root": dir}), p, "refers to os.system", "nothing is executed")
 	})
 	t.Run("label out of range", func(t *testing.T) {
 		dir := fixture(t)
 		p := filepath.Join(dir, "data_batch_1")
 		write(t, p, py2Batch([]int{6, 3072}, planar(6, 0), map[string][]int{"labels": {0, 1, 2, 3, 4, 12}}))
-		wantInvalid(t, "label 12", describeErr(core.Options{"root": dir}),
+		plugintest.WantInvalid(t, "label 12", describeErr(core.Options{"root": dir}),
 			p, `label 12 of image 5 (in "labels") is not below the number of classes, 10`, "batches.meta")
 	})
 	t.Run("count against num_cases_per_batch", func(t *testing.T) {
 		dir := fixture(t)
 		p := filepath.Join(dir, "data_batch_4")
 		write(t, p, py2Batch([]int{5, 3072}, planar(5, 0), map[string][]int{"labels": {0, 1, 2, 3, 4}}))
-		wantInvalid(t, "5 images", describeErr(core.Options{"root": dir}),
+		plugintest.WantInvalid(t, "5 images", describeErr(core.Options{"root": dir}),
 			p, "holds 5 images but", "says every batch holds 6 (num_cases_per_batch)")
 	})
 	t.Run("meta without names", func(t *testing.T) {
 		dir := fixture(t)
 		p := filepath.Join(dir, "batches.meta")
 		write(t, p, py2Meta(map[string][]string{"names": {"a"}}, 0))
-		wantInvalid(t, "meta", describeErr(core.Options{"root": dir}), p, `no "label_names" entry`)
+		plugintest.WantInvalid(t, "meta", describeErr(core.Options{"root": dir}), p, `no "label_names" entry`)
 	})
 	t.Run("python files given format=binary", func(t *testing.T) {
 		dir := fixture(t)
-		wantInvalid(t, "format", describeErr(core.Options{"root": dir, "format": formatBinary}),
+		plugintest.WantInvalid(t, "format", describeErr(core.Options{"root": dir, "format": formatBinary}),
 			"holds no CIFAR-10 data for name=cifar10 format=binary", "it has the CIFAR-10 python version, but format=binary; set format=python")
 	})
 }
@@ -293,12 +276,12 @@ func TestArchiveErrors(t *testing.T) {
 	t.Run("truncated gzip", func(t *testing.T) {
 		data := fixture(archiveC10Python)
 		p := write(t, data[:len(data)*6/10])
-		wantInvalid(t, "truncated", describeErr(core.Options{"root": p}), p, "truncated", "download it again")
+		plugintest.WantInvalid(t, "truncated", describeErr(core.Options{"root": p}), p, "truncated", "download it again")
 	})
 	t.Run("truncated at the very end", func(t *testing.T) {
 		data := fixture(archiveC10Python)
 		p := write(t, data[:len(data)-4]) // the gzip trailer's size field
-		wantInvalid(t, "cut trailer", describeErr(core.Options{"root": p}), p, "download it again")
+		plugintest.WantInvalid(t, "cut trailer", describeErr(core.Options{"root": p}), p, "download it again")
 	})
 	t.Run("corrupt gzip", func(t *testing.T) {
 		data := append([]byte(nil), fixture(archiveC10Python)...)
@@ -306,27 +289,27 @@ func TestArchiveErrors(t *testing.T) {
 			data[i] ^= 0x5a
 		}
 		p := write(t, data)
-		wantInvalid(t, "corrupt", describeErr(core.Options{"root": p}), p, "the archive is corrupt", "download it again")
+		plugintest.WantInvalid(t, "corrupt", describeErr(core.Options{"root": p}), p, "the archive is corrupt", "download it again")
 	})
 	dir := t.TempDir()
 	good := c10BinaryMembers(2)
 	t.Run("missing member", func(t *testing.T) {
 		p := writeTarGz(t, filepath.Join(dir, "missing.tar.gz"), "cifar-10-batches-bin", replace(good, "data_batch_5.bin", nil))
-		wantInvalid(t, "missing", describeErr(core.Options{"root": p}), "archive "+p+" has no member cifar-10-batches-bin/data_batch_5.bin")
+		plugintest.WantInvalid(t, "missing", describeErr(core.Options{"root": p}), "archive "+p+" has no member cifar-10-batches-bin/data_batch_5.bin")
 	})
 	t.Run("member record size", func(t *testing.T) {
 		p := writeTarGz(t, filepath.Join(dir, "size.tar.gz"), "cifar-10-batches-bin", replace(good, "data_batch_1.bin", good[1].data[:6000]))
-		wantInvalid(t, "size", describeErr(core.Options{"root": p}),
+		plugintest.WantInvalid(t, "size", describeErr(core.Options{"root": p}),
 			p+", member cifar-10-batches-bin/data_batch_1.bin", "at byte offset (uncompressed) 3073", "the last record is cut after 2927 bytes")
 	})
 	t.Run("duplicate member", func(t *testing.T) {
 		p := writeTarGz(t, filepath.Join(dir, "dup.tar.gz"), "cifar-10-batches-bin", append(good, good[1]))
-		wantInvalid(t, "dup", describeErr(core.Options{"root": p}), "holds data_batch_1.bin twice")
+		plugintest.WantInvalid(t, "dup", describeErr(core.Options{"root": p}), "holds data_batch_1.bin twice")
 	})
 	t.Run("mixed versions", func(t *testing.T) {
 		p := filepath.Join(dir, "mixed.tar.gz")
 		writeTarGz(t, p, "", []member{{"cifar-10-batches-bin/batches.meta.txt", good[0].data}, {"cifar-10-batches-py/batches.meta", []byte("x")}})
-		wantInvalid(t, "mixed", describeErr(core.Options{"root": p}), "mixes the CIFAR-10 binary version and the CIFAR-10 python version")
+		plugintest.WantInvalid(t, "mixed", describeErr(core.Options{"root": p}), "mixes the CIFAR-10 binary version and the CIFAR-10 python version")
 	})
 	t.Run("huge member", func(t *testing.T) {
 		// A header announcing 4 GiB (and no data behind it): refused
@@ -345,19 +328,19 @@ func TestArchiveErrors(t *testing.T) {
 		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		wantInvalid(t, "huge", describeErr(core.Options{"name": nameCIFAR100, "root": p}),
+		plugintest.WantInvalid(t, "huge", describeErr(core.Options{"name": nameCIFAR100, "root": p}),
 			p+", member cifar-100-python/train", "is 4294967296 bytes; no CIFAR file has more than 1073741824")
 	})
 	t.Run("not CIFAR", func(t *testing.T) {
 		p := writeTarGz(t, filepath.Join(dir, "other.tar.gz"), "photos", []member{{"a.jpg", []byte("x")}})
-		wantInvalid(t, "other", describeErr(core.Options{"root": p}), "archive "+p+" holds no CIFAR data", "cifar-10-batches-bin/ or cifar-10-batches-py/")
+		plugintest.WantInvalid(t, "other", describeErr(core.Options{"root": p}), "archive "+p+" holds no CIFAR data", "cifar-10-batches-bin/ or cifar-10-batches-py/")
 	})
 	t.Run("not a tar", func(t *testing.T) {
 		p := filepath.Join(dir, "junk.bin")
 		if err := os.WriteFile(p, bytes.Repeat([]byte("junk"), 300), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		wantInvalid(t, "junk", describeErr(core.Options{"root": p}), p, "not a tar archive")
+		plugintest.WantInvalid(t, "junk", describeErr(core.Options{"root": p}), p, "not a tar archive")
 	})
 	t.Run("plain tar", func(t *testing.T) {
 		gz := writeTarGz(t, filepath.Join(dir, "plain.tar.gz"), "cifar-10-batches-bin", good)
@@ -380,19 +363,19 @@ func TestArchiveErrors(t *testing.T) {
 	})
 	t.Run("CIFAR-100 archive for cifar10", func(t *testing.T) {
 		p := filepath.Join(testdataDir, archiveC100Binary)
-		wantInvalid(t, "family", describeErr(core.Options{"name": nameCIFAR10, "root": p}),
+		plugintest.WantInvalid(t, "family", describeErr(core.Options{"name": nameCIFAR10, "root": p}),
 			"archive "+p+" holds the CIFAR-100 binary version, but name=cifar10 needs CIFAR-10", "set name=cifar10")
 	})
 	t.Run("python archive for format=binary", func(t *testing.T) {
 		p := filepath.Join(testdataDir, archiveC10Python)
-		wantInvalid(t, "format", describeErr(core.Options{"root": p, "format": formatBinary}),
+		plugintest.WantInvalid(t, "format", describeErr(core.Options{"root": p, "format": formatBinary}),
 			"holds the CIFAR-10 python version, but format=binary; set format=python or format=auto")
 	})
 }
 
 func TestOptionErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nowhere")
-	wantInvalid(t, "missing root", describeErr(core.Options{"root": missing}), missing+" does not exist", "cifar-10-binary.tar.gz or cifar-10-python.tar.gz")
+	plugintest.WantInvalid(t, "missing root", describeErr(core.Options{"root": missing}), missing+" does not exist", "cifar-10-binary.tar.gz or cifar-10-python.tar.gz")
 	var oe *core.OptionError
 	if err := describeErr(core.Options{"name": nameCIFAR10}); !errors.As(err, &oe) || oe.Key != "root" {
 		t.Errorf("unset root: %v", err)
@@ -404,11 +387,11 @@ func TestOptionErrors(t *testing.T) {
 		t.Errorf("bad format: %v", err)
 	}
 	empty := t.TempDir()
-	wantInvalid(t, "empty dir", describeErr(core.Options{"name": nameCIFAR100, "root": empty}),
+	plugintest.WantInvalid(t, "empty dir", describeErr(core.Options{"name": nameCIFAR100, "root": empty}),
 		"holds no CIFAR-100 data", "cifar-100-binary/", "cifar-100-python.tar.gz")
 	// A directory holding CIFAR-100 when CIFAR-10 is asked for.
 	copyFile(t, filepath.Join(testdataDir, archiveC100Python), filepath.Join(empty, archiveC100Python))
-	wantInvalid(t, "other family", describeErr(core.Options{"root": empty}),
+	plugintest.WantInvalid(t, "other family", describeErr(core.Options{"root": empty}),
 		"it has the CIFAR-100 python version, but name=cifar10 needs CIFAR-10; set name=cifar100")
 
 	info, err := Dataset{}.Describe(context.Background(), nil)
@@ -421,8 +404,8 @@ func TestReadRequests(t *testing.T) {
 	ctx := context.Background()
 	opts := core.Options{"root": filepath.Join(testdataDir, archiveC10Binary)}
 	send := func(core.ImageBatch) error { return nil }
-	wantInvalid(t, "unknown split", Dataset{}.Read(ctx, core.ReadRequest{Options: opts, Split: "val", BatchSize: 2}, send), `unknown split "val"`)
-	wantInvalid(t, "batch size", Dataset{}.Read(ctx, core.ReadRequest{Options: opts, Split: core.SplitTrain}, send), "batch size must be positive")
+	plugintest.WantInvalid(t, "unknown split", Dataset{}.Read(ctx, core.ReadRequest{Options: opts, Split: "val", BatchSize: 2}, send), `unknown split "val"`)
+	plugintest.WantInvalid(t, "batch size", Dataset{}.Read(ctx, core.ReadRequest{Options: opts, Split: core.SplitTrain}, send), "batch size must be positive")
 	cctx, cancel := context.WithCancel(ctx)
 	calls := 0
 	err := Dataset{}.Read(cctx, core.ReadRequest{Options: opts, Split: core.SplitTrain, BatchSize: 4}, func(core.ImageBatch) error {
@@ -465,11 +448,7 @@ func TestPluginProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIPPED in -short mode: builds the plugin executable")
 	}
-	exe := filepath.Join(t.TempDir(), "clusterlab-dataset-cifar")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := testbin.Path(t, testbin.Plugin("datasets/cifar"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := plugins.Launch(ctx, core.KindDataset, exe)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/internal/testarchive"
 )
 
 // The committed fixtures (testdata/*.tar.gz) are written by
@@ -90,49 +91,6 @@ var fixtureSpecs = []fixtureSpec{
 		label: c20Coarse, classes: 20, first: "aquatic_mammals", last: "vehicles_2", extraClassName: [2]any{9, "large_man-made_outdoor_things"}},
 }
 
-// extractArchive unpacks a .tar.gz into dir (as `tar xzf` would) and
-// returns dir.
-func extractArchive(t testing.TB, archive, dir string) string {
-	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return dir
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(hdr.Name))
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		case tar.TypeReg:
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
 func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	data, err := os.ReadFile(from)
@@ -156,7 +114,7 @@ func fixtureRoots(t testing.TB, archive string) map[string]string {
 	}
 	holder := t.TempDir()
 	copyFile(t, src, filepath.Join(holder, archive))
-	unpacked := extractArchive(t, src, t.TempDir())
+	unpacked := testarchive.ExtractTarGz(t, src, t.TempDir())
 	return map[string]string{
 		"archive":          src,
 		"dir with archive": holder,

@@ -55,7 +55,7 @@ func (s step) Loss(in train.LossInputs) (*graph.Node, []*graph.Node) {
 	d := lossgraph.CheckLogits("iic", in.Student, in.Teacher)
 	ps := graph.Softmax(lossgraph.Tempered(in.Student, in.StudentTemp), -1)                      // [H, 2B, K]
 	pt := graph.Softmax(lossgraph.Tempered(lossgraph.SwapViews(in.Teacher), in.TeacherTemp), -1) // partner rows, no gradient
-	joint := graph.MulScalar(graph.Einsum("hrk,hrl->hkl", ps, pt), 1/float64(2*d.Batch))        // [H, K, K]
+	joint := graph.MulScalar(graph.Einsum("hrk,hrl->hkl", ps, pt), 1/float64(2*d.Batch))         // [H, K, K]
 	joint = graph.MulScalar(graph.Add(joint, graph.TransposeAllDims(joint, 0, 2, 1)), 0.5)
 	const floor = 1e-12 // keeps log finite where a pair of clusters never meets
 	logP := graph.Log(graph.MaxScalar(joint, floor))

@@ -13,6 +13,7 @@ import (
 	"github.com/clusterlab/clusterlab/core/neighbours"
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/train"
+	"github.com/clusterlab/clusterlab/internal/testblobs"
 )
 
 // CheckFit trains the loss with the shared trainer (train.NewLoss, as the
@@ -34,7 +35,7 @@ func checkFit(t *testing.T, loss train.GraphLoss, opts core.Options, minAcc floa
 	t.Helper()
 	const n, d, classes, k = 512, 16, 4, 10
 	dir := t.TempDir()
-	x, labels := blobs(n, d, classes)
+	x, labels := testblobs.Blobs{Centres: testblobs.Separated(classes, d), Noise: 0.6, R: rand.New(rand.NewPCG(21, 21))}.Draw(n)
 	trainPath, knnPath := filepath.Join(dir, "train.npy"), filepath.Join(dir, "knn.npy")
 	if err := npy.WriteFloat32(trainPath, x, n, d); err != nil {
 		t.Fatal(err)
@@ -93,27 +94,4 @@ func checkFit(t *testing.T, loss train.GraphLoss, opts core.Options, minAcc floa
 		t.Errorf("second fit: resumed %v, trained %v; want a resume from the checkpoint without training", resumed, trained)
 	}
 	return assign[res.BestHead*n : (res.BestHead+1)*n], res.HeadLosses
-}
-
-// blobs draws n points of `classes` Gaussian blobs in d dimensions, with
-// centres far apart in angle too (two coordinates each, 5 and 2).
-func blobs(n, d, classes int) ([]float32, []int) {
-	rng := rand.New(rand.NewPCG(21, 21))
-	x := make([]float32, n*d)
-	labels := make([]int, n)
-	for i := range n {
-		c := rng.IntN(classes)
-		labels[i] = c
-		for j := range d {
-			v := 0.6 * rng.NormFloat64()
-			switch j {
-			case c % d:
-				v += 5
-			case (c + classes) % d:
-				v += 2
-			}
-			x[i*d+j] = float32(v)
-		}
-	}
-	return x, labels
 }

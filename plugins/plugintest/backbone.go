@@ -67,7 +67,7 @@ func Backbone(t *testing.T, b core.Backbone, c BackboneCase) {
 	images := randomImages(c.Train, c.Height, c.Width, c.Channels)
 	req := core.EmbedRequest{Options: c.Options, StateDir: t.TempDir(), Dataset: ds, Split: core.SplitTrain}
 	if info.NeedsFit {
-		if err := b.Fit(ctx, req, &batches{list: split(images, c.Height, c.Width, c.Channels, 16)}); err != nil {
+		if err := b.Fit(ctx, req, &Batches{List: split(images, c.Height, c.Width, c.Channels, 16)}); err != nil {
 			t.Fatalf("Fit: %v", err)
 		}
 	}
@@ -102,13 +102,13 @@ func Backbone(t *testing.T, b core.Backbone, c BackboneCase) {
 		// Images of another geometry than the dataset announced must be
 		// refused, never embedded as garbage.
 		wrong := randomImages(4, c.Height+1, c.Width, c.Channels)
-		err := b.Embed(ctx, req, &batches{list: split(wrong, c.Height+1, c.Width, c.Channels, 4)}, func(core.EmbeddingBatch) error { return nil })
+		err := b.Embed(ctx, req, &Batches{List: split(wrong, c.Height+1, c.Width, c.Channels, 4)}, func(core.EmbeddingBatch) error { return nil })
 		if err == nil {
 			t.Errorf("Embed of %dx%dx%d images for a %dx%dx%d dataset: no error", c.Height+1, c.Width, c.Channels, c.Height, c.Width, c.Channels)
 		}
 		short := core.ImageBatch{Offset: 0, Count: 2, Height: c.Height, Width: c.Width, Channels: c.Channels,
 			Pixels: make([]uint8, c.Height*c.Width*c.Channels), Labels: []int32{0, 0}}
-		err = b.Embed(ctx, req, &batches{list: []core.ImageBatch{short}}, func(core.EmbeddingBatch) error { return nil })
+		err = b.Embed(ctx, req, &Batches{List: []core.ImageBatch{short}}, func(core.EmbeddingBatch) error { return nil })
 		if err == nil {
 			t.Errorf("Embed of a batch of 2 images holding the pixels of 1: no error")
 		}
@@ -121,7 +121,7 @@ func embedAll(t *testing.T, b core.Backbone, req core.EmbedRequest, list []core.
 	t.Helper()
 	var out []float32
 	next, dim := 0, 0
-	err := b.Embed(ctxT(t), req, &batches{list: list}, func(e core.EmbeddingBatch) error {
+	err := b.Embed(ctxT(t), req, &Batches{List: list}, func(e core.EmbeddingBatch) error {
 		if dim == 0 {
 			dim = e.Dim
 		}

@@ -22,7 +22,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"testing"
@@ -161,20 +160,6 @@ func float32Bytes(v []float32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 	}
 	return b
-}
-
-// batches is a BatchReader over a fixed list.
-type batches struct {
-	list []core.ImageBatch
-	i    int
-}
-
-func (b *batches) Next() (core.ImageBatch, error) {
-	if b.i >= len(b.list) {
-		return core.ImageBatch{}, io.EOF
-	}
-	b.i++
-	return b.list[b.i-1], nil
 }
 
 func ctxT(t testing.TB) context.Context {
