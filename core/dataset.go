@@ -12,10 +12,32 @@ const (
 type DatasetInfo struct {
 	Description
 	Splits  []SplitInfo
-	Classes []string // class names, index = label
+	Classes []string // class names, index = label; empty when unlabelled
 	// Image geometry: every image of the dataset has this shape (HWC).
+	// Height and Width are 0 when the images differ in size (a folder of
+	// photos); each ImageBatch then gives its own, and a batch holds
+	// images of one size only. Channels is 0 when the dataset has no
+	// images (features alone).
 	Height, Width, Channels int
+	// Skipped lists files left out because they could not be read as
+	// images, when the dataset's options ask to skip rather than fail.
+	Skipped []SkippedImage
 }
+
+// SkippedImage is one file a dataset left out of a split.
+type SkippedImage struct {
+	Split  string // the split it would have been in
+	Name   string // the file as the user knows it (relative to the root)
+	Reason string // why ("truncated JPEG data", "not an image", ...)
+}
+
+// FixedSize reports whether every image of the dataset has the one size
+// Height x Width x Channels.
+func (d DatasetInfo) FixedSize() bool { return d.Height > 0 && d.Width > 0 && d.Channels > 0 }
+
+// Labelled reports whether the dataset has classes. Its images may still
+// lack a label each (-1), as STL-10's unlabeled split does.
+func (d DatasetInfo) Labelled() bool { return len(d.Classes) > 0 }
 
 // SplitInfo names one split and its size.
 type SplitInfo struct {
@@ -42,6 +64,10 @@ type ImageBatch struct {
 	Height, Width, Channels int
 	Pixels                  []uint8
 	Labels                  []int32 // one per image; -1 when unknown
+	// Names holds one name per image, or is empty: a stable identifier a
+	// user recognises, such as the file's path relative to the dataset's
+	// root (galleries show it; clusterlab assign writes it).
+	Names []string
 }
 
 // BatchReader yields image batches in order; Next returns io.EOF at the end.

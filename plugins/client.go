@@ -177,6 +177,10 @@ func (c *Client) clientConfig() *plugin.ClientConfig {
 		// use: only this runner can talk to the plugin, and it talks only
 		// to the process it started, whoever else can reach the socket.
 		AutoMTLS: true,
+		// A single image that exceeds maxChunkBytes travels whole (a large
+		// photo); gRPC's default 4 MiB receive limit would refuse it.
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes))},
 	}
 }
 

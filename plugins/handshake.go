@@ -26,8 +26,9 @@ const (
 	// message approaches gRPC's default 4 MiB limit.
 	maxChunkBytes = 2 << 20
 	// maxMessageBytes is what both sides accept, well above maxChunkBytes:
-	// a single image larger than maxChunkBytes cannot be split further.
-	maxMessageBytes = 64 << 20
+	// a single image larger than maxChunkBytes cannot be split further,
+	// and a user's photo decodes to up to 8192x8192x3 = 192 MiB.
+	maxMessageBytes = 256 << 20
 )
 
 // debugEnabled turns on go-plugin's logging on both sides.

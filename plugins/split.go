@@ -19,6 +19,9 @@ func splitImages(b core.ImageBatch, limit int) []core.ImageBatch {
 		p.Count = j - i
 		p.Pixels = b.Pixels[i*per : j*per]
 		p.Labels = b.Labels[i:j]
+		if len(b.Names) > 0 {
+			p.Names = b.Names[i:j]
+		}
 		parts = append(parts, p)
 	}
 	return parts

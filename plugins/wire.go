@@ -209,6 +209,9 @@ func datasetInfoToPB(d core.DatasetInfo) (*pb.DatasetInfo, error) {
 	for _, s := range d.Splits {
 		p.Splits = append(p.Splits, &pb.SplitInfo{Name: s.Name, Count: int64(s.Count)})
 	}
+	for _, s := range d.Skipped {
+		p.Skipped = append(p.Skipped, &pb.SkippedImage{Split: s.Split, Name: s.Name, Reason: s.Reason})
+	}
 	return p, nil
 }
 
@@ -237,6 +240,9 @@ func datasetInfoFromPB(p *pb.DatasetInfo) (core.DatasetInfo, error) {
 			return core.DatasetInfo{}, fmt.Errorf("split %q has a negative size %d", s.GetName(), s.GetCount())
 		}
 		d.Splits = append(d.Splits, core.SplitInfo{Name: s.GetName(), Count: int(s.GetCount())})
+	}
+	for _, s := range p.GetSkipped() {
+		d.Skipped = append(d.Skipped, core.SkippedImage{Split: s.GetSplit(), Name: s.GetName(), Reason: s.GetReason()})
 	}
 	return d, nil
 }
@@ -274,6 +280,10 @@ func checkImageBatch(b core.ImageBatch) error {
 		return fmt.Errorf("image batch at offset %d: %d labels for %d images (use -1 for unknown labels)",
 			b.Offset, len(b.Labels), b.Count)
 	}
+	if len(b.Names) != 0 && len(b.Names) != b.Count {
+		return fmt.Errorf("image batch at offset %d: %d names for %d images (give one per image, or none)",
+			b.Offset, len(b.Names), b.Count)
+	}
 	return nil
 }
 
@@ -286,6 +296,7 @@ func imageBatchToPB(b core.ImageBatch) *pb.ImageBatch {
 		Channels: int32(b.Channels),
 		Pixels:   b.Pixels,
 		Labels:   b.Labels,
+		Names:    b.Names,
 	}
 }
 
@@ -301,6 +312,7 @@ func imageBatchFromPB(p *pb.ImageBatch) (core.ImageBatch, error) {
 		Channels: int(p.GetChannels()),
 		Pixels:   p.GetPixels(),
 		Labels:   p.GetLabels(),
+		Names:    p.GetNames(),
 	}
 	if b.Pixels == nil {
 		b.Pixels = []uint8{}

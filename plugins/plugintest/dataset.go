@@ -2,6 +2,7 @@ package plugintest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
@@ -17,6 +18,9 @@ type DatasetCase struct {
 	Bad []BadOption
 	// Unlabelled is true for a dataset without labels (every label -1).
 	Unlabelled bool
+	// NoImages is true for a dataset that serves labels and counts but no
+	// pixels (features computed elsewhere): geometry 0x0x0.
+	NoImages bool
 }
 
 // Dataset runs the conformance suite of a dataset plugin.
@@ -48,8 +52,15 @@ func Dataset(t *testing.T, d core.Dataset, c DatasetCase) {
 				t.Errorf("split %+v: a split needs a name and at least one image", s)
 			}
 		}
-		if info.Height <= 0 || info.Width <= 0 || info.Channels <= 0 {
-			t.Errorf("image geometry %dx%dx%d: every dimension must be positive", info.Height, info.Width, info.Channels)
+		switch {
+		case c.NoImages:
+			if info.Height != 0 || info.Width != 0 || info.Channels != 0 {
+				t.Errorf("a dataset without images gave the geometry %dx%dx%d, want 0x0x0", info.Height, info.Width, info.Channels)
+			}
+		case info.Channels <= 0:
+			t.Errorf("image geometry %dx%dx%d: images need a positive number of channels", info.Height, info.Width, info.Channels)
+		case (info.Height == 0) != (info.Width == 0) || info.Height < 0 || info.Width < 0:
+			t.Errorf("image geometry %dx%dx%d: height and width are both positive (one size) or both 0 (sizes vary)", info.Height, info.Width, info.Channels)
 		}
 		if !c.Unlabelled && len(info.Classes) == 0 {
 			t.Errorf("a labelled dataset with no class names")
@@ -88,17 +99,22 @@ func readSplit(t *testing.T, d core.Dataset, c DatasetCase, info core.DatasetInf
 	t.Helper()
 	var dg digest
 	next := 0
-	per := info.Height * info.Width * info.Channels
+	varies := info.Height == 0 && info.Width == 0 && info.Channels > 0
 	err := d.Read(ctxT(t), core.ReadRequest{Options: c.Options, Split: s.Name, BatchSize: batch}, func(b core.ImageBatch) error {
+		per := b.Height * b.Width * b.Channels
 		switch {
 		case b.Offset != next:
 			t.Errorf("split %s: batch at offset %d, want %d (batches come in order, without gaps)", s.Name, b.Offset, next)
 		case b.Count <= 0 || b.Count > batch:
 			t.Errorf("split %s: batch of %d images for batch size %d", s.Name, b.Count, batch)
-		case b.Height != info.Height || b.Width != info.Width || b.Channels != info.Channels:
+		case varies && (b.Height <= 0 || b.Width <= 0 || b.Channels != info.Channels):
+			t.Errorf("split %s: batch images %dx%dx%d; sizes vary, but each batch needs a positive size and the dataset's %d channels", s.Name, b.Height, b.Width, b.Channels, info.Channels)
+		case !varies && (b.Height != info.Height || b.Width != info.Width || b.Channels != info.Channels):
 			t.Errorf("split %s: batch images %dx%dx%d, Describe said %dx%dx%d", s.Name, b.Height, b.Width, b.Channels, info.Height, info.Width, info.Channels)
 		case len(b.Pixels) != b.Count*per || len(b.Labels) != b.Count:
 			t.Errorf("split %s: batch of %d images holds %d pixel values and %d labels", s.Name, b.Count, len(b.Pixels), len(b.Labels))
+		case len(b.Names) != 0 && len(b.Names) != b.Count:
+			t.Errorf("split %s: batch of %d images has %d names (one per image, or none)", s.Name, b.Count, len(b.Names))
 		}
 		for _, l := range b.Labels {
 			// -1 is an unknown label; others index the class names.
@@ -107,7 +123,16 @@ func readSplit(t *testing.T, d core.Dataset, c DatasetCase, info core.DatasetInf
 				break
 			}
 		}
-		dg.add(b.Pixels, int32Bytes(b.Labels))
+		if len(b.Pixels) == b.Count*per && len(b.Labels) == b.Count {
+			// Image by image, so that the digest does not depend on batching.
+			for j := range b.Count {
+				name := ""
+				if len(b.Names) == b.Count {
+					name = b.Names[j]
+				}
+				dg.add(b.Pixels[j*per:(j+1)*per], int32Bytes(b.Labels[j:j+1]), []byte(fmt.Sprintf("%dx%dx%d %q", b.Height, b.Width, b.Channels, name)))
+			}
+		}
 		next = b.Offset + b.Count
 		return nil
 	})

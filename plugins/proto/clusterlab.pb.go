@@ -403,7 +403,10 @@ type ImageBatch struct {
 	Offset int64 `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
 	// Number of images in this batch.
 	Count int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
-	// Geometry of every image of the batch.
+	// Geometry of every image of the batch. When the dataset's images vary
+	// in size (DatasetInfo height and width 0), each batch still holds
+	// images of one size: a dataset starts a new batch where the size
+	// changes.
 	Height   int32 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
 	Width    int32 `protobuf:"varint,4,opt,name=width,proto3" json:"width,omitempty"`
 	Channels int32 `protobuf:"varint,5,opt,name=channels,proto3" json:"channels,omitempty"`
@@ -411,7 +414,12 @@ type ImageBatch struct {
 	Pixels []byte `protobuf:"bytes,6,opt,name=pixels,proto3" json:"pixels,omitempty"`
 	// One label per image (class index into DatasetInfo.classes), -1 when
 	// unknown. Exactly `count` entries.
-	Labels        []int32 `protobuf:"varint,7,rep,packed,name=labels,proto3" json:"labels,omitempty"`
+	Labels []int32 `protobuf:"varint,7,rep,packed,name=labels,proto3" json:"labels,omitempty"`
+	// One name per image (exactly `count` entries), or none: a stable
+	// identifier of each image that a user recognises, such as its path
+	// relative to the dataset's root. Shown in galleries and written by
+	// `clusterlab assign`.
+	Names         []string `protobuf:"bytes,8,rep,name=names,proto3" json:"names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -495,6 +503,13 @@ func (x *ImageBatch) GetLabels() []int32 {
 	return nil
 }
 
+func (x *ImageBatch) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
 // SplitInfo names one split of a dataset and its number of images.
 type SplitInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -561,10 +576,15 @@ type DatasetInfo struct {
 	// Class names; the label of an image is an index into this list.
 	Classes []string `protobuf:"bytes,3,rep,name=classes,proto3" json:"classes,omitempty"`
 	// Geometry shared by every image of the dataset (HWC); 0 when unknown
-	// (schema-only Describe).
-	Height        int32 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
-	Width         int32 `protobuf:"varint,5,opt,name=width,proto3" json:"width,omitempty"`
-	Channels      int32 `protobuf:"varint,6,opt,name=channels,proto3" json:"channels,omitempty"`
+	// (schema-only Describe). A dataset whose images differ in size gives
+	// height and width 0 and its channels; each ImageBatch then carries its
+	// own size.
+	Height   int32 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	Width    int32 `protobuf:"varint,5,opt,name=width,proto3" json:"width,omitempty"`
+	Channels int32 `protobuf:"varint,6,opt,name=channels,proto3" json:"channels,omitempty"`
+	// Files the dataset left out because they could not be read as images
+	// (only when its options ask it to skip them rather than fail).
+	Skipped       []*SkippedImage `protobuf:"bytes,7,rep,name=skipped,proto3" json:"skipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -641,6 +661,77 @@ func (x *DatasetInfo) GetChannels() int32 {
 	return 0
 }
 
+func (x *DatasetInfo) GetSkipped() []*SkippedImage {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
+}
+
+// SkippedImage is one file a dataset left out.
+type SkippedImage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The split it would have been in.
+	Split string `protobuf:"bytes,1,opt,name=split,proto3" json:"split,omitempty"`
+	// The file, as the user gave it (e.g. relative to the dataset's root).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Why it was left out ("truncated JPEG data", "not an image", ...).
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SkippedImage) Reset() {
+	*x = SkippedImage{}
+	mi := &file_clusterlab_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkippedImage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkippedImage) ProtoMessage() {}
+
+func (x *SkippedImage) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterlab_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkippedImage.ProtoReflect.Descriptor instead.
+func (*SkippedImage) Descriptor() ([]byte, []int) {
+	return file_clusterlab_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SkippedImage) GetSplit() string {
+	if x != nil {
+		return x.Split
+	}
+	return ""
+}
+
+func (x *SkippedImage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SkippedImage) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ReadRequest asks a dataset for one split.
 type ReadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -656,7 +747,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_clusterlab_proto_msgTypes[6]
+	mi := &file_clusterlab_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +759,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[6]
+	mi := &file_clusterlab_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +772,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{6}
+	return file_clusterlab_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReadRequest) GetOptionsJson() []byte {
@@ -719,7 +810,7 @@ type BackboneInfo struct {
 
 func (x *BackboneInfo) Reset() {
 	*x = BackboneInfo{}
-	mi := &file_clusterlab_proto_msgTypes[7]
+	mi := &file_clusterlab_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +822,7 @@ func (x *BackboneInfo) String() string {
 func (*BackboneInfo) ProtoMessage() {}
 
 func (x *BackboneInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[7]
+	mi := &file_clusterlab_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +835,7 @@ func (x *BackboneInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackboneInfo.ProtoReflect.Descriptor instead.
 func (*BackboneInfo) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{7}
+	return file_clusterlab_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BackboneInfo) GetDescription() *Description {
@@ -780,7 +871,7 @@ type EmbedRequest struct {
 
 func (x *EmbedRequest) Reset() {
 	*x = EmbedRequest{}
-	mi := &file_clusterlab_proto_msgTypes[8]
+	mi := &file_clusterlab_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +883,7 @@ func (x *EmbedRequest) String() string {
 func (*EmbedRequest) ProtoMessage() {}
 
 func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[8]
+	mi := &file_clusterlab_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +896,7 @@ func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
 func (*EmbedRequest) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{8}
+	return file_clusterlab_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EmbedRequest) GetOptionsJson() []byte {
@@ -850,7 +941,7 @@ type BackboneInput struct {
 
 func (x *BackboneInput) Reset() {
 	*x = BackboneInput{}
-	mi := &file_clusterlab_proto_msgTypes[9]
+	mi := &file_clusterlab_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +953,7 @@ func (x *BackboneInput) String() string {
 func (*BackboneInput) ProtoMessage() {}
 
 func (x *BackboneInput) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[9]
+	mi := &file_clusterlab_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +966,7 @@ func (x *BackboneInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackboneInput.ProtoReflect.Descriptor instead.
 func (*BackboneInput) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{9}
+	return file_clusterlab_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BackboneInput) GetInput() isBackboneInput_Input {
@@ -930,7 +1021,7 @@ type FitBackboneResponse struct {
 
 func (x *FitBackboneResponse) Reset() {
 	*x = FitBackboneResponse{}
-	mi := &file_clusterlab_proto_msgTypes[10]
+	mi := &file_clusterlab_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1033,7 @@ func (x *FitBackboneResponse) String() string {
 func (*FitBackboneResponse) ProtoMessage() {}
 
 func (x *FitBackboneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[10]
+	mi := &file_clusterlab_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1046,7 @@ func (x *FitBackboneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitBackboneResponse.ProtoReflect.Descriptor instead.
 func (*FitBackboneResponse) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{10}
+	return file_clusterlab_proto_rawDescGZIP(), []int{11}
 }
 
 // EmbeddingBatch holds the embeddings of consecutive images of a split.
@@ -977,7 +1068,7 @@ type EmbeddingBatch struct {
 
 func (x *EmbeddingBatch) Reset() {
 	*x = EmbeddingBatch{}
-	mi := &file_clusterlab_proto_msgTypes[11]
+	mi := &file_clusterlab_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1080,7 @@ func (x *EmbeddingBatch) String() string {
 func (*EmbeddingBatch) ProtoMessage() {}
 
 func (x *EmbeddingBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[11]
+	mi := &file_clusterlab_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1093,7 @@ func (x *EmbeddingBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbeddingBatch.ProtoReflect.Descriptor instead.
 func (*EmbeddingBatch) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{11}
+	return file_clusterlab_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *EmbeddingBatch) GetOffset() int64 {
@@ -1063,7 +1154,7 @@ type FitRequest struct {
 
 func (x *FitRequest) Reset() {
 	*x = FitRequest{}
-	mi := &file_clusterlab_proto_msgTypes[12]
+	mi := &file_clusterlab_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1166,7 @@ func (x *FitRequest) String() string {
 func (*FitRequest) ProtoMessage() {}
 
 func (x *FitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[12]
+	mi := &file_clusterlab_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1179,7 @@ func (x *FitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitRequest.ProtoReflect.Descriptor instead.
 func (*FitRequest) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{12}
+	return file_clusterlab_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FitRequest) GetOptionsJson() []byte {
@@ -1166,7 +1257,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_clusterlab_proto_msgTypes[13]
+	mi := &file_clusterlab_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1269,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[13]
+	mi := &file_clusterlab_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1282,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{13}
+	return file_clusterlab_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Progress) GetEpoch() int64 {
@@ -1264,7 +1355,7 @@ type FitResult struct {
 
 func (x *FitResult) Reset() {
 	*x = FitResult{}
-	mi := &file_clusterlab_proto_msgTypes[14]
+	mi := &file_clusterlab_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1367,7 @@ func (x *FitResult) String() string {
 func (*FitResult) ProtoMessage() {}
 
 func (x *FitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[14]
+	mi := &file_clusterlab_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1380,7 @@ func (x *FitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitResult.ProtoReflect.Descriptor instead.
 func (*FitResult) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{14}
+	return file_clusterlab_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FitResult) GetBackend() string {
@@ -1355,7 +1446,7 @@ type FitEvent struct {
 
 func (x *FitEvent) Reset() {
 	*x = FitEvent{}
-	mi := &file_clusterlab_proto_msgTypes[15]
+	mi := &file_clusterlab_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1458,7 @@ func (x *FitEvent) String() string {
 func (*FitEvent) ProtoMessage() {}
 
 func (x *FitEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[15]
+	mi := &file_clusterlab_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1471,7 @@ func (x *FitEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitEvent.ProtoReflect.Descriptor instead.
 func (*FitEvent) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{15}
+	return file_clusterlab_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FitEvent) GetEvent() isFitEvent_Event {
@@ -1453,7 +1544,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_clusterlab_proto_msgTypes[16]
+	mi := &file_clusterlab_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1556,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[16]
+	mi := &file_clusterlab_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1569,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{16}
+	return file_clusterlab_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ErrorDetail) GetOption() string {
@@ -1516,7 +1607,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_clusterlab_proto_msgTypes[17]
+	mi := &file_clusterlab_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1619,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[17]
+	mi := &file_clusterlab_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1632,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{17}
+	return file_clusterlab_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Status) GetCode() int32 {
@@ -1592,7 +1683,7 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x18\n" +
 	"\asummary\x18\x04 \x01(\tR\asummary\x12/\n" +
 	"\aoptions\x18\x05 \x03(\v2\x15.clusterlab.v1.OptionR\aoptions\x12\x1a\n" +
-	"\bidentity\x18\x06 \x01(\tR\bidentity\"\xb4\x01\n" +
+	"\bidentity\x18\x06 \x01(\tR\bidentity\"\xca\x01\n" +
 	"\n" +
 	"ImageBatch\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x14\n" +
@@ -1601,17 +1692,23 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\x05width\x18\x04 \x01(\x05R\x05width\x12\x1a\n" +
 	"\bchannels\x18\x05 \x01(\x05R\bchannels\x12\x16\n" +
 	"\x06pixels\x18\x06 \x01(\fR\x06pixels\x12\x16\n" +
-	"\x06labels\x18\a \x03(\x05R\x06labels\"5\n" +
+	"\x06labels\x18\a \x03(\x05R\x06labels\x12\x14\n" +
+	"\x05names\x18\b \x03(\tR\x05names\"5\n" +
 	"\tSplitInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count\"\xe1\x01\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\x98\x02\n" +
 	"\vDatasetInfo\x12<\n" +
 	"\vdescription\x18\x01 \x01(\v2\x1a.clusterlab.v1.DescriptionR\vdescription\x120\n" +
 	"\x06splits\x18\x02 \x03(\v2\x18.clusterlab.v1.SplitInfoR\x06splits\x12\x18\n" +
 	"\aclasses\x18\x03 \x03(\tR\aclasses\x12\x16\n" +
 	"\x06height\x18\x04 \x01(\x05R\x06height\x12\x14\n" +
 	"\x05width\x18\x05 \x01(\x05R\x05width\x12\x1a\n" +
-	"\bchannels\x18\x06 \x01(\x05R\bchannels\"e\n" +
+	"\bchannels\x18\x06 \x01(\x05R\bchannels\x125\n" +
+	"\askipped\x18\a \x03(\v2\x1b.clusterlab.v1.SkippedImageR\askipped\"P\n" +
+	"\fSkippedImage\x12\x14\n" +
+	"\x05split\x18\x01 \x01(\tR\x05split\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"e\n" +
 	"\vReadRequest\x12!\n" +
 	"\foptions_json\x18\x01 \x01(\fR\voptionsJson\x12\x14\n" +
 	"\x05split\x18\x02 \x01(\tR\x05split\x12\x1d\n" +
@@ -1707,7 +1804,7 @@ func file_clusterlab_proto_rawDescGZIP() []byte {
 	return file_clusterlab_proto_rawDescData
 }
 
-var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_clusterlab_proto_goTypes = []any{
 	(*DescribeRequest)(nil),     // 0: clusterlab.v1.DescribeRequest
 	(*Option)(nil),              // 1: clusterlab.v1.Option
@@ -1715,56 +1812,58 @@ var file_clusterlab_proto_goTypes = []any{
 	(*ImageBatch)(nil),          // 3: clusterlab.v1.ImageBatch
 	(*SplitInfo)(nil),           // 4: clusterlab.v1.SplitInfo
 	(*DatasetInfo)(nil),         // 5: clusterlab.v1.DatasetInfo
-	(*ReadRequest)(nil),         // 6: clusterlab.v1.ReadRequest
-	(*BackboneInfo)(nil),        // 7: clusterlab.v1.BackboneInfo
-	(*EmbedRequest)(nil),        // 8: clusterlab.v1.EmbedRequest
-	(*BackboneInput)(nil),       // 9: clusterlab.v1.BackboneInput
-	(*FitBackboneResponse)(nil), // 10: clusterlab.v1.FitBackboneResponse
-	(*EmbeddingBatch)(nil),      // 11: clusterlab.v1.EmbeddingBatch
-	(*FitRequest)(nil),          // 12: clusterlab.v1.FitRequest
-	(*Progress)(nil),            // 13: clusterlab.v1.Progress
-	(*FitResult)(nil),           // 14: clusterlab.v1.FitResult
-	(*FitEvent)(nil),            // 15: clusterlab.v1.FitEvent
-	(*ErrorDetail)(nil),         // 16: clusterlab.v1.ErrorDetail
-	(*Status)(nil),              // 17: clusterlab.v1.Status
-	nil,                         // 18: clusterlab.v1.FitRequest.AssignEntry
-	nil,                         // 19: clusterlab.v1.FitResult.AssignmentsEntry
-	nil,                         // 20: clusterlab.v1.FitResult.ProbabilitiesEntry
-	(*anypb.Any)(nil),           // 21: google.protobuf.Any
+	(*SkippedImage)(nil),        // 6: clusterlab.v1.SkippedImage
+	(*ReadRequest)(nil),         // 7: clusterlab.v1.ReadRequest
+	(*BackboneInfo)(nil),        // 8: clusterlab.v1.BackboneInfo
+	(*EmbedRequest)(nil),        // 9: clusterlab.v1.EmbedRequest
+	(*BackboneInput)(nil),       // 10: clusterlab.v1.BackboneInput
+	(*FitBackboneResponse)(nil), // 11: clusterlab.v1.FitBackboneResponse
+	(*EmbeddingBatch)(nil),      // 12: clusterlab.v1.EmbeddingBatch
+	(*FitRequest)(nil),          // 13: clusterlab.v1.FitRequest
+	(*Progress)(nil),            // 14: clusterlab.v1.Progress
+	(*FitResult)(nil),           // 15: clusterlab.v1.FitResult
+	(*FitEvent)(nil),            // 16: clusterlab.v1.FitEvent
+	(*ErrorDetail)(nil),         // 17: clusterlab.v1.ErrorDetail
+	(*Status)(nil),              // 18: clusterlab.v1.Status
+	nil,                         // 19: clusterlab.v1.FitRequest.AssignEntry
+	nil,                         // 20: clusterlab.v1.FitResult.AssignmentsEntry
+	nil,                         // 21: clusterlab.v1.FitResult.ProbabilitiesEntry
+	(*anypb.Any)(nil),           // 22: google.protobuf.Any
 }
 var file_clusterlab_proto_depIdxs = []int32{
 	1,  // 0: clusterlab.v1.Description.options:type_name -> clusterlab.v1.Option
 	2,  // 1: clusterlab.v1.DatasetInfo.description:type_name -> clusterlab.v1.Description
 	4,  // 2: clusterlab.v1.DatasetInfo.splits:type_name -> clusterlab.v1.SplitInfo
-	2,  // 3: clusterlab.v1.BackboneInfo.description:type_name -> clusterlab.v1.Description
-	5,  // 4: clusterlab.v1.EmbedRequest.dataset:type_name -> clusterlab.v1.DatasetInfo
-	8,  // 5: clusterlab.v1.BackboneInput.header:type_name -> clusterlab.v1.EmbedRequest
-	3,  // 6: clusterlab.v1.BackboneInput.batch:type_name -> clusterlab.v1.ImageBatch
-	18, // 7: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
-	19, // 8: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
-	20, // 9: clusterlab.v1.FitResult.probabilities:type_name -> clusterlab.v1.FitResult.ProbabilitiesEntry
-	13, // 10: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
-	14, // 11: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
-	21, // 12: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
-	0,  // 13: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
-	6,  // 14: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
-	0,  // 15: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
-	9,  // 16: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
-	9,  // 17: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
-	0,  // 18: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
-	12, // 19: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
-	5,  // 20: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
-	3,  // 21: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
-	7,  // 22: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
-	10, // 23: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
-	11, // 24: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
-	2,  // 25: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
-	15, // 26: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
-	20, // [20:27] is the sub-list for method output_type
-	13, // [13:20] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	6,  // 3: clusterlab.v1.DatasetInfo.skipped:type_name -> clusterlab.v1.SkippedImage
+	2,  // 4: clusterlab.v1.BackboneInfo.description:type_name -> clusterlab.v1.Description
+	5,  // 5: clusterlab.v1.EmbedRequest.dataset:type_name -> clusterlab.v1.DatasetInfo
+	9,  // 6: clusterlab.v1.BackboneInput.header:type_name -> clusterlab.v1.EmbedRequest
+	3,  // 7: clusterlab.v1.BackboneInput.batch:type_name -> clusterlab.v1.ImageBatch
+	19, // 8: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
+	20, // 9: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
+	21, // 10: clusterlab.v1.FitResult.probabilities:type_name -> clusterlab.v1.FitResult.ProbabilitiesEntry
+	14, // 11: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
+	15, // 12: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
+	22, // 13: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
+	0,  // 14: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
+	7,  // 15: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
+	0,  // 16: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
+	10, // 17: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
+	10, // 18: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
+	0,  // 19: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
+	13, // 20: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
+	5,  // 21: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
+	3,  // 22: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
+	8,  // 23: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
+	11, // 24: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
+	12, // 25: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
+	2,  // 26: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
+	16, // 27: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_clusterlab_proto_init() }
@@ -1773,11 +1872,11 @@ func file_clusterlab_proto_init() {
 		return
 	}
 	file_clusterlab_proto_msgTypes[1].OneofWrappers = []any{}
-	file_clusterlab_proto_msgTypes[9].OneofWrappers = []any{
+	file_clusterlab_proto_msgTypes[10].OneofWrappers = []any{
 		(*BackboneInput_Header)(nil),
 		(*BackboneInput_Batch)(nil),
 	}
-	file_clusterlab_proto_msgTypes[15].OneofWrappers = []any{
+	file_clusterlab_proto_msgTypes[16].OneofWrappers = []any{
 		(*FitEvent_Progress)(nil),
 		(*FitEvent_Result)(nil),
 	}
@@ -1787,7 +1886,7 @@ func file_clusterlab_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clusterlab_proto_rawDesc), len(file_clusterlab_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
