@@ -25,9 +25,12 @@ type splitData struct {
 	Split      string
 	Embeddings string // .npy [N, D] float32
 	Labels     string // .npy [N] int32
-	N, D       int
-	SHA256     string // of the embeddings file, verified when the entry was loaded
-	Cached     bool
+	// Names is the .npy [N] of the images' names (strings) when the
+	// dataset gives them (ImageBatch.Names), else "".
+	Names  string
+	N, D   int
+	SHA256 string // of the embeddings file, verified when the entry was loaded
+	Cached bool
 }
 
 // readBatchSize keeps image messages around 1 MiB, well under gRPC's 4 MiB.
@@ -47,9 +50,13 @@ type datasetReader struct {
 	errc   chan error
 	cancel context.CancelFunc
 	labels []int32
-	seen   int
-	onRead func(n int)
-	mu     sync.Mutex
+	// names holds every image's name while each batch gives them; a
+	// batch without names drops them all (noNames).
+	names   []string
+	noNames bool
+	seen    int
+	onRead  func(n int)
+	mu      sync.Mutex
 }
 
 func newDatasetReader(ctx context.Context, ds core.Dataset, opts core.Options, split string, batch int, n int, onRead func(int)) *datasetReader {
@@ -85,6 +92,15 @@ func (r *datasetReader) Next() (core.ImageBatch, error) {
 		return core.ImageBatch{}, fmt.Errorf("dataset sent a bad batch (offset %d, count %d, %d labels) for a split of %d images", b.Offset, b.Count, len(b.Labels), len(r.labels))
 	}
 	copy(r.labels[b.Offset:], b.Labels)
+	switch {
+	case len(b.Names) == 0:
+		r.noNames, r.names = true, nil
+	case !r.noNames && len(b.Names) == b.Count:
+		if r.names == nil {
+			r.names = make([]string, len(r.labels))
+		}
+		copy(r.names[b.Offset:], b.Names)
+	}
 	r.seen += b.Count
 	if r.onRead != nil {
 		r.onRead(r.seen)
@@ -231,11 +247,18 @@ func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo co
 		if err := npy.WriteInt32(e.Path("labels"), rd.labels, sp.Count); err != nil {
 			return nil, nil, err
 		}
+		arrays := []string{"embeddings", "labels"}
+		if rd.names != nil {
+			if err := npy.WriteStrings(e.Path("names"), rd.names); err != nil {
+				return nil, nil, fmt.Errorf("names of split %s: %w", sp.Name, err)
+			}
+			arrays = append(arrays, "names")
+		}
 		p.Done(fmt.Sprintf("%d images -> %d dims", sp.Count, dim))
 		return map[string]string{
 			"dataset": dsRef.Name, "dataset_identity": dsRef.Identity, "split": sp.Name,
 			"backbone": bbRef.Name, "backbone_identity": bbRef.Identity,
-		}, []string{"embeddings", "labels"}, nil
+		}, arrays, nil
 	})
 	if err != nil {
 		return splitData{}, err
@@ -245,6 +268,9 @@ func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo co
 		return splitData{}, fmt.Errorf("embeddings %s have shape %v, want [%d, D]", sd.Embeddings, arr.Shape, sp.Count)
 	}
 	sd.D, sd.SHA256 = arr.Shape[1], arr.SHA256
+	if _, ok := meta.Arrays["names"]; ok {
+		sd.Names = e.Path("names")
+	}
 	if sd.Cached {
 		log.Logf("embeddings of %s: cached (%s)", sp.Name, e.Dir)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +36,35 @@ func writeReportInputs(runDir string, dsInfo core.DatasetInfo, labels map[string
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(runDir, rundir.DatasetFile), append(b, '\n'))
+	if err := writeFileAtomic(filepath.Join(runDir, rundir.DatasetFile), append(b, '\n')); err != nil {
+		return err
+	}
+	return writeSkipped(runDir, dsInfo.Skipped)
+}
+
+// writeSkipped lists the files the dataset left out (skipped.csv), or
+// removes a list an earlier attempt wrote when there are none now.
+func writeSkipped(runDir string, skipped []core.SkippedImage) error {
+	path := filepath.Join(runDir, rundir.SkippedFile)
+	if len(skipped) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return npy.WriteAtomic(path, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		if err := cw.Write(rundir.SkippedHeader); err != nil {
+			return err
+		}
+		for _, s := range skipped {
+			if err := cw.Write([]string{s.Split, s.Name, s.Reason}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
 }
 
 // galleryPerGroup is how many images a gallery shows in each group of a

@@ -6,9 +6,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -181,6 +183,27 @@ type scoreReport struct {
 	Pred   string `json:"pred"`
 }
 
+// MarshalJSON writes the metrics that are not numbers (no labelled
+// sample) as null, as metrics.json does.
+func (r scoreReport) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(rundir.Result{Scores: r.Scores, MajorityACC: r.MajorityACC, Silhouette: math.NaN()})
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"method", "selection", "split", "silhouette"} {
+		delete(m, k)
+	}
+	m["labels"], m["pred"] = r.Labels, r.Pred
+	if r.Head != nil {
+		m["head"] = *r.Head
+	}
+	return json.Marshal(m)
+}
+
 // scoreOptions are the flags of `clusterlab score`: each may be given at
 // most once (--pred exactly once).
 type scoreOptions struct {
@@ -190,7 +213,7 @@ type scoreOptions struct {
 
 // scoreUsage is the usage error of a score command line that does not
 // name its files once each.
-var scoreUsage = usageError{"score needs --pred FILE and --labels FILE (.npy int arrays or text, one integer per line); --head H picks a row of a run's assign_<split>.npy"}
+var scoreUsage = usageError{"score needs --pred FILE and --labels FILE (.npy int arrays or text, one integer per line); --head H picks a row of a run's assign_<split>.npy; or score RUN_DIR --labels [SPLIT=]FILE scores a finished run against labels that came later"}
 
 // cmdScore is `clusterlab score`: the metrics of any assignment.
 func cmdScore(o scoreOptions, stdout io.Writer) error {
@@ -233,15 +256,17 @@ func cmdScore(o scoreOptions, stdout io.Writer) error {
 	if len(y) != len(p) {
 		return fmt.Errorf("%w: %s has %d labels but %s has %d predictions", core.ErrInvalidInput, rep.Labels, len(y), predPath, len(p))
 	}
-	rep.Scores, err = metrics.Score(y, p)
+	rep.Scores, rep.MajorityACC, err = metrics.ScoreKnown(y, p)
 	if err != nil {
 		return core.InvalidInput(err)
 	}
-	rep.MajorityACC = metrics.MajorityACC(y, p)
 	if o.json {
 		return writeJSON(stdout, rep)
 	}
 	caption := fmt.Sprintf("%d samples, %d clusters used (sizes %d..%d)", rep.N, rep.ClustersUsed, rep.Smallest, rep.Largest)
+	if rep.Unlabelled > 0 {
+		caption += fmt.Sprintf("; %d samples without a label (-1) left out of the label metrics", rep.Unlabelled)
+	}
 	if rep.Head != nil {
 		caption += fmt.Sprintf(", head %d of %s", *rep.Head, predPath)
 	}

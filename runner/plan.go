@@ -442,6 +442,8 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 			p.clusters = p.classes
 		}
 		switch {
+		case p.clusters == 0 && p.classes == 0:
+			add(cfg.ErrorAt("clusters", "dataset %s has no labels, so the number of clusters cannot come from its classes; set clusters (e.g. --set clusters=10)", p.dsInfo.Name))
 		case p.clusters < 2:
 			add(cfg.ErrorAt("clusters", "need at least 2 clusters (dataset %s has %d classes); set clusters", p.dsInfo.Name, p.classes))
 		case p.clusters > p.trainN:

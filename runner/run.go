@@ -113,6 +113,10 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	seconds := map[string]float64{}
 	lap := func(name string, since time.Time) { seconds[name] = time.Since(since).Seconds() }
 
+	if sk := p.dsInfo.Skipped; len(sk) > 0 {
+		log.Logf("note: dataset %s left out %d file(s) that could not be read as images (first: %s: %s); %s lists them all",
+			p.dsInfo.Name, len(sk), sk[0].Name, sk[0].Reason, filepath.Join(p.runDir, rundir.SkippedFile))
+	}
 	t := time.Now()
 	data, err := embedStage(ctx, embedInput{Plan: p, Store: st, Log: log})
 	if err != nil {
@@ -148,8 +152,9 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 		return err
 	}
 
+	sc := newScorer(ctx, data, cfg.Seed)
 	bl, err := baselinesStage(ctx, baselinesInput{Backend: be.Backend, Train: train, Data: data, Clusters: p.clusters,
-		Seed: cfg.Seed, Options: baselineOptionsOf(cfg), RunDir: p.runDir, Log: log})
+		Seed: cfg.Seed, Options: baselineOptionsOf(cfg), RunDir: p.runDir, Scorer: sc, Log: log})
 	if err != nil {
 		return err
 	}
@@ -166,12 +171,13 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	}
 	lap("fit", t)
 
-	sc, err := scoreStage(scoreInput{Method: fit.Loss, Data: data, Assignments: fit.Result.Assignments, BestHead: fit.Result.BestHead})
+	scored, err := scoreStage(scoreInput{Method: fit.Loss, Data: data, Assignments: fit.Result.Assignments, BestHead: fit.Result.BestHead, Scorer: sc})
 	if err != nil {
 		return err
 	}
+	seconds["silhouette"] = sc.seconds
 
-	_, err = reportStage(ctx, reportInput{Plan: p, Data: data, Fit: fit, Results: append(bl.Results, sc.Results...),
+	_, err = reportStage(ctx, reportInput{Plan: p, Data: data, Fit: fit, Results: append(bl.Results, scored.Results...),
 		Seconds: seconds, Started: started, Record: rec, Stdout: stdout, Log: log})
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -174,6 +175,7 @@ type baselinesInput struct {
 	Seed     int64
 	Options  baselineOptions
 	RunDir   string // where kmeans_<split>.npy go
+	Scorer   *scorer
 	Log      trialLog
 }
 
@@ -219,7 +221,7 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 			if err := npy.WriteInt32(filepath.Join(in.RunDir, rundir.KMeansFile(name)), pred, len(pred)); err != nil {
 				return baselinesOutput{}, err
 			}
-			r, err := score("kmeans", "all", name, in.Data.Labels[name], pred)
+			r, err := in.Scorer.score("kmeans", "all", name, pred)
 			if err != nil {
 				return baselinesOutput{}, err
 			}
@@ -227,20 +229,38 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 		}
 		out.Seconds["kmeans"] = time.Since(t0).Seconds()
 	}
-	if test, ok := in.Data.Splits[core.SplitTest]; ok && opt.KNNClassifier {
+	test, hasTest := in.Data.Splits[core.SplitTest]
+	trainLabelled := labelled(in.Data.Labels[core.SplitTrain]) > 0
+	if hasTest && opt.KNNClassifier && !trainLabelled {
+		in.Log.Logf("note: k-NN classifier skipped: the train split has no labels to classify with")
+	}
+	if hasTest && opt.KNNClassifier && trainLabelled {
 		t0 := time.Now()
 		xt, _, err := npy.ReadFloat32(test.Embeddings)
 		if err != nil {
 			return baselinesOutput{}, err
 		}
-		pred, err := neighbours.Classify(ctx, in.Backend, x, in.Data.Labels[core.SplitTrain], in.Train.N, xt, test.N, d, opt.KNNClassifierK)
+		// Train samples without a label do not vote.
+		xl, yl, nl := x, in.Data.Labels[core.SplitTrain], in.Train.N
+		if m := labelled(yl); m < nl {
+			xl, yl, nl = make([]float32, 0, m*d), make([]int32, 0, m), m
+			for i, y := range in.Data.Labels[core.SplitTrain] {
+				if y >= 0 {
+					xl, yl = append(xl, x[i*d:(i+1)*d]...), append(yl, y)
+				}
+			}
+		}
+		pred, err := neighbours.Classify(ctx, in.Backend, xl, yl, nl, xt, test.N, d, min(opt.KNNClassifierK, nl))
 		if err != nil {
 			return baselinesOutput{}, fmt.Errorf("k-NN classifier: %w", err)
 		}
-		r, err := score("knn-classifier", fmt.Sprintf("k=%d", opt.KNNClassifierK), core.SplitTest, in.Data.Labels[core.SplitTest], pred)
+		sc, majority, err := metrics.ScoreKnown(toInts(in.Data.Labels[core.SplitTest]), toInts(pred))
 		if err != nil {
 			return baselinesOutput{}, err
 		}
+		// A classifier is not a clustering: no silhouette.
+		r := rundir.Result{Method: "knn-classifier", Selection: fmt.Sprintf("k=%d", opt.KNNClassifierK), Split: core.SplitTest,
+			Scores: sc, MajorityACC: majority, Silhouette: math.NaN()}
 		r.Supervised = true
 		out.Results = append(out.Results, r)
 		out.Seconds["knn_classifier"] = time.Since(t0).Seconds()
@@ -369,6 +389,7 @@ type scoreInput struct {
 	Data        embedded // the splits (their sizes) and labels
 	Assignments map[string]string
 	BestHead    int
+	Scorer      *scorer
 }
 
 // scoreOutput is one result per head and split ("head-<h>"), and the best
@@ -394,7 +415,7 @@ func scoreStage(in scoreInput) (scoreOutput, error) {
 			return scoreOutput{}, fmt.Errorf("assignments %s have shape %v, want [heads, %d]", path, shape, in.Data.Splits[name].N)
 		}
 		for h := 0; h < shape[0]; h++ {
-			r, err := score(in.Method, "head-"+strconv.Itoa(h), name, in.Data.Labels[name], a[h*shape[1]:(h+1)*shape[1]])
+			r, err := in.Scorer.score(in.Method, "head-"+strconv.Itoa(h), name, a[h*shape[1]:(h+1)*shape[1]])
 			if err != nil {
 				return scoreOutput{}, err
 			}
@@ -408,14 +429,15 @@ func scoreStage(in scoreInput) (scoreOutput, error) {
 	return out, nil
 }
 
-// score computes the metrics of one assignment.
-func score(method, selection, split string, labels []int32, pred []int32) (rundir.Result, error) {
-	y, p := toInts(labels), toInts(pred)
-	sc, err := metrics.Score(y, p)
-	if err != nil {
-		return rundir.Result{}, err
+// labelled counts the labels that are known (not negative).
+func labelled(labels []int32) int {
+	n := 0
+	for _, y := range labels {
+		if y >= 0 {
+			n++
+		}
 	}
-	return rundir.Result{Method: method, Selection: selection, Split: split, Scores: sc, MajorityACC: metrics.MajorityACC(y, p)}, nil
+	return n
 }
 
 // reportInput is what the report stage reads.
@@ -442,13 +464,18 @@ func reportStage(ctx context.Context, in reportInput) (rundir.Metrics, error) {
 	for k, v := range in.Seconds {
 		seconds[k] = v
 	}
+	if err := writeClustersCSV(runDir, in.Data, p.dsInfo.Classes, res.BestHead); err != nil {
+		return rundir.Metrics{}, err
+	}
 	// Galleries need the dataset's images again; pictures never fail a run.
 	tGal := time.Now()
 	// The gallery reads the dataset again with the options planning
 	// resolved (the section may hold options of other dataset plugins).
 	gcfg := *cfg
 	gcfg.Dataset = config.Section{Name: "dataset", Plugin: p.ds.plugin, SHA256: p.ds.sha256, Options: p.ds.resolved}
-	if err := writeGalleries(ctx, &gcfg, runDir, in.Data.Names, in.Data.Labels, res.BestHead, p.clusters, p.dsInfo.Classes, in.Log); err != nil {
+	if p.dsInfo.Channels == 0 {
+		in.Log.Logf("note: no galleries: dataset %s has no images (features only)", p.dsInfo.Name)
+	} else if err := writeGalleries(ctx, &gcfg, runDir, in.Data.Names, in.Data.Labels, res.BestHead, p.clusters, p.dsInfo.Classes, in.Log); err != nil {
 		if ctx.Err() != nil {
 			return rundir.Metrics{}, ctx.Err()
 		}

@@ -203,7 +203,7 @@ func TestBaselinesStage(t *testing.T) {
 			in := baselinesInput{
 				Backend: be, Train: trainFeatures{X: trainX, N: 200, D: d}, Data: data, Clusters: k, Seed: 5,
 				Options: baselineOptions{KMeans: true, KMeansNInit: 3, KMeansMaxIter: 100, KNNClassifier: true, KNNClassifierK: 5},
-				RunDir:  runDir,
+				RunDir:  runDir, Scorer: newScorer(context.Background(), data, 5),
 			}
 			in.Log, _ = bufferLog("")
 			out, err := baselinesStage(context.Background(), in)
@@ -215,6 +215,10 @@ func TestBaselinesStage(t *testing.T) {
 				got = append(got, fmt.Sprintf("%s/%s/%s/%v", r.Method, r.Selection, r.Split, r.Supervised))
 				if r.ACC < 0.99 {
 					t.Errorf("%s/%s on %s: ACC %.3f on separable blobs", r.Method, r.Selection, r.Split, r.ACC)
+				}
+				// Separable blobs have a high silhouette; a classifier none.
+				if sil := r.Silhouette; r.Supervised != math.IsNaN(sil) || (!r.Supervised && sil < 0.3) {
+					t.Errorf("%s/%s on %s: silhouette %v", r.Method, r.Selection, r.Split, sil)
 				}
 			}
 			if want := []string{"kmeans/all/train/false", "kmeans/all/test/false", "knn-classifier/k=5/test/true"}; !slices.Equal(got, want) {
@@ -259,7 +263,9 @@ func TestScoreStage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := scoreStage(scoreInput{Method: "temi", Data: data, Assignments: assign, BestHead: 0})
+	sc := newScorer(context.Background(), data, 0)
+	sc.silhouettes = false // no embeddings here
+	out, err := scoreStage(scoreInput{Method: "temi", Data: data, Assignments: assign, BestHead: 0, Scorer: sc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,17 +281,17 @@ func TestScoreStage(t *testing.T) {
 		t.Errorf("results\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// The best head is reported twice, under its number and as best-head.
-	out, _ = scoreStage(scoreInput{Method: "temi", Data: data, Assignments: assign, BestHead: 1})
+	out, _ = scoreStage(scoreInput{Method: "temi", Data: data, Assignments: assign, BestHead: 1, Scorer: sc})
 	if r := out.Results[2]; r.Selection != "best-head" || r.Split != "train" || r.ACC > 0.34 {
 		t.Errorf("best head 1: %+v", r)
 	}
 
 	// A split without assignments, or assignments of another length.
-	if _, err := scoreStage(scoreInput{Method: "temi", Data: data, Assignments: map[string]string{"train": assign["train"]}}); err == nil || !strings.Contains(err.Error(), "no assignments for split test") {
+	if _, err := scoreStage(scoreInput{Method: "temi", Data: data, Assignments: map[string]string{"train": assign["train"]}, Scorer: sc}); err == nil || !strings.Contains(err.Error(), "no assignments for split test") {
 		t.Errorf("missing split: %v", err)
 	}
 	data.Splits["test"] = splitData{N: 4}
-	if _, err := scoreStage(scoreInput{Method: "temi", Data: data, Assignments: assign}); err == nil || !strings.Contains(err.Error(), "want [heads, 4]") {
+	if _, err := scoreStage(scoreInput{Method: "temi", Data: data, Assignments: assign, Scorer: sc}); err == nil || !strings.Contains(err.Error(), "want [heads, 4]") {
 		t.Errorf("wrong length: %v", err)
 	}
 }
@@ -414,7 +420,7 @@ func TestFitStage(t *testing.T) {
 	}
 	// The trained assignments score: one result per head and split and the
 	// best head's again, better than chance.
-	sc, err := scoreStage(scoreInput{Method: fit.Loss, Data: data, Assignments: res.Assignments, BestHead: res.BestHead})
+	sc, err := scoreStage(scoreInput{Method: fit.Loss, Data: data, Assignments: res.Assignments, BestHead: res.BestHead, Scorer: newScorer(context.Background(), data, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +477,7 @@ func TestReportStage(t *testing.T) {
 	if err := writeReportInputs(p.runDir, p.dsInfo, data.Labels); err != nil {
 		t.Fatal(err)
 	}
-	sc, err := scoreStage(scoreInput{Method: "temi", Data: data, Assignments: res.Assignments, BestHead: 0})
+	sc, err := scoreStage(scoreInput{Method: "temi", Data: data, Assignments: res.Assignments, BestHead: 0, Scorer: newScorer(context.Background(), data, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

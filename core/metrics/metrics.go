@@ -20,6 +20,9 @@ type Scores struct {
 	Smallest     int     `json:"smallest_cluster"`
 	Largest      int     `json:"largest_cluster"`
 	N            int     `json:"n"`
+	// Unlabelled counts the samples without a label (negative), left out
+	// of the label metrics by ScoreKnown; Score counts none.
+	Unlabelled int `json:"unlabelled,omitempty"`
 }
 
 // Score computes all Scores of pred (cluster ids) against labels (true

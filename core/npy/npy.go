@@ -49,6 +49,9 @@ func (h Header) ItemSize() (int, error) {
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%w: dtype %q", ErrFormat, h.DType)
 	}
+	if h.DType[1] == 'U' { // n UTF-32 code units
+		return 4 * n, nil
+	}
 	return n, nil
 }
 

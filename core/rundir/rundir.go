@@ -44,7 +44,11 @@ const (
 	TablesText     = "tables.txt"
 	TablesMarkdown = "tables.md"
 	// DatasetFile is dataset.json (Dataset): the dataset's class names.
-	DatasetFile  = "dataset.json"
+	DatasetFile = "dataset.json"
+	// SkippedFile lists the files the dataset left out because they could
+	// not be read as images (its skip option), as CSV (SkippedHeader);
+	// absent when none were.
+	SkippedFile  = "skipped.csv"
 	MarkdownFile = "report.md"
 	HTMLFile     = "report.html"
 	LossPlot     = "plot_loss.png"
@@ -74,6 +78,19 @@ func KMeansFile(split string) string { return "kmeans_" + split + ".npy" }
 
 // LabelsFile is the [N] int32 ground truth of a split (-1: unknown).
 func LabelsFile(split string) string { return "labels_" + split + ".npy" }
+
+// ClustersFile is the spreadsheet view of a split's clustering: a CSV with
+// one row per sample (ClustersHeader), in the split's order.
+func ClustersFile(split string) string { return "clusters_" + split + ".csv" }
+
+// ClustersHeader is the header of ClustersFile: the sample's index in its
+// split, its name (the file, for image folders; empty when the dataset
+// names none), its class name (empty when unknown), the selected head's
+// cluster and that cluster's probability (empty when the loss gave none).
+var ClustersHeader = []string{"index", "name", "label", "cluster", "probability"}
+
+// SkippedHeader is the header of SkippedFile.
+var SkippedHeader = []string{"split", "name", "reason"}
 
 // SizesPlot, ConfusionPlot and GalleryFile are a split's pictures.
 func SizesPlot(split string) string     { return "plot_cluster_sizes_" + split + ".png" }
@@ -179,8 +196,20 @@ type Result struct {
 	// one), as the TEMI authors report over-clustering; ACC is always the
 	// one-to-one Hungarian matching.
 	MajorityACC float64 `json:"majority_acc"`
-	Supervised  bool    `json:"supervised,omitempty"` // uses labels (upper reference)
+	// Silhouette is the label-free quality of the assignment: scikit-learn's
+	// silhouette score (Euclidean) of the split's L2-normalised embeddings
+	// on a seeded sample of at most SilhouetteRows rows. NaN when it was
+	// not computed or is undefined (one cluster used).
+	Silhouette float64 `json:"silhouette"`
+	Supervised bool    `json:"supervised,omitempty"` // uses labels (upper reference)
 }
+
+// SilhouetteRows bounds the rows of a split the silhouette is computed on.
+const SilhouetteRows = 2000
+
+// Labelled reports whether the label metrics of r were computed: some
+// sample of its split had a label.
+func (r Result) Labelled() bool { return r.Unlabelled < r.N }
 
 // Metrics is metrics.json of a finished run.
 type Metrics struct {
@@ -205,6 +234,19 @@ type Metrics struct {
 	Results     []Result           `json:"results"`
 	Seconds     map[string]float64 `json:"seconds"`
 	Finished    time.Time          `json:"finished"`
+	// LabelsAdded records labels given after the run (`clusterlab score
+	// RUN_DIR --labels ... --save`): the label metrics of those splits
+	// are against them.
+	LabelsAdded []LabelsAdded `json:"labels_added,omitempty"`
+}
+
+// LabelsAdded is one labels file given after a run.
+type LabelsAdded struct {
+	Split    string    `json:"split"`
+	File     string    `json:"file"` // as given, made absolute
+	SHA256   string    `json:"sha256"`
+	Labelled int       `json:"labelled"` // samples of the split it labelled
+	Added    time.Time `json:"added"`
 }
 
 // Provenance says what produced a run's results: the clusterlab build,

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/clusterlab/clusterlab/core/rundir"
@@ -329,6 +330,10 @@ func (r *report) split(split string, best, k int, classes []string, name string)
 	case len(lshape) != 1 || lshape[0] != n:
 		return fmt.Errorf("report: %s has shape %v but %s has %d samples", lpath, lshape, rundir.AssignFile(split), n)
 	default:
+		if !slices.ContainsFunc(labels, func(l int32) bool { return l >= 0 }) {
+			r.note("No labels on the %s split: its confusion matrix is skipped.", split)
+			break
+		}
 		cm, err := newConfusion(assign, labels, k, len(classes))
 		if err != nil {
 			r.note("%s: %v; the %s confusion matrix is skipped.", rundir.LabelsFile(split), err, split)

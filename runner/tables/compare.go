@@ -11,7 +11,12 @@ import (
 	"github.com/clusterlab/clusterlab/core/rundir"
 )
 
-var metricNames = []string{"ACC", "NMI", "ARI", "AMI"}
+// metricNames are the compared metrics: the four label metrics, then the
+// label-free silhouette.
+var metricNames = []string{"ACC", "NMI", "ARI", "AMI", "silhouette"}
+
+// silhouetteMetric is the index of the silhouette in metricNames.
+const silhouetteMetric = 4
 
 func metricOf(r rundir.Result, i int) float64 {
 	switch i {
@@ -21,8 +26,20 @@ func metricOf(r rundir.Result, i int) float64 {
 		return r.NMI
 	case 2:
 		return r.ARI
+	case 3:
+		return r.AMI
 	}
-	return r.AMI
+	return r.Silhouette
+}
+
+// metricColumn is the column of metric i of split.
+func metricColumn(split string, i int) Column {
+	m := metricNames[i]
+	c := Column{Key: splitKey(split) + "_" + strings.ToLower(m), Title: split + " " + m, Kind: KindStat, Unit: UnitFraction}
+	if i == silhouetteMetric { // in [-1, 1], not a percentage
+		c.Unit, c.Decimals = "", 3
+	}
+	return c
 }
 
 // group is the trials of one variant.
@@ -31,7 +48,7 @@ type group struct {
 	variant map[string]any
 	runs    []rundir.Run
 	// Of the finished trials with a result on the split:
-	vals                  [4][]float64
+	vals                  [5][]float64
 	used, secs            []float64
 	clusters              int
 	bestHead, headMean    []float64
@@ -140,10 +157,9 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		{Key: "method", Title: "method", Kind: KindText, DataOnly: true},
 		{Key: "selection", Title: "selection", Kind: KindText, DataOnly: true},
 	}
-	sk := splitKey(split)
 	var fixedCols []Column
-	for _, m := range metricNames {
-		fixedCols = append(fixedCols, Column{Key: sk + "_" + strings.ToLower(m), Title: split + " " + m, Kind: KindStat, Unit: UnitFraction})
+	for i := range metricNames {
+		fixedCols = append(fixedCols, metricColumn(split, i))
 	}
 	fixedCols = append(fixedCols,
 		Column{Key: "n", Title: "n", Kind: KindInt, Unit: UnitCount},
@@ -202,7 +218,7 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		for range keys {
 			row = append(row, Missing())
 		}
-		var vals [4][]float64
+		var vals [5][]float64
 		var used []float64
 		for _, seed := range b.order {
 			r := b.seeds[seed]
@@ -272,7 +288,8 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 			break
 		}
 	}
-	head = append(head, "n = finished trials (seeds) the mean is over; failed and unfinished trials are in the status column and listed below.")
+	head = append(head, "n = finished trials (seeds) the mean is over; failed and unfinished trials are in the status column and listed below.",
+		"silhouette: label-free quality in [-1, 1], higher is better (scikit-learn's silhouette score, Euclidean, of the L2-normalised embeddings on a seeded sample of at most 2000 samples); its best row is the choice one can make without labels.")
 	t.Notes = append(append(head, notes...), inputsNotes(runs)...)
 
 	return []Table{t, compareHeads(groups, split)}, nil

@@ -99,10 +99,14 @@ func display(col Column, c Cell) string {
 	case KindPercent:
 		return pct(c.Value)
 	case KindStat:
-		if c.N < 2 || math.IsNaN(c.Std) {
-			return pct(c.Value)
+		show := pct
+		if col.Unit != UnitFraction {
+			show = func(v float64) string { return fixed(v, col.Decimals) }
 		}
-		return pct(c.Value) + " ± " + pct(c.Std)
+		if c.N < 2 || math.IsNaN(c.Std) {
+			return show(c.Value)
+		}
+		return show(c.Value) + " ± " + show(c.Std)
 	case KindRatio:
 		return fixed(c.Value, col.Decimals) + "/" + strconv.Itoa(c.Den)
 	case KindBool:

@@ -48,11 +48,11 @@ func Run(run rundir.Run, split string) ([]Table, error) {
 
 func runTable(run rundir.Run, splits []string) Table {
 	mf := *run.Metrics
-	over := mf.Clusters > mf.Classes
+	over := mf.Classes > 0 && mf.Clusters > mf.Classes
 	t := Table{
 		Name: "run",
-		Caption: fmt.Sprintf("%s: %s (best head chosen without labels) vs baselines, %d clusters, %d classes (metrics in %%)",
-			runName(run), mf.Loss, mf.Clusters, mf.Classes),
+		Caption: fmt.Sprintf("%s: %s (best head chosen without labels) vs baselines, %d clusters, %s (metrics in %%)",
+			runName(run), mf.Loss, mf.Clusters, classesText(mf.Classes)),
 		Columns: []Column{
 			{Key: "method", Title: "method", Kind: KindText},
 			{Key: "selection", Title: "selection", Kind: KindText},
@@ -69,9 +69,13 @@ func runTable(run rundir.Run, splits []string) Table {
 		if over {
 			t.Columns = append(t.Columns, Column{Key: k + "_majority_acc", Title: s + " majority ACC", Kind: KindPercent, Unit: UnitFraction})
 		}
+		t.Columns = append(t.Columns, silhouetteColumn(s))
 	}
 	t.Columns = append(t.Columns,
 		Column{Key: "clusters_used", Title: "clusters used", Kind: KindRatio, DenKey: "clusters", Unit: UnitCount},
+		Column{Key: "smallest_cluster", Title: "smallest", Kind: KindInt, Unit: UnitCount},
+		Column{Key: "largest_cluster", Title: "largest", Kind: KindInt, Unit: UnitCount},
+		Column{Key: "loss", Title: "loss", Kind: KindFloat, Decimals: 4},
 		Column{Key: "seconds", Title: "seconds", Kind: KindFloat, Decimals: 1, Unit: UnitSeconds})
 
 	type key struct{ method, sel string }
@@ -103,7 +107,7 @@ func runTable(run rundir.Run, splits []string) Table {
 			}
 		}
 		row := []Cell{Text(k.method), Text(k.sel), Text(role)}
-		used := Missing()
+		used, smallest, largest := Missing(), Missing(), Missing()
 		for _, s := range splits {
 			r, ok := byKey[k][s]
 			switch {
@@ -122,7 +126,21 @@ func runTable(run rundir.Run, splits []string) Table {
 				}
 			}
 			if ok && !r.Supervised {
+				row = append(row, Float(r.Silhouette))
 				used = Ratio(float64(r.ClustersUsed), mf.Clusters)
+				smallest, largest = Int(int64(r.Smallest)), Int(int64(r.Largest))
+			} else {
+				row = append(row, Missing())
+			}
+		}
+		loss := Missing()
+		if k.method == mf.Loss && mf.BestHead >= 0 && mf.BestHead < len(mf.HeadLosses) {
+			h := mf.BestHead
+			if strings.HasPrefix(k.sel, "head-") {
+				h, _ = strconv.Atoi(strings.TrimPrefix(k.sel, "head-"))
+			}
+			if h >= 0 && h < len(mf.HeadLosses) {
+				loss = Float(mf.HeadLosses[h])
 			}
 		}
 		secs := Missing()
@@ -133,14 +151,16 @@ func runTable(run rundir.Run, splits []string) Table {
 		if v, ok := mf.Seconds[name]; ok && name != "" {
 			secs = Float(v)
 		}
-		t.Rows = append(t.Rows, append(row, used, secs))
+		t.Rows = append(t.Rows, append(row, used, smallest, largest, loss, secs))
 	}
 	if over {
 		t.Notes = append(t.Notes, "More clusters than classes: ACC is the one-to-one matching (surplus clusters count as errors); majority ACC maps each cluster to its most frequent class, as the TEMI authors report over-clustering.")
 	}
 	if len(splits) > 1 {
-		t.Notes = append(t.Notes, fmt.Sprintf("clusters used: on the %s split.", splits[len(splits)-1]))
+		t.Notes = append(t.Notes, fmt.Sprintf("clusters used, smallest and largest cluster: on the %s split.", splits[len(splits)-1]))
 	}
+	t.Notes = append(t.Notes, labelNotes(mf.Results, splits)...)
+	t.Notes = append(t.Notes, silhouetteNote, "loss: the head's mean training loss in the last epoch (label-free; comparable between runs of the same loss only).")
 	if supervised {
 		t.Notes = append(t.Notes, "knn-classifier is supervised (train labels), an upper reference; its row shows ACC only.")
 	}
@@ -165,7 +185,8 @@ func headsTable(run rundir.Run, splits []string) Table {
 		k := snake(s)
 		t.Columns = append(t.Columns,
 			Column{Key: k + "_acc", Title: s + " ACC", Kind: KindPercent, Unit: UnitFraction},
-			Column{Key: k + "_nmi", Title: s + " NMI", Kind: KindPercent, Unit: UnitFraction})
+			Column{Key: k + "_nmi", Title: s + " NMI", Kind: KindPercent, Unit: UnitFraction},
+			silhouetteColumn(s))
 	}
 	t.Columns = append(t.Columns, Column{Key: "clusters_used", Title: "clusters used", Kind: KindRatio, DenKey: "clusters", Unit: UnitCount})
 	for h, loss := range mf.HeadLosses {
@@ -176,15 +197,59 @@ func headsTable(run rundir.Run, splits []string) Table {
 		for _, s := range splits {
 			r, ok := find(mf.Results, mf.Loss, "head-"+strconv.Itoa(h), s)
 			if !ok {
-				row = append(row, Missing(), Missing())
+				row = append(row, Missing(), Missing(), Missing())
 				continue
 			}
-			row = append(row, Percent(r.ACC), Percent(r.NMI))
+			row = append(row, Percent(r.ACC), Percent(r.NMI), Float(r.Silhouette))
 			used = Ratio(float64(r.ClustersUsed), mf.Clusters)
 		}
 		t.Rows = append(t.Rows, append(row, used))
 	}
+	t.Notes = append(t.Notes, labelNotes(mf.Results, splits)...)
 	return t
+}
+
+// classesText says how many classes a run's dataset has.
+func classesText(n int) string {
+	if n == 0 {
+		return "no classes (unlabelled)"
+	}
+	return fmt.Sprintf("%d classes", n)
+}
+
+// silhouetteColumn is the label-free quality column of a split.
+func silhouetteColumn(split string) Column {
+	return Column{Key: snake(split) + "_silhouette", Title: split + " silhouette", Kind: KindFloat, Decimals: 3}
+}
+
+// silhouetteNote says what the silhouette columns hold.
+const silhouetteNote = "silhouette: label-free quality in [-1, 1], higher is better: scikit-learn's silhouette score (Euclidean) of the L2-normalised embeddings, on the same seeded sample of at most 2000 samples of the split for every method."
+
+// labelNotes says which splits lack labels, wholly or in part.
+func labelNotes(rs []rundir.Result, splits []string) []string {
+	var none, some []string
+	for _, s := range splits {
+		for _, r := range rs {
+			if r.Split != s || r.Supervised || r.N == 0 {
+				continue
+			}
+			switch {
+			case r.Unlabelled == r.N:
+				none = append(none, s)
+			case r.Unlabelled > 0:
+				some = append(some, fmt.Sprintf("%s (%d of %d samples labelled)", s, r.N-r.Unlabelled, r.N))
+			}
+			break
+		}
+	}
+	var notes []string
+	if len(none) > 0 {
+		notes = append(notes, fmt.Sprintf("No labels on the %s split(s): ACC, NMI, ARI and AMI need labels and show -; the label-free columns (silhouette, clusters used, smallest, largest, loss) still compare. `clusterlab score RUN_DIR --labels FILE` scores the stored assignments once labels arrive.", strings.Join(none, ", ")))
+	}
+	if len(some) > 0 {
+		notes = append(notes, "Label metrics on the labelled samples only: "+strings.Join(some, ", ")+"; cluster sizes and the silhouette on every sample.")
+	}
+	return notes
 }
 
 // statusTable stands for a run that has no metrics.

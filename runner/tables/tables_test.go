@@ -27,6 +27,7 @@ func res(method, sel, split string, acc, nmi float64, used int) rundir.Result {
 	r := rundir.Result{Method: method, Selection: sel, Split: split, MajorityACC: acc + 0.01}
 	r.ACC, r.NMI, r.ARI, r.AMI = acc, nmi, nmi-0.1, nmi-0.01
 	r.ClustersUsed, r.N = used, 100
+	r.Silhouette = math.NaN() // as in runs written before it was computed
 	return r
 }
 
@@ -228,6 +229,7 @@ func TestCompareCSV(t *testing.T) {
 	want := "variant,role,method,selection,loss_beta," +
 		"test_acc_mean,test_acc_std,test_acc_n,test_nmi_mean,test_nmi_std,test_nmi_n," +
 		"test_ari_mean,test_ari_std,test_ari_n,test_ami_mean,test_ami_std,test_ami_n," +
+		"test_silhouette_mean,test_silhouette_std,test_silhouette_n," +
 		"n,clusters_used,clusters,fit_seconds,status,inputs"
 	if header != want {
 		t.Fatalf("csv header\n%s\nwant\n%s", header, want)
@@ -617,10 +619,83 @@ func TestRenderChecks(t *testing.T) {
 	if c := Percent(math.NaN()); c.Kind != KindMissing {
 		t.Errorf("NaN percent is %v", c.Kind)
 	}
-	if c := StatOf([]float64{0.5}); display(Column{}, c) != "50.0" {
-		t.Errorf("one value shows %q", display(Column{}, c))
+	if c := StatOf([]float64{0.5}); display(Column{Unit: UnitFraction}, c) != "50.0" {
+		t.Errorf("one value shows %q", display(Column{Unit: UnitFraction}, c))
+	}
+	if c := StatOf([]float64{0.25, 0.75}); display(Column{Decimals: 3}, c) != "0.500 ± 0.354" {
+		t.Errorf("a statistic that is no fraction shows %q", display(Column{Decimals: 3}, c))
 	}
 	if s := display(Column{Decimals: 1}, Ratio(9.5, 10)); s != "9.5/10" {
 		t.Errorf("ratio shows %q", s)
 	}
+}
+
+// TestRunUnlabelled: a run without labels shows "-" for the label metrics,
+// says why, and keeps the label-free columns.
+func TestRunUnlabelled(t *testing.T) {
+	r := finished("", nil, 0, 0, 0.7, 0.6)
+	r.Record.Sweep = nil
+	r.Metrics.Classes = 0
+	var keep []rundir.Result
+	for _, x := range r.Metrics.Results {
+		if x.Supervised {
+			continue // no labels: no k-NN classifier
+		}
+		x.ACC, x.NMI, x.ARI, x.AMI, x.MajorityACC = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		x.Unlabelled, x.Silhouette, x.Smallest, x.Largest = x.N, 0.25, 3, 17
+		keep = append(keep, x)
+	}
+	r.Metrics.Results = keep
+	ts, err := Run(r, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := ts[0]
+	row := run.Rows[0]
+	for _, k := range []string{"test_acc", "test_nmi", "test_ari", "test_ami"} {
+		if c := row[col(t, run, k)]; c.Kind != KindMissing {
+			t.Errorf("%s of an unlabelled run: %+v", k, c)
+		}
+	}
+	if _, ok := colIndex(run, "test_majority_acc"); ok {
+		t.Error("majority ACC column without classes")
+	}
+	if c := row[col(t, run, "test_silhouette")]; c.Value != 0.25 {
+		t.Errorf("silhouette %+v", c)
+	}
+	if c := row[col(t, run, "loss")]; c.Value != 0.4 {
+		t.Errorf("the selected head's loss %+v, want 0.4 (head 1)", c)
+	}
+	if c := row[col(t, run, "smallest_cluster")]; c.Int != 3 {
+		t.Errorf("smallest %+v", c)
+	}
+	notes := strings.Join(run.Notes, "\n")
+	if !strings.Contains(notes, "No labels on the train, test split(s)") || !strings.Contains(notes, "clusterlab score RUN_DIR --labels") {
+		t.Errorf("notes do not say the labels are missing:\n%s", notes)
+	}
+	out := render(t, "text", ts)
+	if !strings.Contains(out, "0.250") {
+		t.Errorf("text lacks the silhouette:\n%s", out)
+	}
+	// JSON: null metrics, which read back as NaN.
+	b, err := json.Marshal(keep[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"acc":null`) || !strings.Contains(string(b), `"silhouette":0.25`) || !strings.Contains(string(b), `"unlabelled":100`) {
+		t.Errorf("json %s", b)
+	}
+	var back rundir.Result
+	if err := json.Unmarshal(b, &back); err != nil || !math.IsNaN(back.ACC) || back.Silhouette != 0.25 || back.Labelled() {
+		t.Errorf("read back %+v (%v)", back, err)
+	}
+}
+
+func colIndex(t Table, key string) (int, bool) {
+	for i, c := range t.Columns {
+		if c.Key == key {
+			return i, true
+		}
+	}
+	return 0, false
 }
