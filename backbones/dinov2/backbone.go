@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/clusterlab/clusterlab/backbones/internal/imageprep"
 	"github.com/clusterlab/clusterlab/core"
 )
 
@@ -47,9 +48,10 @@ func (Backbone) Fit(ctx context.Context, req core.EmbedRequest, in core.BatchRea
 }
 
 // Embed implements core.Backbone: one EmbeddingBatch per image batch, in
-// order. The model session is created when the first batch gives the image
-// size; see pipeline.go for how reading, preprocessing, inference and
-// sending overlap.
+// order. The model session is created when the first images give the
+// model input size; later batches may hold images of other sizes as long
+// as they preprocess to that size (see stream.go). See pipeline.go for how
+// reading, preprocessing, inference and sending overlap.
 func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchReader, send func(core.EmbeddingBatch) error) error {
 	p, err := resolve(req.Options)
 	if err != nil {
@@ -59,23 +61,44 @@ func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchR
 	if err != nil {
 		return fmt.Errorf("dinov2: %w", err)
 	}
-	first, err := in.Next()
-	if errors.Is(err, io.EOF) {
+	st := newStream(p, req.Dataset)
+	// Read up to the first batch with images: their size fixes the model
+	// input size, and so the session.
+	var head []core.ImageBatch
+	var plan *imageprep.Plan
+	for plan == nil {
+		b, err := in.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("dinov2: read images: %w", err)
+		}
+		if err := st.check(b); err != nil {
+			return err
+		}
+		head = append(head, b)
+		if b.Count > 0 {
+			if plan, err = st.plan(b); err != nil {
+				return err
+			}
+		}
+	}
+	if plan == nil {
+		// No images: each empty batch gets its empty answer, no model runs.
+		for _, b := range head {
+			if err := send(core.EmbeddingBatch{Offset: b.Offset}); err != nil {
+				return err
+			}
+		}
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("dinov2: read images: %w", err)
-	}
-	plan, err := p.pre.Plan(first.Height, first.Width, first.Channels)
-	if err != nil {
-		return fmt.Errorf("dinov2: %w: images of %v: %w", core.ErrInvalidInput, geometryOf(first), err)
 	}
 	oh, ow := plan.OutputSize()
 	s, err := takeSession(m, p, oh, ow)
 	if err != nil {
 		return fmt.Errorf("dinov2: %w", err)
 	}
-	if err := s.embed(ctx, plan, first, in, send); err != nil {
+	if err := s.embed(ctx, st, head, in, send); err != nil {
 		s.destroy()
 		return err
 	}

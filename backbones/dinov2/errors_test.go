@@ -197,15 +197,3 @@ func TestCUDAWithoutGPUBuild(t *testing.T) {
 	}
 	plugintest.WantInvalid(t, "device cuda", err, "device cuda:0", "CUDA provider is not available", "GPU build of ONNX Runtime")
 }
-
-// TestMixedImageSizes: a stream must keep one image size.
-func TestMixedImageSizes(t *testing.T) {
-	rgb := readImages(t, "images_rgb32.npy")
-	gray := readImages(t, "images_gray28.npy")
-	r := rgb.reader(4)
-	g := gray.reader(3).List[0]
-	g.Offset = 8
-	r.List = append(r.List, g)
-	_, _, err := embedAll(context.Background(), Backbone{}, core.Options{optModel: testdataPath(t, "dinov2_tiny.onnx")}, r)
-	plugintest.WantInvalid(t, "mixed sizes", err, "batch at offset 8 has images of 28x28x1 (HxWxC), the first batch 32x32x3 (HxWxC)")
-}

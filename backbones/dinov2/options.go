@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/clusterlab/clusterlab/backbones/dinov2/preprocess"
+	"github.com/clusterlab/clusterlab/backbones/internal/imageprep"
 	"github.com/clusterlab/clusterlab/core"
 )
 
@@ -90,14 +90,14 @@ func schema() []core.Option {
 		},
 		{
 			Name: optCenterCrop, Type: core.TypeInt, Default: 0, Min: core.Bound(0),
-			Help: "after resizing, cut a square of this size from the centre (torchvision CenterCrop); 0 = no crop (non-square images then need a model with a dynamic input size)",
+			Help: "after resizing, cut a square of this size from the centre (torchvision CenterCrop, zero-padding a smaller image); 0 = no crop, for images that all resize to the one size the model takes (squares, for a 224x224 model); images of different shapes, such as a folder of photos, need a crop: resize 256 with center_crop 224 is DINOv2's evaluation transform",
 		},
 		{
-			Name: optMean, Type: core.TypeString, Default: floats3(preprocess.ImageNetMean),
+			Name: optMean, Type: core.TypeString, Default: floats3(imageprep.ImageNetMean),
 			Help: "per-channel (R,G,B) mean subtracted after scaling pixels to [0,1] (torchvision Normalize), three comma-separated numbers",
 		},
 		{
-			Name: optStd, Type: core.TypeString, Default: floats3(preprocess.ImageNetStd),
+			Name: optStd, Type: core.TypeString, Default: floats3(imageprep.ImageNetStd),
 			Help: "per-channel (R,G,B) standard deviation divided by after subtracting mean, three comma-separated non-zero numbers",
 		},
 		{
@@ -132,7 +132,7 @@ type params struct {
 	outputHasCls            bool
 	registers, patchSize    int
 	pooling                 string
-	pre                     preprocess.Config
+	pre                     imageprep.Config
 	batchSize, threads      int
 	cudaDevice              int    // -1: CPU
 	canonicalWithoutRuntime string // identity-relevant options as canonical JSON
@@ -186,7 +186,7 @@ func resolve(opts core.Options) (params, error) {
 	if p.pooling != poolPatchMean && !p.outputHasCls && p.clsOut == "" {
 		return params{}, &core.OptionError{Key: optClsOutput, Msg: fmt.Sprintf("pooling %q needs the CLS token, but output_has_cls is false: set cls_output to the model output holding it, or use pooling: %s", p.pooling, poolPatchMean)}
 	}
-	p.pre = preprocess.Config{Resize: x.Resize, CenterCrop: x.CenterCrop}
+	p.pre = imageprep.Config{Resize: x.Resize, CenterCrop: x.CenterCrop}
 	if p.pre.Mean, err = parseFloats3(x.Mean); err != nil {
 		return params{}, &core.OptionError{Key: optMean, Msg: err.Error()}
 	}
@@ -228,7 +228,7 @@ func parseFloats3(s string) ([3]float32, error) {
 	var out [3]float32
 	parts := strings.Split(s, ",")
 	if len(parts) != 3 {
-		return out, fmt.Errorf("want three comma-separated numbers (R,G,B), e.g. %q, got %q", floats3(preprocess.ImageNetMean), s)
+		return out, fmt.Errorf("want three comma-separated numbers (R,G,B), e.g. %q, got %q", floats3(imageprep.ImageNetMean), s)
 	}
 	for i, part := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(part), 32)

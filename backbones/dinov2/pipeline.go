@@ -9,7 +9,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	"github.com/clusterlab/clusterlab/backbones/dinov2/preprocess"
+	"github.com/clusterlab/clusterlab/backbones/internal/imageprep"
 	"github.com/clusterlab/clusterlab/core"
 )
 
@@ -18,73 +18,76 @@ import (
 //	reader      in.Next; cuts the stream of images into model batches of
 //	            exactly session.batch images (an input batch may be split
 //	            over model batches or a model batch gather several input
-//	            batches), each bound to a free input tensor of the ring
-//	preprocess  resizes and normalises a model batch into its tensor, the
-//	            images spread over GOMAXPROCS goroutines
+//	            batches, of different sizes), each bound to a free input
+//	            tensor of the ring, and hands them to preprocessing in
+//	            chunks
+//	preprocess  resizes and normalises each chunk into its part of the
+//	            tensor, every image with the plan of its own input size,
+//	            the images spread over GOMAXPROCS goroutines
 //	inference   runs the model, pools, hands the tensor back to the ring
 //	emitter     (the caller's goroutine) regroups the embeddings by input
 //	            batch and calls send, so transport overlaps the rest
 //
 // Preprocessing of batch k+1 thus overlaps inference of batch k. The ring
-// of ringSize tensors bounds the memory and the read-ahead.
+// of ringSize tensors bounds the tensor memory and the read-ahead; the
+// pixels waiting for preprocessing are bounded too: a model batch goes to
+// preprocessing as soon as it is full, or in chunks of about chunkBytes
+// when its images are large (a model batch of 32 photos of 12 megapixels
+// would otherwise hold over a gigabyte of pixels).
+
+// chunkBytes is the amount of input pixels after which the reader hands
+// the part of a model batch it has gathered to preprocessing. Small images
+// never reach it: a model batch is then one chunk.
+var chunkBytes = 64 << 20 // a variable for the test of chunked batches
 
 // segment is a run of images of one input batch inside a model batch.
 type segment struct {
-	pixels []uint8 // n images, HWC
-	n, at  int     // count, and position of the first in the model batch
+	plan   *imageprep.Plan // for the images' size
+	pixels []uint8         // n images, HWC
+	n, at  int             // count, and position of the first in the model batch
 }
 
 // job is one model batch.
 type job struct {
-	in   *ort.Tensor[float32]
-	n    int // real images; the rest of the tensor is padding
+	in *ort.Tensor[float32]
+	n  int // real images; the rest of the tensor is padding
+}
+
+// chunk is the part of a model batch handed to preprocessing at once; the
+// last chunk of a job sends it on to inference.
+type chunk struct {
+	j    *job
 	segs []segment
+	last bool
 }
 
 // span is an input batch, in stream order.
 type span struct{ offset, count int }
 
-// geometry is the shape of every image of the stream.
-type geometry struct{ h, w, c int }
-
-func (g geometry) String() string { return fmt.Sprintf("%dx%dx%d (HxWxC)", g.h, g.w, g.c) }
-
-func geometryOf(b core.ImageBatch) geometry { return geometry{b.Height, b.Width, b.Channels} }
-
-func (g geometry) check(b core.ImageBatch, first geometry) error {
-	if got := geometryOf(b); got != first {
-		return invalid("batch at offset %d has images of %v, the first batch %v; a stream's images must all have one size", b.Offset, got, first)
-	}
-	if b.Count < 0 || len(b.Pixels) != b.Count*g.h*g.w*g.c {
-		return invalid("batch at offset %d: %d pixel values for %d images of %v (want %d)", b.Offset, len(b.Pixels), b.Count, g, b.Count*g.h*g.w*g.c)
-	}
-	return nil
-}
-
-// embed runs the pipeline over first and the rest of in.
-func (s *session) embed(ctx context.Context, plan *preprocess.Plan, first core.ImageBatch, in core.BatchReader, send func(core.EmbeddingBatch) error) error {
+// embed runs the pipeline over head (batches already read and checked by
+// Embed) and the rest of in.
+func (s *session) embed(ctx context.Context, st *stream, head []core.ImageBatch, in core.BatchReader, send func(core.EmbeddingBatch) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// A cancelled context also stops a model run in progress.
 	stopRun := context.AfterFunc(ctx, func() { _ = s.runOpts.Terminate() })
 	defer stopRun()
 
-	geom := geometryOf(first)
 	free := make(chan *ort.Tensor[float32], len(s.ring))
 	for _, t := range s.ring {
 		free <- t
 	}
 	spans := make(chan span, 64)
-	toPre := make(chan *job, 1)
+	toPre := make(chan *chunk, 1)
 	toRun := make(chan *job, 1)
 	results := make(chan []float32, 4)
 
 	// The reader may be blocked in in.Next when the pipeline stops early;
 	// it touches no tensor data, so it is left to finish on its own (the
 	// caller cancels what in depends on) and not waited for.
-	go s.read(ctx, cancel, geom, first, in, free, spans, toPre)
+	go s.read(ctx, cancel, st, head, in, free, spans, toPre)
 	var wg sync.WaitGroup
-	wg.Go(func() { s.preprocess(ctx, cancel, plan, toPre, toRun) })
+	wg.Go(func() { s.preprocess(ctx, cancel, toPre, toRun) })
 	wg.Go(func() { s.infer(ctx, cancel, toRun, free, results) })
 	defer wg.Wait() // before the caller frees the tensors
 
@@ -139,45 +142,81 @@ func (s *session) embed(ctx context.Context, plan *preprocess.Plan, first core.I
 	return nil
 }
 
-func (s *session) read(ctx context.Context, fail context.CancelCauseFunc, geom geometry, b core.ImageBatch, in core.BatchReader,
-	free <-chan *ort.Tensor[float32], spans chan<- span, toPre chan<- *job) {
+func (s *session) read(ctx context.Context, fail context.CancelCauseFunc, st *stream, head []core.ImageBatch, in core.BatchReader,
+	free <-chan *ort.Tensor[float32], spans chan<- span, toPre chan<- *chunk) {
 	defer close(toPre)
 	defer close(spans)
-	imgLen := geom.h * geom.w * geom.c
 	var cur *job
-	for {
-		if err := geom.check(b, geom); err != nil {
-			fail(fmt.Errorf("dinov2: %w", err))
-			return
+	var segs []segment
+	held := 0 // pixel bytes in segs
+	// hand passes the gathered segments of cur on; the last chunk of a
+	// job completes it.
+	hand := func(last bool) bool {
+		select {
+		case toPre <- &chunk{j: cur, segs: segs, last: last}:
+		case <-ctx.Done():
+			return false
+		}
+		segs, held = nil, 0
+		if last {
+			cur = nil
+		}
+		return true
+	}
+	// add cuts one batch into segments of model batches.
+	add := func(b core.ImageBatch) bool {
+		if err := st.check(b); err != nil {
+			fail(err)
+			return false
+		}
+		var plan *imageprep.Plan
+		if b.Count > 0 {
+			var err error
+			if plan, err = st.plan(b); err != nil {
+				fail(err)
+				return false
+			}
 		}
 		select {
 		case spans <- span{b.Offset, b.Count}:
 		case <-ctx.Done():
-			return
+			return false
 		}
+		imgLen := b.Height * b.Width * b.Channels
 		for i := 0; i < b.Count; {
 			if cur == nil {
 				select {
 				case t := <-free:
 					cur = &job{in: t}
 				case <-ctx.Done():
-					return
+					return false
 				}
 			}
 			k := min(s.batch-cur.n, b.Count-i)
-			cur.segs = append(cur.segs, segment{pixels: b.Pixels[i*imgLen : (i+k)*imgLen], n: k, at: cur.n})
+			segs = append(segs, segment{plan: plan, pixels: b.Pixels[i*imgLen : (i+k)*imgLen], n: k, at: cur.n})
+			held += k * imgLen
 			cur.n += k
 			i += k
-			if cur.n == s.batch {
-				select {
-				case toPre <- cur:
-				case <-ctx.Done():
-					return
+			switch {
+			case cur.n == s.batch:
+				if !hand(true) {
+					return false
 				}
-				cur = nil
+			case held >= chunkBytes:
+				if !hand(false) {
+					return false
+				}
 			}
 		}
-		next, err := in.Next()
+		return true
+	}
+	for _, b := range head {
+		if !add(b) {
+			return
+		}
+	}
+	for {
+		b, err := in.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -185,40 +224,44 @@ func (s *session) read(ctx context.Context, fail context.CancelCauseFunc, geom g
 			fail(fmt.Errorf("dinov2: read images: %w", err))
 			return
 		}
-		b = next
+		if !add(b) {
+			return
+		}
 	}
 	if cur != nil {
-		select {
-		case toPre <- cur:
-		case <-ctx.Done():
-		}
+		hand(true)
 	}
 }
 
-func (s *session) preprocess(ctx context.Context, fail context.CancelCauseFunc, plan *preprocess.Plan, toPre <-chan *job, toRun chan<- *job) {
+func (s *session) preprocess(ctx context.Context, fail context.CancelCauseFunc, toPre <-chan *chunk, toRun chan<- *job) {
 	defer close(toRun)
-	tl := plan.TensorLen()
+	tl := 3 * s.h * s.w // every plan of the stream makes tensors of this size
 	for {
-		var j *job
+		var c *chunk
 		select {
 		case v, ok := <-toPre:
 			if !ok {
 				return
 			}
-			j = v
+			c = v
 		case <-ctx.Done():
 			return
 		}
-		data := j.in.GetData()
-		for _, sg := range j.segs {
-			if err := plan.Batch(ctx, sg.pixels, sg.n, data[sg.at*tl:(sg.at+sg.n)*tl], 0); err != nil {
-				fail(fmt.Errorf("dinov2: preprocess: %w", err))
-				return
-			}
+		data := c.j.in.GetData()
+		works := make([]imageprep.Work, 0, len(c.segs))
+		for _, sg := range c.segs {
+			works = append(works, imageprep.Work{Plan: sg.plan, Pixels: sg.pixels, N: sg.n, Dst: data[sg.at*tl : (sg.at+sg.n)*tl]})
 		}
-		clear(data[j.n*tl:]) // padding of the last batch
+		if err := imageprep.Run(ctx, works, 0); err != nil {
+			fail(fmt.Errorf("dinov2: preprocess: %w", err))
+			return
+		}
+		if !c.last {
+			continue
+		}
+		clear(data[c.j.n*tl:]) // padding of the last batch
 		select {
-		case toRun <- j:
+		case toRun <- c.j:
 		case <-ctx.Done():
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/clusterlab/clusterlab/backbones/internal/imageprep"
 	"github.com/clusterlab/clusterlab/core"
 )
 
@@ -22,7 +23,13 @@ const (
 	optStandardize   = "standardize"
 	optPCAFitSamples = "pca_fit_samples"
 	optWhiten        = "whiten"
+	optResize        = "resize"
+	optInterpolation = "interpolation"
+	optCenterCrop    = "center_crop"
 )
+
+// defaultInterpolation is torchvision Resize's default filter.
+const defaultInterpolation = "bilinear"
 
 // subsetSeed seeds the choice of the pca_fit_samples images. It is fixed so
 // that the options alone (with the dataset) determine the fitted state.
@@ -53,6 +60,21 @@ func schema() []core.Option {
 			Name: optWhiten, Type: core.TypeBool, Default: false,
 			Help: "divide each principal component by the square root of its eigenvalue, giving unit variance on the fit images (needs pca_dims > 0)",
 		},
+		// The resize options have no default, so that a config without
+		// them resolves to the options it always did (the runner's trial
+		// identity hashes the resolved options); unset means 0 / bilinear.
+		{
+			Name: optResize, Type: core.TypeInt, Optional: true, Min: core.Bound(0),
+			Help: "before flattening, resize the smaller image edge to this many pixels, the longer one keeping the aspect ratio, exactly as torchvision Resize(resize, interpolation) on a PIL image (Pillow's fixed-point resampling of uint8 images); unset or 0 = keep the size",
+		},
+		{
+			Name: optInterpolation, Type: core.TypeString, Optional: true, Choices: imageprep.Filters(),
+			Help: "filter of resize: bilinear (PIL.Image.BILINEAR, torchvision's default), bicubic (PIL.Image.BICUBIC) or nearest (PIL.Image.NEAREST); unset = bilinear; needs resize > 0",
+		},
+		{
+			Name: optCenterCrop, Type: core.TypeInt, Optional: true, Min: core.Bound(0),
+			Help: "after resizing, cut a square of this many pixels from the centre, exactly as torchvision CenterCrop (offset round((size - crop) / 2), zero padding where the image is smaller); unset or 0 = no crop; images of different sizes (a folder of photos) need it to become vectors of one length",
+		},
 	}
 }
 
@@ -70,15 +92,21 @@ func description() core.Description {
 type params struct {
 	pcaDims, fitSamples int
 	standardize, whiten bool
-	canonical           string // resolved options as canonical JSON
+	// prep is the resize and crop; reshapes says whether there is one.
+	prep      imageprep.Config
+	reshapes  bool
+	canonical string // identity-relevant options as canonical JSON
 }
 
 // options are the backbone's options as given (core.Decode fills them).
 type options struct {
-	PCADims       int  `option:"pca_dims"`
-	PCAFitSamples int  `option:"pca_fit_samples"`
-	Standardize   bool `option:"standardize"`
-	Whiten        bool `option:"whiten"`
+	PCADims       int     `option:"pca_dims"`
+	PCAFitSamples int     `option:"pca_fit_samples"`
+	Standardize   bool    `option:"standardize"`
+	Whiten        bool    `option:"whiten"`
+	Resize        *int    `option:"resize"`
+	Interpolation *string `option:"interpolation"`
+	CenterCrop    *int    `option:"center_crop"`
 }
 
 func resolve(opts core.Options) (params, error) {
@@ -90,8 +118,41 @@ func resolve(opts core.Options) (params, error) {
 	p := params{
 		pcaDims: o.PCADims, fitSamples: o.PCAFitSamples,
 		standardize: o.Standardize, whiten: o.Whiten,
-		canonical: resolved.Canonical(),
 	}
+	interp := defaultInterpolation
+	if o.Interpolation != nil {
+		interp = *o.Interpolation
+	}
+	if p.prep.Filter, err = imageprep.ParseFilter(interp); err != nil {
+		return params{}, &core.OptionError{Key: optInterpolation, Msg: err.Error()}
+	}
+	if o.Resize != nil {
+		p.prep.Resize = *o.Resize
+	}
+	if o.CenterCrop != nil {
+		p.prep.CenterCrop = *o.CenterCrop
+	}
+	if p.prep.Resize == 0 && interp != defaultInterpolation {
+		return params{}, &core.OptionError{Key: optInterpolation, Msg: fmt.Sprintf("%q only affects resize; set resize > 0 or leave interpolation unset", interp)}
+	}
+	p.reshapes = p.prep.Resize > 0 || p.prep.CenterCrop > 0
+	// The identity (and the fitted state) name the resize options only
+	// when they do something, so that every config without them keeps the
+	// identity, cache entries and fitted states it had before they existed.
+	id := make(core.Options, len(resolved))
+	for k, v := range resolved {
+		id[k] = v
+	}
+	delete(id, optResize)
+	delete(id, optInterpolation)
+	delete(id, optCenterCrop)
+	if p.prep.Resize > 0 {
+		id[optResize], id[optInterpolation] = int64(p.prep.Resize), p.prep.Filter.String()
+	}
+	if p.prep.CenterCrop > 0 {
+		id[optCenterCrop] = int64(p.prep.CenterCrop)
+	}
+	p.canonical = id.Canonical()
 	if p.pcaDims == 0 {
 		if p.whiten {
 			return params{}, &core.OptionError{Key: optWhiten, Msg: "whitening divides principal components by their eigenvalues; set pca_dims > 0 or whiten: false"}
@@ -144,7 +205,11 @@ func (Backbone) Fit(ctx context.Context, req core.EmbedRequest, in core.BatchRea
 	if req.StateDir == "" {
 		return errors.New("pixels: Fit needs a state directory (EmbedRequest.StateDir) to write its fitted state to")
 	}
-	imgs, err := readImages(ctx, in, req.Dataset)
+	pr, err := newPrep(p, req.Dataset)
+	if err != nil {
+		return err
+	}
+	imgs, err := readImages(ctx, in, pr, req.Dataset)
 	if err != nil {
 		return fmt.Errorf("pixels: read the train split: %w", err)
 	}
@@ -161,16 +226,18 @@ func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchR
 	if err != nil {
 		return err
 	}
+	pr, err := newPrep(p, req.Dataset)
+	if err != nil {
+		return err
+	}
 	var t *transform
-	var geom geometry
 	if p.needsFit() {
 		st, err := loadState(req.StateDir, p)
 		if err != nil {
 			return err
 		}
-		t, geom = st.transform(), st.geometry()
-	} else if req.Dataset.Height > 0 {
-		geom = geometry{req.Dataset.Height, req.Dataset.Width, req.Dataset.Channels}
+		t = st.transform()
+		pr.expectState(st.geometry())
 	}
 	var buf []float32
 	for {
@@ -184,19 +251,9 @@ func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchR
 		if err != nil {
 			return fmt.Errorf("pixels: read images: %w", err)
 		}
-		g := geometry{b.Height, b.Width, b.Channels}
-		if err := g.check(b); err != nil {
+		px, g, err := pr.apply(ctx, b)
+		if err != nil {
 			return fmt.Errorf("pixels: %w", err)
-		}
-		if geom == (geometry{}) {
-			geom = g
-		}
-		if g != geom {
-			what := "the first batch"
-			if p.needsFit() {
-				what = "the fitted state"
-			}
-			return fmt.Errorf("pixels: batch at offset %d has images of %v, %s has %v", b.Offset, g, what, geom)
 		}
 		if t == nil {
 			t = &transform{inDim: g.dim(), outDim: g.dim()}
@@ -205,7 +262,7 @@ func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchR
 		if t.proj != nil && len(buf) < b.Count*t.inDim {
 			buf = make([]float32, b.Count*t.inDim)
 		}
-		t.apply(b.Pixels, b.Count, out, buf)
+		t.apply(px, b.Count, out, buf)
 		if err := send(core.EmbeddingBatch{Offset: b.Offset, Count: b.Count, Dim: t.outDim, Values: out}); err != nil {
 			return err
 		}
@@ -236,14 +293,13 @@ type images struct {
 	px []uint8 // n x dim
 }
 
-// readImages reads a split to the end, checking that batches are
-// consecutive and of one geometry (the dataset's, when info gives it).
-func readImages(ctx context.Context, in core.BatchReader, info core.DatasetInfo) (images, error) {
+// readImages reads a split to the end, prepared by pr (which checks that
+// they have one geometry), and checks that batches are consecutive.
+func readImages(ctx context.Context, in core.BatchReader, pr *prep, info core.DatasetInfo) (images, error) {
 	var im images
-	if info.Height > 0 {
-		im.geometry = geometry{info.Height, info.Width, info.Channels}
+	if pr.want != (geometry{}) {
 		if s, ok := info.Split(core.SplitTrain); ok {
-			im.px = make([]uint8, 0, s.Count*im.dim())
+			im.px = make([]uint8, 0, s.Count*pr.want.dim())
 		}
 	}
 	for {
@@ -257,20 +313,15 @@ func readImages(ctx context.Context, in core.BatchReader, info core.DatasetInfo)
 		if err != nil {
 			return images{}, err
 		}
-		g := geometry{b.Height, b.Width, b.Channels}
-		if err := g.check(b); err != nil {
+		px, g, err := pr.apply(ctx, b)
+		if err != nil {
 			return images{}, err
 		}
-		if im.geometry == (geometry{}) {
-			im.geometry = g
-		}
-		if g != im.geometry {
-			return images{}, fmt.Errorf("batch at offset %d has images of %v, expected %v", b.Offset, g, im.geometry)
-		}
+		im.geometry = g
 		if b.Offset != im.n {
 			return images{}, fmt.Errorf("batch at offset %d follows %d images; batches must be consecutive", b.Offset, im.n)
 		}
-		im.px = append(im.px, b.Pixels...)
+		im.px = append(im.px, px...)
 		im.n += b.Count
 	}
 	if im.n == 0 {

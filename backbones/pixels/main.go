@@ -9,6 +9,15 @@
 // the train split first; the fitted state is a set of .npy files and a
 // state.json in the state directory (see state.go), and the exact
 // computation is documented in pca.go and fit.
+//
+// Before flattening, resize (int, unset = keep), interpolation (bilinear,
+// bicubic or nearest; unset = bilinear) and center_crop (int, unset = none)
+// resize and crop each image exactly as torchvision's Resize and
+// CenterCrop do to a PIL image (package backbones/internal/imageprep,
+// bit for bit with Pillow 9.4). Images of different sizes, such as a folder
+// of photos, need them: every image must give as many values (see prep.go).
+// They enter the identity only when set, so configs without them keep
+// their identity and cached embeddings.
 package main
 
 import "github.com/clusterlab/clusterlab/plugins"

@@ -8,8 +8,18 @@ python3-torchvision 0.14, python3-pil):
 
     /usr/bin/python3 backbones/dinov2/testdata/make_fixtures.py
 
-It rewrites everything in backbones/dinov2/testdata/ except itself and is
-deterministic given those library versions.
+It rewrites everything in backbones/dinov2/testdata/ except itself and
+the mixed-size fixtures below, and is deterministic given those library
+versions.
+
+    /usr/bin/python3 backbones/dinov2/testdata/make_fixtures.py --mixed
+
+writes only the mixed-size fixtures (fixtures_mixed.json, images_mixed_*.npy,
+ref_mixed_*.npy): streams whose input batches change size from one to the
+next, as a folder of photos gives them, with the references of the
+PyTorch + torchvision + PIL pipeline applied image by image. It rebuilds
+dinov2_tiny from its seed and first checks that it reproduces the stored
+references, so the existing files stay as they are.
 
 The model is the architecture of facebookresearch/dinov2
 (dinov2/models/vision_transformer.py DinoVisionTransformer, dinov2/layers
@@ -541,5 +551,118 @@ def main():
         print(k, json.dumps(s, indent=None))
 
 
+# ---------------------------------------------------------------- mixed sizes
+
+# Streams of images of several sizes, cut into input batches that change
+# size: (name, model, plugin options, preprocessing, batches). A batch is
+# (images file, first index, count).
+MIXED_SIZES = {"40x56": 3, "64x48": 3, "33x33": 2, "300x260": 1, "48x48": 2}
+MIXED_CASES = [
+    # DINOv2's evaluation transform: any shape gives 224x224.
+    ("crop", "dinov2_tiny", {"resize": 256, "center_crop": 224},
+     dict(resize=256, crop=224, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+     [("40x56", 0, 2), ("64x48", 0, 1), ("33x33", 0, 2), ("64x48", 1, 2), ("300x260", 0, 1),
+      ("40x56", 2, 1), ("33x33", 0, 1)]),
+    # Squares of two sizes need no crop: both resize to 224x224.
+    ("square", "dinov2_tiny", {},
+     dict(resize=224, crop=0, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+     [("rgb32", 0, 2), ("48x48", 0, 2), ("rgb32", 2, 1)]),
+]
+
+
+def make_mixed_images():
+    """Scenes as make_images draws them, from their own random state, one
+    array per size."""
+    rs = np.random.RandomState(5678)
+
+    def scene(h, w, c):
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+        img = np.zeros((h, w, c))
+        for ch in range(c):
+            a, b, ph = rs.uniform(-1, 1), rs.uniform(-1, 1), rs.uniform(0, 6.3)
+            img[..., ch] = 128 + 90 * np.sin(a * xx / 3 + b * yy / 4 + ph)
+        for _ in range(3):
+            y0, x0 = rs.randint(0, h - 4), rs.randint(0, w - 4)
+            y1, x1 = y0 + rs.randint(3, h // 2), x0 + rs.randint(3, w // 2)
+            img[y0:y1, x0:x1] = rs.choice([0, 255, rs.uniform(0, 255)], size=c)
+        img += rs.normal(0, 12, img.shape)
+        return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+    out = {}
+    for size, n in MIXED_SIZES.items():
+        h, w = map(int, size.split("x"))
+        out[size] = np.stack([scene(h, w, 3) for _ in range(n)])
+    return out
+
+
+def mixed_main():
+    torch.set_num_threads(2)
+    spec = MODELS["dinov2_tiny"]
+    m = DinoVisionTransformer(**spec["arch"])
+    randomize(m, spec["seed"])
+    # The rebuilt model must be the one the stored references and ONNX
+    # file come from.
+    rgb32 = np.load(os.path.join(HERE, "images_rgb32.npy"))
+    if not np.array_equal(rgb32, make_images()["rgb32"]):
+        sys.exit("make_images no longer gives images_rgb32.npy")
+    tf = transform(224, 0, IMAGENET_MEAN, IMAGENET_STD)
+    with torch.no_grad():
+        f = m.forward_features(torch.stack([tf(to_pil(im)) for im in rgb32]))
+    stored = np.load(os.path.join(HERE, "ref_dinov2_tiny_rgb32_cls.npy"))
+    if not np.allclose(pool(f, "cls").numpy(), stored, atol=1e-6, rtol=0):
+        sys.exit("the rebuilt dinov2_tiny does not reproduce ref_dinov2_tiny_rgb32_cls.npy")
+
+    images = make_mixed_images()
+    files = {size: f"images_mixed_{size}.npy" for size in images}
+    files["rgb32"] = "images_rgb32.npy"
+    pool_of = {**images, "rgb32": rgb32}
+    cases, checks, refs = [], {}, {}
+    for name, model_name, opts, pre, batches in MIXED_CASES:
+        tf = transform(pre["resize"], pre["crop"], pre["mean"], pre["std"])
+        # Image by image, as a DataLoader over an ImageFolder does.
+        stream = [pool_of[size][i] for size, lo, n in batches for i in range(lo, lo + n)]
+        x = torch.stack([tf(to_pil(im)) for im in stream])
+        with torch.no_grad():
+            f = m.forward_features(x)
+        # What a plugin that ignored resize (224 instead of 256) would give:
+        # the fixture must tell them apart.
+        if pre["crop"]:
+            wrong = transform(224, pre["crop"], pre["mean"], pre["std"])
+            with torch.no_grad():
+                fw = m.forward_features(torch.stack([wrong(to_pil(im)) for im in stream]))
+            checks[name] = {"resize 224 instead of 256 (cls)": float(cosines(pool(fw, "cls"), pool(f, "cls")).min())}
+            if checks[name]["resize 224 instead of 256 (cls)"] >= THRESHOLD:
+                sys.exit(f"{name}: at cosine {THRESHOLD} the fixture would not catch a wrong resize")
+        for pooling in POOLINGS:
+            file = f"ref_mixed_{name}_{model_name}_{pooling.replace('+', '_')}.npy"
+            refs[file] = pool(f, pooling).numpy().astype(np.float32)
+            o = dict(opts)
+            o["pooling"] = pooling
+            cases.append(dict(name=f"mixed/{name}/{pooling}", model=model_name + ".onnx", options=o,
+                              batches=[dict(images=files[size], first=lo, count=n) for size, lo, n in batches],
+                              reference=file))
+    for file, ref in refs.items():
+        np.save(os.path.join(HERE, file), ref)
+    for size, imgs in images.items():
+        np.save(os.path.join(HERE, files[size]), imgs)
+    meta = {
+        "generator": "backbones/dinov2/testdata/make_fixtures.py --mixed",
+        "versions": {"torch": torch.__version__, "torchvision": __import__("torchvision").__version__,
+                     "PIL": Image.__version__, "numpy": np.__version__},
+        "threshold": THRESHOLD,
+        "cases": cases,
+        "sensitivity": checks,
+    }
+    with open(os.path.join(HERE, "fixtures_mixed.json"), "w") as fh:
+        json.dump(meta, fh, indent=1)
+        fh.write("\n")
+    print(json.dumps(checks))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--mixed"]:
+        mixed_main()
+    elif sys.argv[1:]:
+        sys.exit("usage: make_fixtures.py [--mixed]")
+    else:
+        main()
