@@ -147,7 +147,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetCompletionCommandGroupID(groupTool)
 	root.AddCommand(
 		newRunCmd(), newEmbedCmd(),
-		newTableCmd(), newReportCmd(), newScoreCmd(),
+		newTableCmd(), newReportCmd(), newScoreCmd(), newAssignCmd(), newExportCmd(),
 		newPluginsCmd(), newVersionCmd(),
 	)
 	adaptDefaultCommands(root)
@@ -398,39 +398,67 @@ them. A directory without metrics.json is not a finished run: exit 2.`,
 }
 
 func newScoreCmd() *cobra.Command {
-	var o scoreOptions
+	var (
+		o      scoreOptions
+		save   bool
+		format string
+	)
 	cmd := &cobra.Command{
-		Use:     "score --pred FILE [--labels FILE] [--head H]",
+		Use:     "score [RUN_DIR] --labels FILE [--pred FILE] [--head H]",
 		GroupID: groupResults,
-		Short:   "Metrics of any assignment",
+		Short:   "Metrics of any assignment, or of a run against labels that came later",
 		Long: `Score a cluster assignment against the true classes: ACC (one-to-one
 Hungarian matching), NMI, ARI, AMI and majority ACC (each cluster mapped to
 its most frequent class), the number of clusters used and their sizes.
+Samples whose label is -1 (unknown) are left out of the label metrics.
 
-The files are .npy integer arrays or text files with one integer per line.
-A run's own assign_<split>.npy ([heads, N]) is scored on the head the run
-selected unless --head says otherwise, against the run's labels_<split>.npy
-unless --labels is given (also for kmeans_<split>.npy). --json prints every
-metric of the text form.`,
+With --pred: the files are .npy integer arrays or text files with one
+integer per line. A run's own assign_<split>.npy ([heads, N]) is scored on
+the head the run selected unless --head says otherwise, against the run's
+labels_<split>.npy unless --labels is given (also for kmeans_<split>.npy).
+--json prints every metric of the text form.
+
+With RUN_DIR (labels that arrive after the run, e.g. of an unlabelled
+folder of images): every stored assignment of the finished run (each head,
+the selected one, k-means) is scored against --labels [SPLIT=]FILE, and
+the run's table is printed. FILE is one label per sample in the split's
+order (.npy integers, or text lines of integers or class names; -1 or an
+empty line = unknown), or a CSV/TSV with a name column (name, path or
+file) and a label column (label, class or target), matched by name
+against the run's clusters_<split>.csv. --save writes the labels into the
+run (labels_<split>.npy, metrics.json, tables, report) so that tables of
+the run and its sweep show them from then on.`,
 		Example: `  clusterlab score --pred pred.txt --labels labels.txt
   clusterlab score --pred runs/mnist_temi/seed0-70f5a2ee/assign_test.npy --json
-  clusterlab score --pred runs/mnist_temi/seed0-70f5a2ee/assign_test.npy --head 2`,
+  clusterlab score --pred runs/mnist_temi/seed0-70f5a2ee/assign_test.npy --head 2
+  clusterlab score runs/photos/seed0-1a2b3c4d --labels my_labels.csv --save`,
 		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
+			if len(args) > 1 {
 				return scoreUsage
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if len(o.pred) > 0 || len(o.head) > 0 || o.json {
+					return usageError{"score RUN_DIR scores the run's own assignments: --pred, --head and --json are for scoring one file (use --format json)"}
+				}
+				return cmdRescore(args[0], rescoreOptions{labels: o.labels, save: save, format: format}, cmd.OutOrStdout())
+			}
+			if save || format != "" {
+				return usageError{"--save and --format go with score RUN_DIR"}
+			}
 			return cmdScore(o, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
 	// Arrays, so that a file given twice is an error rather than a guess.
-	f.StringArrayVar(&o.pred, "pred", nil, "the assignment `FILE` to score (required)")
-	f.StringArrayVar(&o.labels, "labels", nil, "the `FILE` of true classes, one per sample (default: labels_<split>.npy beside a run's file)")
+	f.StringArrayVar(&o.pred, "pred", nil, "the assignment `FILE` to score")
+	f.StringArrayVar(&o.labels, "labels", nil, "the `FILE` of true classes, one per sample (default with --pred: labels_<split>.npy beside a run's file); with RUN_DIR, [SPLIT=]FILE, repeatable")
 	f.StringArrayVar(&o.head, "head", nil, "the head `H` of a [heads, N] assignment to score (default: the run's selected head)")
 	f.BoolVar(&o.json, "json", false, "print the metrics as JSON")
+	f.BoolVar(&save, "save", false, "with RUN_DIR: write the labels and the new scores into the run directory")
+	f.StringVar(&format, "format", "", "with RUN_DIR: text (default), markdown, csv or json")
 	cmd.RegisterFlagCompletionFunc("head", cobra.NoFileCompletions)
 	return cmd
 }
