@@ -36,7 +36,7 @@ type part struct {
 type location struct{ file, member string }
 
 func (l location) fail(offset int64, format string, args ...any) *FormatError {
-	return &FormatError{File: l.file, Member: l.member, Offset: offset, Msg: fmt.Sprintf(format, args...)}
+	return &FormatError{Dataset: datasetName, File: l.file, Member: l.member, Offset: offset, Msg: fmt.Sprintf(format, args...)}
 }
 
 // dataset is one CIFAR distribution, decoded: both splits, in file order,
@@ -249,17 +249,17 @@ func wrapDecodeError(err error, loc location) error {
 		if re.err != nil {
 			msg += ": " + streamProblem(re.err, loc)
 		}
-		return &FormatError{File: loc.file, Member: loc.member, Offset: re.offset, Msg: msg, Err: re.err}
+		return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: re.offset, Msg: msg, Err: re.err}
 	case errors.As(err, &pe):
 		msg := "garbled pickle: " + pe.Msg
 		if pe.Op != "" {
 			msg = fmt.Sprintf("garbled pickle: opcode %s: %s", pe.Op, pe.Msg)
 		}
-		return &FormatError{File: loc.file, Member: loc.member, Offset: pe.Offset, Msg: msg}
+		return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: pe.Offset, Msg: msg}
 	case errors.As(err, &ye):
-		return &FormatError{File: loc.file, Member: loc.member, Offset: -1, Msg: ye.msg}
+		return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: -1, Msg: ye.msg}
 	}
-	return &FormatError{File: loc.file, Member: loc.member, Offset: -1, Msg: streamProblem(err, loc), Err: err}
+	return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: -1, Msg: streamProblem(err, loc), Err: err}
 }
 
 // streamProblem explains an error of the reader under a decoder.
@@ -324,7 +324,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 	)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		if zr, err = gzip.NewReader(br); err != nil {
-			return nil, &FormatError{File: file, Offset: 0, Msg: fmt.Sprintf("not a valid gzip file (%v); the download may be damaged", err), Err: err}
+			return nil, &FormatError{Dataset: datasetName, File: file, Offset: 0, Msg: fmt.Sprintf("not a valid gzip file (%v); the download may be damaged", err), Err: err}
 		}
 		r = zr
 	}
@@ -349,7 +349,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 			case last != "":
 				msg = fmt.Sprintf("after member %s: %s", last, streamProblem(err, location{file: file, member: last}))
 			}
-			return nil, &FormatError{File: file, Offset: -1, Msg: msg, Err: err}
+			return nil, &FormatError{Dataset: datasetName, File: file, Offset: -1, Msg: msg, Err: err}
 		}
 		last = hdr.Name
 		if hdr.Typeflag != tar.TypeReg {
@@ -367,7 +367,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 			}
 			c = newCollector(l, "archive "+file)
 		} else if l != c.layout {
-			return nil, &FormatError{File: file, Member: hdr.Name, Offset: -1,
+			return nil, &FormatError{Dataset: datasetName, File: file, Member: hdr.Name, Offset: -1,
 				Msg: fmt.Sprintf("the archive mixes the %s and the %s; it is not a CIFAR archive as distributed", c.layout, l)}
 		}
 		if !c.wants(base) {
@@ -379,7 +379,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 				// Garbled data may be a damaged archive rather than a bad
 				// file: gzip's checksum, at the end of the stream, tells.
 				if _, derr := io.Copy(io.Discard, zr); derr != nil {
-					return nil, &FormatError{File: file, Member: hdr.Name, Offset: -1, Err: derr,
+					return nil, &FormatError{Dataset: datasetName, File: file, Member: hdr.Name, Offset: -1, Err: derr,
 						Msg: fmt.Sprintf("%s (decoding this member failed: %s)", streamProblem(derr, location{file: file, member: hdr.Name}), fe.Msg)}
 				}
 			}
@@ -388,7 +388,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 	}
 	if zr != nil { // gzip checks its CRC only at the end of the stream
 		if _, err := io.Copy(io.Discard, zr); err != nil {
-			return nil, &FormatError{File: file, Offset: -1, Msg: "after the tar archive: " + streamProblem(err, location{file: file, member: last}), Err: err}
+			return nil, &FormatError{Dataset: datasetName, File: file, Offset: -1, Msg: "after the tar archive: " + streamProblem(err, location{file: file, member: last}), Err: err}
 		}
 	}
 	if c == nil {

@@ -1,0 +1,44 @@
+// Package formaterr is the error dataset plugins report a malformed data
+// file with: which file (and, inside an archive, which member) and where in
+// it the problem was found. It is invalid input (core.ErrInvalidInput): the
+// runner exits with status 2 and the user replaces the file.
+package formaterr
+
+import (
+	"fmt"
+
+	"github.com/clusterlab/clusterlab/core"
+)
+
+// Error reports a malformed file of a dataset.
+type Error struct {
+	Dataset string // the dataset's name in messages: "cifar", "stl10"
+	File    string // path of the file on disk (the archive, for a member)
+	Member  string // member name inside the archive; "" for a plain file
+	// Offset is the byte offset of the problem within the file, or within
+	// the member's uncompressed data for a member; -1 when the problem is
+	// not at one place (a missing entry, a count mismatch).
+	Offset int64
+	Msg    string
+	Err    error // underlying cause, if any
+}
+
+func (e *Error) Error() string {
+	where := e.File
+	if e.Member != "" {
+		where = fmt.Sprintf("%s, member %s", e.File, e.Member)
+	}
+	if e.Offset >= 0 {
+		unit := "byte offset"
+		if e.Member != "" {
+			unit = "byte offset (uncompressed)"
+		}
+		return fmt.Sprintf("%s file %s: at %s %d: %s", e.Dataset, where, unit, e.Offset, e.Msg)
+	}
+	return fmt.Sprintf("%s file %s: %s", e.Dataset, where, e.Msg)
+}
+
+// Is makes every Error invalid input (see core.ErrInvalidInput).
+func (e *Error) Is(target error) bool { return target == core.ErrInvalidInput }
+
+func (e *Error) Unwrap() error { return e.Err }

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/datasets/internal/formaterr"
+)
+
+// FormatError reports a malformed STL-10 file (formaterr.Error, shared
+// by the dataset plugins): invalid input naming the file, the archive
+// member and the byte offset.
+type FormatError = formaterr.Error
+
+// datasetName prefixes every FormatError's message.
+const datasetName = "stl10"
+
+// location names a file, or a member of an archive, in errors.
+type location struct{ file, member string }
+
+func (l location) fail(offset int64, format string, args ...any) *FormatError {
+	return &FormatError{Dataset: datasetName, File: l.file, Member: l.member, Offset: offset, Msg: fmt.Sprintf(format, args...)}
+}
+
+// String is the member's name inside an archive, else the file's path.
+func (l location) String() string {
+	if l.member != "" {
+		return l.member
+	}
+	return l.file
+}
+
+// invalidf is an invalid-input error that is not about one file's bytes
+// (a missing file, an option that does not fit the data).
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{core.ErrInvalidInput}, args...)...)
+}
