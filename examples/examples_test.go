@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
-	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/core/store"
@@ -161,25 +160,14 @@ func (e *env) clusterlab(t *testing.T, dir string, args ...string) result {
 		plugins.PathEnv+"="+filepath.Dir(e.script),
 		"PYTHONPATH="+e.stubs,
 		e.mark)
-	if lib, err := backend.FindOrtLibrary(); err == nil {
-		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-	}
+	cmd.Env = append(cmd.Env, testbin.OrtEnv()...)
 	return run(t, cmd)
 }
 
 func run(t *testing.T, cmd *exec.Cmd) result {
 	t.Helper()
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, so.String(), se.String()}
+	r := testbin.Run(t, cmd)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 // testByHand: without the handshake cookie the plugin says what it is and

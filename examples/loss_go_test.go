@@ -4,10 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/internal/testbin"
 	"github.com/clusterlab/clusterlab/plugins"
@@ -70,19 +68,16 @@ func TestGoLossModule(t *testing.T) {
 	os.WriteFile(filepath.Join(work, "iic.yaml"), []byte(lossConfig), 0o644)
 	cmd := exec.Command(filepath.Join(bin, "clusterlab"), "run", "iic.yaml")
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), plugins.PathEnv+"="+pluginDir)
-	if lib, err := backend.FindOrtLibrary(); err == nil {
-		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-	}
+	cmd.Env = append(append(os.Environ(), plugins.PathEnv+"="+pluginDir), testbin.OrtEnv()...)
 	r := run(t, cmd)
 	if r.code != 0 {
 		t.Fatalf("clusterlab run with the outside loss (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	i := strings.LastIndex(r.stdout, "run directory: ")
-	if i < 0 {
+	runDir := testbin.RunDir(work, r.stdout)
+	if runDir == "" {
 		t.Fatalf("no run directory:\n%s", r.stdout)
 	}
-	mf, err := rundir.ReadMetrics(filepath.Join(work, strings.TrimSpace(r.stdout[i+len("run directory: "):])))
+	mf, err := rundir.ReadMetrics(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
+	"github.com/clusterlab/clusterlab/internal/testbin"
 	"github.com/clusterlab/clusterlab/runner/tables"
 )
 
@@ -30,11 +31,11 @@ var quickConfig = strings.Replace(smallConfig, "epochs: 3", "epochs: 1", 1)
 // runDirOf is the run directory a `clusterlab run` printed last.
 func runDirOf(t *testing.T, dir string, r result) string {
 	t.Helper()
-	i := strings.LastIndex(r.stdout, "run directory: ")
-	if i < 0 {
+	runDir := testbin.RunDir(dir, r.stdout)
+	if runDir == "" {
 		t.Fatalf("no run directory in the output:\n%s\n%s", r.stdout, r.stderr)
 	}
-	return filepath.Join(dir, strings.TrimSpace(r.stdout[i+len("run directory: "):]))
+	return runDir
 }
 
 // bestHeadTest is the test metrics of the selected head of a finished run.

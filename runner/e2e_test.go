@@ -16,7 +16,6 @@ import (
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/runner/tables"
 
-	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/internal/testarchive"
 	"github.com/clusterlab/clusterlab/internal/testbin"
@@ -44,14 +43,7 @@ type result struct {
 // checked to be empty at the end (see runnerTmp).
 func runnerCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()
-	bin := buildBinaries(t)
-	cmd := exec.Command(filepath.Join(bin, "clusterlab"), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=", "TMPDIR="+runnerTmp(t))
-	if lib, err := backend.FindOrtLibrary(); err == nil {
-		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-	}
-	return cmd
+	return testbin.RunnerCmd(buildBinaries(t), dir, runnerTmp(t), args...)
 }
 
 // clusterlab runs the built runner in dir with args.
@@ -65,16 +57,8 @@ func clusterlab(t *testing.T, dir string, env []string, args ...string) result {
 // runCmd runs cmd to its end and returns its status and output.
 func runCmd(t *testing.T, cmd *exec.Cmd) result {
 	t.Helper()
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, so.String(), se.String()}
+	r := testbin.Run(t, cmd)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 const smallConfig = `
@@ -113,8 +97,7 @@ func TestEndToEndMNISTSubset(t *testing.T) {
 	if !strings.Contains(r.stdout, "run directory: ") || !strings.Contains(r.stdout, "best-head") || !strings.Contains(r.stdout, "kmeans") {
 		t.Fatalf("table or run directory missing from output:\n%s", r.stdout)
 	}
-	runDir := strings.TrimSpace(r.stdout[strings.LastIndex(r.stdout, "run directory: ")+len("run directory: "):])
-	runDir = filepath.Join(dir, runDir)
+	runDir := testbin.RunDir(dir, r.stdout)
 	var mf rundir.Metrics
 	b, err := os.ReadFile(filepath.Join(runDir, "metrics.json"))
 	if err != nil {
@@ -218,7 +201,7 @@ func TestEndToEndMNISTSubset(t *testing.T) {
 	if !strings.Contains(r3.stdout, "test majority ACC") || !strings.Contains(r3.stdout, "/15") {
 		t.Errorf("over-clustering table lacks the majority ACC column or K=15:\n%s", r3.stdout)
 	}
-	mf3, err := rundir.ReadMetrics(filepath.Join(dir, strings.TrimSpace(r3.stdout[strings.LastIndex(r3.stdout, "run directory: ")+len("run directory: "):])))
+	mf3, err := rundir.ReadMetrics(testbin.RunDir(dir, r3.stdout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +441,7 @@ loss: {plugin: temi, heads: 2, epochs: 2, batch_size: 8, warmup_epochs: 1, knn: 
 	if r.code != 0 {
 		t.Fatalf("run failed (%d):\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	runDir := filepath.Join(dir, strings.TrimSpace(r.stdout[strings.LastIndex(r.stdout, "run directory: ")+len("run directory: "):]))
+	runDir := testbin.RunDir(dir, r.stdout)
 	mf, err := rundir.ReadMetrics(runDir)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,14 +37,7 @@ var exportTargets = []testbin.Target{testbin.Runner, testbin.Plugin("datasets/id
 // plugins of targets.
 func clusterlabWith(t *testing.T, targets []testbin.Target, dir string, args ...string) result {
 	t.Helper()
-	bin := testbin.Build(t, targets...)
-	cmd := exec.Command(filepath.Join(bin, "clusterlab"), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=", "TMPDIR="+runnerTmp(t))
-	if lib, err := backend.FindOrtLibrary(); err == nil {
-		cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-	}
-	return runCmd(t, cmd)
+	return runCmd(t, testbin.RunnerCmd(testbin.Build(t, targets...), dir, runnerTmp(t), args...))
 }
 
 // idxImages writes an idx dataset of n train and m test grey images of

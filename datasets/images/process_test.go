@@ -9,7 +9,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
-	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/internal/testbin"
 	"github.com/clusterlab/clusterlab/plugins"
@@ -160,26 +158,10 @@ loss: {plugin: temi, heads: 2, epochs: 3, batch_size: 8, warmup_epochs: 1, hidde
 		if err := os.WriteFile(filepath.Join(dir, "images.yaml"), []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(filepath.Join(bin, "clusterlab"), append([]string{"run", "images.yaml"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=", "TMPDIR="+tmp)
-		if lib, err := backend.FindOrtLibrary(); err == nil {
-			cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-		}
-		var so, se bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &so, &se
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, so.String(), se.String()
+		r := testbin.Run(t, testbin.RunnerCmd(bin, dir, tmp, append([]string{"run", "images.yaml"}, args...)...))
+		return r.Code, r.Stdout, r.Stderr
 	}
-	runDirOf := func(stdout string) string {
-		return filepath.Join(dir, strings.TrimSpace(stdout[strings.LastIndex(stdout, "run directory: ")+len("run directory: "):]))
-	}
+	runDirOf := func(stdout string) string { return testbin.RunDir(dir, stdout) }
 
 	code, stdout, stderr := run(config(""))
 	if code != 0 {

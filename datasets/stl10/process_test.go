@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
-	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/internal/testbin"
@@ -129,29 +127,15 @@ loss: {plugin: temi, heads: 2, epochs: 3, batch_size: 8, warmup_epochs: 1, hidde
 		if err := os.WriteFile(filepath.Join(dir, "stl10.yaml"), []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(filepath.Join(bin, "clusterlab"), "run", "stl10.yaml")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CLUSTERLAB_PLUGIN_PATH=", "TMPDIR="+tmp)
-		if lib, err := backend.FindOrtLibrary(); err == nil {
-			cmd.Env = append(cmd.Env, backend.OrtLibEnv+"="+lib)
-		}
-		var so, se bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &so, &se
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, so.String(), se.String()
+		r := testbin.Run(t, testbin.RunnerCmd(bin, dir, tmp, "run", "stl10.yaml"))
+		return r.Code, r.Stdout, r.Stderr
 	}
 
 	code, stdout, stderr := run(config(archive))
 	if code != 0 {
 		t.Fatalf("run failed (%d):\n%s\n%s", code, stdout, stderr)
 	}
-	runDir := filepath.Join(dir, strings.TrimSpace(stdout[strings.LastIndex(stdout, "run directory: ")+len("run directory: "):]))
+	runDir := testbin.RunDir(dir, stdout)
 	mf, err := rundir.ReadMetrics(runDir)
 	if err != nil {
 		t.Fatal(err)
