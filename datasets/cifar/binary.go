@@ -2,12 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // CIFAR images: 32x32 RGB. Files store each image channel-planar (1024 red
@@ -124,24 +124,12 @@ const maxNamesBytes = 1 << 20
 // (the CIFAR files end with some) are dropped. A *recordError gives the
 // offset of a blank line amid the names.
 func parseNames(data []byte) ([]string, error) {
-	var names []string
-	var offsets []int64
-	off := int64(0)
-	for line := range bytes.Lines(data) {
-		names = append(names, strings.TrimSpace(string(line)))
-		offsets = append(offsets, off)
-		off += int64(len(line))
-	}
-	for len(names) > 0 && names[len(names)-1] == "" {
-		names = names[:len(names)-1]
-	}
+	names, blank, offset := distfile.ClassNames(data)
 	if len(names) == 0 {
 		return nil, &recordError{offset: 0, msg: "holds no class names; it should have one name per line"}
 	}
-	for i, n := range names {
-		if n == "" {
-			return nil, &recordError{offset: offsets[i], msg: fmt.Sprintf("line %d is blank; the file should have one class name per line (line i+1 names label i)", i+1)}
-		}
+	if blank > 0 {
+		return nil, &recordError{offset: offset, msg: fmt.Sprintf("line %d is blank; the file should have one class name per line (line i+1 names label i)", blank)}
 	}
 	return names, nil
 }

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // maxMemberBytes bounds one file the plugin reads into memory (the largest
@@ -55,49 +56,23 @@ type dataset struct {
 // cache keeps the most recently used datasets of this process, so that
 // Describe and the Reads that follow decode the files once. Two entries:
 // CIFAR-100 takes about 180 MB.
-var cache struct {
-	sync.Mutex
-	entries []cacheEntry // most recent last
-}
-
-type cacheEntry struct {
-	key string
-	ds  *dataset
-}
-
-const cacheEntries = 2
+var cache = distfile.NewRecent[*dataset](2)
 
 // load returns the decoded dataset at src, from the cache when the files
 // have not changed.
 func load(ctx context.Context, src source, w want) (*dataset, error) {
-	key := cacheKey(src)
-	cache.Lock()
-	defer cache.Unlock()
-	for i, e := range cache.entries {
-		if key != "" && e.key == key {
-			cache.entries = append(append(cache.entries[:i:i], cache.entries[i+1:]...), e)
-			if err := w.check(e.ds.layout, e.ds.where); err != nil {
-				return nil, err
-			}
-			return e.ds, nil
+	ds, hit, err := cache.Get(cacheKey(src), func() (*dataset, error) {
+		if src.archive != "" {
+			return loadArchive(ctx, src.archive, w)
 		}
-	}
-	var (
-		ds  *dataset
-		err error
-	)
-	if src.archive != "" {
-		ds, err = loadArchive(ctx, src.archive, w)
-	} else {
-		ds, err = loadFolder(ctx, src.dir, src.layout)
-	}
+		return loadFolder(ctx, src.dir, src.layout)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if key != "" {
-		cache.entries = append(cache.entries, cacheEntry{key: key, ds: ds})
-		if len(cache.entries) > cacheEntries {
-			cache.entries = cache.entries[1:]
+	if hit {
+		if err := w.check(ds.layout, ds.where); err != nil {
+			return nil, err
 		}
 	}
 	return ds, nil
@@ -106,33 +81,18 @@ func load(ctx context.Context, src source, w want) (*dataset, error) {
 // cacheKey identifies the files of src by path, size and modification
 // time; "" when a file cannot be examined (loading then reports why).
 func cacheKey(src source) string {
-	var b strings.Builder
-	stat := func(p string) bool {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return false
-		}
-		st, err := os.Stat(abs)
-		if err != nil {
-			return false
-		}
-		fmt.Fprintf(&b, "%s\x00%d\x00%d\x00", abs, st.Size(), st.ModTime().UnixNano())
-		return true
-	}
-	if src.archive != "" {
-		b.WriteString("archive\x00")
-		if !stat(src.archive) {
-			return ""
-		}
-		return b.String()
-	}
-	b.WriteString("folder\x00" + src.layout.folder + "\x00")
-	for _, m := range src.layout.members() {
-		if !stat(filepath.Join(src.dir, m)) {
-			return ""
+	kind, paths := "archive\x00", []string{src.archive}
+	if src.archive == "" {
+		kind, paths = "folder\x00"+src.layout.folder+"\x00", nil
+		for _, m := range src.layout.members() {
+			paths = append(paths, filepath.Join(src.dir, m))
 		}
 	}
-	return b.String()
+	key, err := distfile.StatKey(paths...)
+	if err != nil {
+		return ""
+	}
+	return kind + key
 }
 
 // collector gathers the decoded files of one layout, in whatever order an
@@ -247,7 +207,7 @@ func wrapDecodeError(err error, loc location) error {
 	case errors.As(err, &re):
 		msg := re.msg
 		if re.err != nil {
-			msg += ": " + streamProblem(re.err, loc)
+			msg += ": " + distfile.StreamProblem(re.err, loc.member != "")
 		}
 		return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: re.offset, Msg: msg, Err: re.err}
 	case errors.As(err, &pe):
@@ -259,21 +219,7 @@ func wrapDecodeError(err error, loc location) error {
 	case errors.As(err, &ye):
 		return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: -1, Msg: ye.msg}
 	}
-	return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: -1, Msg: streamProblem(err, loc), Err: err}
-}
-
-// streamProblem explains an error of the reader under a decoder.
-func streamProblem(err error, loc location) string {
-	var ce flate.CorruptInputError
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) && loc.member != "":
-		return "the archive is truncated (the download may be incomplete); download it again"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "the file is shorter than when it was opened; was it being written?"
-	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &ce):
-		return fmt.Sprintf("the archive is corrupt (%v); download it again", err)
-	}
-	return err.Error()
+	return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: -1, Msg: distfile.StreamProblem(err, loc.member != ""), Err: err}
 }
 
 // loadFolder decodes an unpacked folder of layout l.
@@ -299,7 +245,7 @@ func loadFolder(ctx context.Context, dir string, l *layout) (*dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = c.decode(ctx, m, ctxReader{ctx, f}, st.Size(), location{file: p})
+		err = c.decode(ctx, m, distfile.ContextReader{Ctx: ctx, R: f}, st.Size(), location{file: p})
 		f.Close()
 		if err != nil {
 			return nil, err
@@ -317,7 +263,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(ctxReader{ctx, f}, 1<<16)
+	br := bufio.NewReaderSize(distfile.ContextReader{Ctx: ctx, R: f}, 1<<16)
 	var (
 		r  io.Reader = br
 		zr *gzip.Reader
@@ -347,7 +293,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 			case last != "" && errors.Is(err, io.ErrUnexpectedEOF):
 				msg = fmt.Sprintf("the archive ends after member %s: it is truncated (the download may be incomplete); download it again", last)
 			case last != "":
-				msg = fmt.Sprintf("after member %s: %s", last, streamProblem(err, location{file: file, member: last}))
+				msg = fmt.Sprintf("after member %s: %s", last, distfile.StreamProblem(err, last != ""))
 			}
 			return nil, &FormatError{Dataset: datasetName, File: file, Offset: -1, Msg: msg, Err: err}
 		}
@@ -380,7 +326,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 				// file: gzip's checksum, at the end of the stream, tells.
 				if _, derr := io.Copy(io.Discard, zr); derr != nil {
 					return nil, &FormatError{Dataset: datasetName, File: file, Member: hdr.Name, Offset: -1, Err: derr,
-						Msg: fmt.Sprintf("%s (decoding this member failed: %s)", streamProblem(derr, location{file: file, member: hdr.Name}), fe.Msg)}
+						Msg: fmt.Sprintf("%s (decoding this member failed: %s)", distfile.StreamProblem(derr, hdr.Name != ""), fe.Msg)}
 				}
 			}
 			return nil, err
@@ -388,7 +334,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 	}
 	if zr != nil { // gzip checks its CRC only at the end of the stream
 		if _, err := io.Copy(io.Discard, zr); err != nil {
-			return nil, &FormatError{Dataset: datasetName, File: file, Offset: -1, Msg: "after the tar archive: " + streamProblem(err, location{file: file, member: last}), Err: err}
+			return nil, &FormatError{Dataset: datasetName, File: file, Offset: -1, Msg: "after the tar archive: " + distfile.StreamProblem(err, last != ""), Err: err}
 		}
 	}
 	if c == nil {
@@ -479,17 +425,4 @@ func checkLabels(p part, c100, coarse bool, names []string, meta location) error
 		return p.loc.fail(off, "%s %d of image %d is not below the number of classes, %d, that %s names", kind, lab, i, len(names), meta)
 	}
 	return nil
-}
-
-// ctxReader stops a long read (decompressing an archive) when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

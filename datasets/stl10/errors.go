@@ -4,13 +4,13 @@ import (
 	"fmt"
 
 	"github.com/clusterlab/clusterlab/core"
-	"github.com/clusterlab/clusterlab/datasets/internal/formaterr"
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
-// FormatError reports a malformed STL-10 file (formaterr.Error, shared
+// FormatError reports a malformed STL-10 file (distfile.Error, shared
 // by the dataset plugins): invalid input naming the file, the archive
 // member and the byte offset.
-type FormatError = formaterr.Error
+type FormatError = distfile.Error
 
 // datasetName prefixes every FormatError's message.
 const datasetName = "stl10"

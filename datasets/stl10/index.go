@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -17,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // maxSmallBytes bounds a file the plugin reads into memory: the label
@@ -120,7 +121,7 @@ func digestOf(ctx context.Context, f *file) ([]byte, error) {
 	if f.digest != nil {
 		return f.digest, nil
 	}
-	key, err := statKey(f.loc.file)
+	key, err := distfile.StatKey(f.loc.file)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +138,7 @@ func digestOf(ctx context.Context, f *file) ([]byte, error) {
 	}
 	defer fh.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, ctxReader{ctx, fh}, make([]byte, 1<<20))
+	n, err := io.CopyBuffer(h, distfile.ContextReader{Ctx: ctx, R: fh}, make([]byte, 1<<20))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -158,62 +159,30 @@ func digestOf(ctx context.Context, f *file) ([]byte, error) {
 	return d, nil
 }
 
-// statKey identifies a file's version by path, size and modification time.
-func statKey(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	st, err := os.Stat(abs)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s\x00%d\x00%d", abs, st.Size(), st.ModTime().UnixNano()), nil
-}
-
 // archives caches the index of the most recently used archives of this
 // process: indexing one means decompressing all of it (about 3.1 GB for
 // the real archive), since its class names and fold indices are its last
 // members. An index is small (sizes, digests, labels, names, folds).
-var archives struct {
-	sync.Mutex
-	entries []archiveEntry // most recent last
-}
-
-type archiveEntry struct {
-	key string
-	ix  *index
-}
-
-const archiveEntries = 2
+var archives = distfile.NewRecent[*index](2)
 
 // indexArchive returns the index of the archive at p, from the cache when
 // the file has not changed.
 func indexArchive(ctx context.Context, p string) (*index, error) {
-	key, err := statKey(p)
+	key, err := distfile.StatKey(p)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}
-	archives.Lock()
-	defer archives.Unlock()
-	for i, e := range archives.entries {
-		if e.key == key {
-			archives.entries = append(append(archives.entries[:i:i], archives.entries[i+1:]...), e)
-			return e.ix, nil
+	ix, _, err := archives.Get(key, func() (*index, error) {
+		ix, err := scanArchive(ctx, p)
+		if err != nil {
+			return nil, err
 		}
-	}
-	ix, err := scanArchive(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	if again, err := statKey(p); err != nil || again != key {
-		return nil, invalidf("archive %s changed while it was read; was it being written?", p)
-	}
-	archives.entries = append(archives.entries, archiveEntry{key: key, ix: ix})
-	if len(archives.entries) > archiveEntries {
-		archives.entries = archives.entries[1:]
-	}
-	return ix, nil
+		if again, err := distfile.StatKey(p); err != nil || again != key {
+			return nil, invalidf("archive %s changed while it was read; was it being written?", p)
+		}
+		return ix, nil
+	})
+	return ix, err
 }
 
 // archiveStream is an opened archive: the tar reader over the
@@ -232,7 +201,7 @@ func openArchive(ctx context.Context, p string) (*archiveStream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}
-	br := bufio.NewReaderSize(ctxReader{ctx, f}, 1<<20)
+	br := bufio.NewReaderSize(distfile.ContextReader{Ctx: ctx, R: f}, 1<<20)
 	s := &archiveStream{file: p, f: f}
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
@@ -272,7 +241,7 @@ func (s *archiveStream) next() (*tar.Header, string, error) {
 			case s.last != "" && errors.Is(err, io.ErrUnexpectedEOF):
 				msg = fmt.Sprintf("the archive ends after member %s: it is truncated (the download may be incomplete); download it again", s.last)
 			case s.last != "":
-				msg = fmt.Sprintf("after member %s: %s", s.last, streamProblem(err, true))
+				msg = fmt.Sprintf("after member %s: %s", s.last, distfile.StreamProblem(err, true))
 			}
 			return nil, "", &FormatError{Dataset: datasetName, File: s.file, Offset: -1, Msg: msg, Err: err}
 		}
@@ -338,7 +307,7 @@ func scanArchive(ctx context.Context, p string) (*index, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, &FormatError{Dataset: datasetName, File: p, Offset: -1, Msg: "after the tar archive: " + streamProblem(err, true), Err: err}
+			return nil, &FormatError{Dataset: datasetName, File: p, Offset: -1, Msg: "after the tar archive: " + distfile.StreamProblem(err, true), Err: err}
 		}
 	}
 	if len(ix.files) == 0 {
@@ -362,33 +331,5 @@ func (s *archiveStream) memberError(loc location, n, size int64, err error) erro
 		what = "reading fails"
 	}
 	return &FormatError{Dataset: datasetName, File: loc.file, Member: loc.member, Offset: n, Err: err,
-		Msg: fmt.Sprintf("%s after %d of its %d bytes: %s", what, n, size, streamProblem(err, true))}
-}
-
-// streamProblem explains an error of the reader under a decoder.
-func streamProblem(err error, archive bool) string {
-	var ce flate.CorruptInputError
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) && archive:
-		return "the archive is truncated (the download may be incomplete); download it again"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "the file is shorter than when it was opened; was it being written?"
-	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &ce):
-		return fmt.Sprintf("the archive is corrupt (%v); download it again", err)
-	}
-	return err.Error()
-}
-
-// ctxReader stops a long read (decompressing an archive, hashing a file)
-// when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+		Msg: fmt.Sprintf("%s after %d of its %d bytes: %s", what, n, size, distfile.StreamProblem(err, true))}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // toHWC turns one image as STL-10 stores it (three channel planes, each
@@ -92,7 +93,7 @@ func streamFolder(ctx context.Context, s *splitView, b *batcher) error {
 			err = io.ErrUnexpectedEOF
 		}
 		return &FormatError{Dataset: datasetName, File: s.x.loc.file, Offset: int64(i)*imageBytes + int64(n), Err: err,
-			Msg: "data ends inside image " + itoa(i) + ": " + streamProblem(err, false)}
+			Msg: "data ends inside image " + itoa(i) + ": " + distfile.StreamProblem(err, false)}
 	}
 	if s.sel == nil {
 		br := bufio.NewReaderSize(f, 1<<20)

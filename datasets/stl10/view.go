@@ -8,9 +8,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // STL-10 images: 96x96 RGB. The files store each image as three channel
@@ -206,24 +206,12 @@ func checkLabels(x, y *file, images, classes int, names *file) error {
 // label i+1 (delivered as class i). Surrounding blanks and blank trailing
 // lines are dropped.
 func parseNames(f *file) ([]string, error) {
-	var names []string
-	var offsets []int64
-	off := int64(0)
-	for line := range bytes.Lines(f.data) {
-		names = append(names, strings.TrimSpace(string(line)))
-		offsets = append(offsets, off)
-		off += int64(len(line))
-	}
-	for len(names) > 0 && names[len(names)-1] == "" {
-		names = names[:len(names)-1]
-	}
+	names, blank, offset := distfile.ClassNames(f.data)
 	if len(names) == 0 {
 		return nil, f.loc.fail(0, "holds no class names; it should have one name per line")
 	}
-	for i, n := range names {
-		if n == "" {
-			return nil, f.loc.fail(offsets[i], "line %d is blank; the file should have one class name per line (line i names label i)", i+1)
-		}
+	if blank > 0 {
+		return nil, f.loc.fail(offset, "line %d is blank; the file should have one class name per line (line i names label i)", blank)
 	}
 	return names, nil
 }

@@ -1,16 +1,19 @@
-// Package formaterr is the error dataset plugins report a malformed data
-// file with: which file (and, inside an archive, which member) and where in
-// it the problem was found. It is invalid input (core.ErrInvalidInput): the
-// runner exits with status 2 and the user replaces the file.
-package formaterr
+package distfile
 
 import (
+	"compress/flate"
+	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/clusterlab/clusterlab/core"
 )
 
-// Error reports a malformed file of a dataset.
+// Error reports a malformed file of a dataset: which file (and, inside an
+// archive, which member) and where in it the problem was found. It is
+// invalid input (core.ErrInvalidInput): the runner exits with status 2 and
+// the user replaces the file.
 type Error struct {
 	Dataset string // the dataset's name in messages: "cifar", "stl10"
 	File    string // path of the file on disk (the archive, for a member)
@@ -42,3 +45,18 @@ func (e *Error) Error() string {
 func (e *Error) Is(target error) bool { return target == core.ErrInvalidInput }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// StreamProblem explains an error of the reader under a decoder: inArchive
+// says whether the data came out of a (compressed) archive.
+func StreamProblem(err error, inArchive bool) string {
+	var ce flate.CorruptInputError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) && inArchive:
+		return "the archive is truncated (the download may be incomplete); download it again"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the file is shorter than when it was opened; was it being written?"
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &ce):
+		return fmt.Sprintf("the archive is corrupt (%v); download it again", err)
+	}
+	return err.Error()
+}
