@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core/metrics"
+	"github.com/clusterlab/clusterlab/core/metrics/silhouette"
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
 )
@@ -31,7 +32,7 @@ type scorer struct {
 // silhouetteSample is the sampled rows of one split and their distances.
 type silhouetteSample struct {
 	rows []int
-	dist *metrics.Distances
+	dist *silhouette.Distances
 }
 
 func newScorer(ctx context.Context, data embedded, seed int64) *scorer {
@@ -92,7 +93,7 @@ func (s *scorer) sample(split string) (*silhouetteSample, error) {
 	for _, c := range split { // another sample per split
 		seed = seed*31 + uint64(c)
 	}
-	rows := metrics.SilhouetteSample(n, rundir.SilhouetteRows, seed)
+	rows := silhouette.SilhouetteSample(n, rundir.SilhouetteRows, seed)
 	xs := make([]float64, len(rows)*d)
 	for i, r := range rows {
 		row, out := x[r*d:(r+1)*d], xs[i*d:(i+1)*d]
@@ -107,7 +108,7 @@ func (s *scorer) sample(split string) (*silhouetteSample, error) {
 			out[j] /= norm
 		}
 	}
-	dist, err := metrics.EuclideanDistances(s.ctx, xs, len(rows), d)
+	dist, err := silhouette.EuclideanDistances(s.ctx, xs, len(rows), d)
 	if err != nil {
 		return nil, fmt.Errorf("silhouette of split %s: %w", split, err)
 	}

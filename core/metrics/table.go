@@ -37,8 +37,8 @@ func NewTable(labels, pred []int) (*Table, error) {
 	if len(labels) == 0 {
 		return nil, fmt.Errorf("%w: no samples to score", ErrInput)
 	}
-	classes, classIdx := distinct(labels)
-	clusters, clusterIdx := distinct(pred)
+	classes, classIdx := Distinct(labels)
+	clusters, clusterIdx := Distinct(pred)
 	nr, nc := len(clusters), len(classes)
 	flat := make([]int, nr*nc)
 	for i := range labels {
@@ -78,9 +78,9 @@ func Contingency(labels, pred []int) (rows []int, cols []int, counts [][]int) {
 // instead of a map; the usual case (ids 0..K-1) takes the fast path.
 const denseSpanLimit = 1 << 22
 
-// distinct returns the sorted distinct values of vals and, for each element,
+// Distinct returns the sorted distinct values of vals and, for each element,
 // the index of its value in that sorted list.
-func distinct(vals []int) ([]int, []int32) {
+func Distinct(vals []int) ([]int, []int32) {
 	lo, hi := vals[0], vals[0]
 	for _, v := range vals {
 		lo = min(lo, v)

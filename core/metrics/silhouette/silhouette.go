@@ -1,4 +1,8 @@
-package metrics
+// Package silhouette is the silhouette, a label-free quality index of a
+// clustering, as scikit-learn computes it. It is apart from core/metrics so
+// that the packages reading metrics (the run directory, every loss plugin)
+// do not link the BLAS it needs.
+package silhouette
 
 import (
 	"context"
@@ -7,6 +11,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/clusterlab/clusterlab/core/metrics"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 )
@@ -21,7 +26,7 @@ import (
 // of memory, so callers score a sample of rows (SilhouetteSample).
 func Silhouette(ctx context.Context, x []float64, n, d int, pred []int) (float64, error) {
 	if len(x) != n*d || len(pred) != n {
-		return math.NaN(), fmt.Errorf("%w: silhouette of %d rows of %d values needs %d values and %d clusters, got %d and %d", ErrInput, n, d, n*d, n, len(x), len(pred))
+		return math.NaN(), fmt.Errorf("%w: silhouette of %d rows of %d values needs %d values and %d clusters, got %d and %d", metrics.ErrInput, n, d, n*d, n, len(x), len(pred))
 	}
 	dist, err := EuclideanDistances(ctx, x, n, d)
 	if err != nil {
@@ -41,9 +46,9 @@ type Distances struct {
 func (m *Distances) Silhouette(pred []int) (float64, error) {
 	n, dist := m.n, m.d
 	if len(pred) != n {
-		return math.NaN(), fmt.Errorf("%w: silhouette of %d rows, got %d clusters", ErrInput, n, len(pred))
+		return math.NaN(), fmt.Errorf("%w: silhouette of %d rows, got %d clusters", metrics.ErrInput, n, len(pred))
 	}
-	clusters, idx := distinct(pred)
+	clusters, idx := metrics.Distinct(pred)
 	k := len(clusters)
 	if k < 2 || k > n-1 {
 		return math.NaN(), nil
@@ -84,7 +89,7 @@ func (m *Distances) Silhouette(pred []int) (float64, error) {
 // exact zeros on the diagonal.
 func EuclideanDistances(ctx context.Context, x []float64, n, d int) (*Distances, error) {
 	if len(x) != n*d {
-		return nil, fmt.Errorf("%w: %d rows of %d values need %d values, got %d", ErrInput, n, d, n*d, len(x))
+		return nil, fmt.Errorf("%w: %d rows of %d values need %d values, got %d", metrics.ErrInput, n, d, n*d, len(x))
 	}
 	g := make([]float64, n*n)
 	// One product of the rows with themselves: blas64 runs it blocked.

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Writes silhouette_golden.json: scikit-learn's silhouette_score (Euclidean)
+"""Writes golden.json: scikit-learn's silhouette_score (Euclidean)
 on small seeded cases, the reference of core/metrics' Silhouette.
 
 Run from this folder with Debian's Python (python3-sklearn):
-    /usr/bin/python3 make_silhouette_golden.py
+    /usr/bin/python3 make_golden.py
 """
 import json
 
@@ -57,4 +57,4 @@ json.dump({
         "numpy": np.__version__,
     },
     "cases": cases,
-}, open("silhouette_golden.json", "w"), indent=1)
+}, open("golden.json", "w"), indent=1)
