@@ -68,14 +68,7 @@ const defaultExtensions = torchvisionExtensions + ",.gif"
 const maxBatchBytes = 4 << 20
 
 // Dataset serves a folder of image files. The zero value is ready to use.
-type Dataset struct {
-	// reuse lets Read write a later batch into the pixels of one it has
-	// sent, once send has returned: right only where send copies the batch
-	// before returning, as the plugin protocol's does (it serialises the
-	// message before it returns; nothing keeps it), not where the caller
-	// keeps the batches it gets (core.Dataset promises nothing either way).
-	reuse bool
-}
+type Dataset struct{}
 
 var _ core.Dataset = Dataset{}
 
@@ -375,15 +368,6 @@ func checkFile(s sample, cfg config) (checked, error) {
 	return c, nil
 }
 
-// decodeFile reads and decodes one image file.
-func decodeFile(path string) (decode.Image, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return decode.Image{}, fileError(err)
-	}
-	return decode.Decode(data)
-}
-
 // readBufs holds the buffers Read reads files into (*[]byte), reused
 // from image to image.
 var readBufs = sync.Pool{New: func() any { return new([]byte) }}
@@ -429,8 +413,8 @@ func fileError(err error) error {
 // core, in order, and sends them in batches of at most req.BatchSize
 // images of one size (a new batch starts where the size changes) and at
 // most maxBatchBytes of pixels (one image at least). Each batch is new
-// unless d.reuse.
-func (d Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.ImageBatch) error) error {
+// (core.Dataset does not say whether send keeps it).
+func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.ImageBatch) error) error {
 	if req.BatchSize <= 0 {
 		return core.InvalidInput(fmt.Errorf("read %s: batch size must be positive, got %d", req.Split, req.BatchSize))
 	}
@@ -483,8 +467,6 @@ func (d Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.
 		buf         []byte
 		h, w, count int
 	}
-	// free carries the pixels of sent batches back to prepare (reuse).
-	free := make(chan []byte, 4)
 	prepare := func(i int) planned {
 		bp := readBufs.Get().(*[]byte)
 		data, err := readFileInto(sp.samples[i].path, (*bp)[:0])
@@ -504,17 +486,7 @@ func (d Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.
 		}
 		if plan.count == 0 {
 			per := max(1, min(req.BatchSize, maxBatchBytes/size))
-			plan.buf = nil
-			select {
-			case buf := <-free:
-				if cap(buf) >= per*size {
-					plan.buf = buf[:per*size] // every slot sent is decoded over
-				}
-			default:
-			}
-			if plan.buf == nil {
-				plan.buf = make([]byte, per*size)
-			}
+			plan.buf = make([]byte, per*size)
 			plan.h, plan.w = hd.Height, hd.Width
 		}
 		plan.count++
@@ -534,8 +506,6 @@ func (d Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.
 		return result{buf: p.buf, pix: pix, h: p.h, w: p.w}
 	}
 	var b core.ImageBatch
-	var planBuf []byte // b's pixels when they are a planned batch's
-	holes := false     // an image was skipped (see flush)
 	delivered := 0
 	flush := func() error {
 		if b.Count == 0 {
@@ -546,25 +516,12 @@ func (d Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.
 		b.Pixels = b.Pixels[:len(b.Pixels):len(b.Pixels)]
 		err := send(b)
 		b = core.ImageBatch{}
-		// Every image planned in b's buffer is in b (a planned batch holds
-		// no more images of one size than the batch sent), all decoded
-		// and sent: the buffer is free. After a hole, images move between
-		// buffers; recycling then stops, which costs nothing in the
-		// common case and keeps that rare path simple to trust.
-		if err == nil && d.reuse && planBuf != nil && !holes {
-			select {
-			case free <- planBuf:
-			default:
-			}
-		}
-		planBuf = nil
 		return err
 	}
 	workers := runtime.GOMAXPROCS(0)
 	err = staged(ctx, n, workers, 2*workers, prepare, work, func(i int, r result) (bool, error) {
 		if r.err != nil {
 			if cfg.OnError == onErrorSkip {
-				holes = true
 				return true, nil
 			}
 			return false, core.InvalidInput(fmt.Errorf("%s: %w (set on_error: skip to leave unreadable images out)", sp.samples[i].name(), r.err))
@@ -579,7 +536,7 @@ func (d Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.
 			b = core.ImageBatch{Offset: delivered, Height: r.h, Width: r.w, Channels: 3}
 			per := max(1, min(req.BatchSize, maxBatchBytes/size))
 			if &r.buf[0] == &r.pix[0] {
-				b.Pixels, planBuf = r.buf[:0], r.buf // the planned batch: its images are in place
+				b.Pixels = r.buf[:0] // the planned batch: its images are in place
 			} else {
 				b.Pixels = make([]byte, 0, per*size)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/datasets/images/decode"
 )
 
 // TestReadAfterHoles reads a folder where images whose header is fine fail
@@ -45,17 +45,13 @@ func TestReadAfterHoles(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkBatches(t, root, batch, bs, want)
-		bs, err = readCopies(opts, "train", batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkBatches(t, root, batch, bs, want)
 	}
 }
 
-// TestReadReuse reads with batch buffers reused (as the plugin does) and
-// without: the same batches.
-func TestReadReuse(t *testing.T) {
+// TestReadBatchesBySize reads images of three sizes: the batches hold the
+// images in order, each with its own pixels, a new batch where the size
+// changes.
+func TestReadBatchesBySize(t *testing.T) {
 	root := t.TempDir()
 	var want []string
 	for i := range 40 {
@@ -65,31 +61,21 @@ func TestReadReuse(t *testing.T) {
 	}
 	opts := core.Options{"root": root}
 	for _, batch := range []int{1, 3, 7, 64} {
-		bs, err := readCopies(opts, "train", batch)
+		bs, err := readAll(opts, "train", batch)
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkBatches(t, root, batch, bs, want)
-		plain, err := readAll(opts, "train", batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(plain) != len(bs) {
-			t.Fatalf("batch %d: %d batches reused, %d not", batch, len(bs), len(plain))
-		}
 	}
 }
 
-// readCopies reads a split as the plugin does (batch buffers reused once
-// send returns), keeping a copy of each batch.
-func readCopies(opts core.Options, split string, batch int) ([]core.ImageBatch, error) {
-	var out []core.ImageBatch
-	err := Dataset{reuse: true}.Read(context.Background(), core.ReadRequest{Options: opts, Split: split, BatchSize: batch}, func(b core.ImageBatch) error {
-		b.Pixels = slices.Clone(b.Pixels)
-		out = append(out, b)
-		return nil
-	})
-	return out, err
+// decodeFile reads and decodes one image file.
+func decodeFile(path string) (decode.Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return decode.Image{}, err
+	}
+	return decode.Decode(data)
 }
 
 // checkBatches checks that bs hold the images named want, in order, each
