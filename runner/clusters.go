@@ -20,15 +20,11 @@ import (
 // the file to open in a spreadsheet or join with one's own metadata.
 func writeClustersCSV(runDir string, data embedded, classes []string, bestHead int) error {
 	for _, split := range data.Names {
-		assign, shape, err := npy.ReadInt32(filepath.Join(runDir, rundir.AssignFile(split)))
+		best, err := selectedHead(runDir, split, bestHead)
 		if err != nil {
 			return err
 		}
-		if len(shape) != 2 || bestHead < 0 || bestHead >= shape[0] {
-			return fmt.Errorf("%s has shape %v, no head %d", rundir.AssignFile(split), shape, bestHead)
-		}
-		n := shape[1]
-		best := assign[bestHead*n : (bestHead+1)*n]
+		n := len(best)
 		conf, _, err := report.ReadConfidence(runDir, split, best)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -73,6 +69,20 @@ func writeClustersCSV(runDir string, data embedded, classes []string, bestHead i
 		}
 	}
 	return nil
+}
+
+// selectedHead reads the clusters the selected head gave split's samples,
+// its row of the run's assign_<split>.npy.
+func selectedHead(runDir, split string, bestHead int) ([]int32, error) {
+	assign, shape, err := npy.ReadInt32(filepath.Join(runDir, rundir.AssignFile(split)))
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) != 2 || bestHead < 0 || bestHead >= shape[0] {
+		return nil, fmt.Errorf("%s has shape %v, no head %d", rundir.AssignFile(split), shape, bestHead)
+	}
+	n := shape[1]
+	return assign[bestHead*n : (bestHead+1)*n], nil
 }
 
 // labelName is class c's name, or its number when the dataset names none.

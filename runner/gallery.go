@@ -89,8 +89,9 @@ func galleryPerGroup(k int) int {
 // (probs_<split>.npy; probs_<split>_best.npy of older runs). The images
 // are read back from the dataset plugin (relaunched: it was stopped after
 // the embedding), streaming each split once and keeping only the picked
-// ones. Its lines go to log.
-func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, splitNames []string, labels map[string][]int32, bestHead, k int, classes []string, log trialLog) error {
+// ones; info is the dataset as planning described it (describing it again
+// would check every file again). Its lines go to log.
+func writeGalleries(ctx context.Context, cfg *config.Config, info core.DatasetInfo, runDir string, splitNames []string, labels map[string][]int32, bestHead, k int, log trialLog) error {
 	var opts []plugins.LaunchOption
 	if cfg.Dataset.SHA256 != "" {
 		opts = append(opts, plugins.WithSHA256(cfg.Dataset.SHA256))
@@ -101,21 +102,13 @@ func writeGalleries(ctx context.Context, cfg *config.Config, runDir string, spli
 	}
 	defer c.Kill()
 	ds := c.Dataset()
-	info, err := ds.Describe(ctx, cfg.Dataset.Options)
-	if err != nil {
-		return err
-	}
+	classes := info.Classes
 	for _, split := range splitNames {
 		t0 := time.Now()
-		assign, shape, err := npy.ReadInt32(filepath.Join(runDir, rundir.AssignFile(split)))
+		best, err := selectedHead(runDir, split, bestHead)
 		if err != nil {
 			return err
 		}
-		if len(shape) != 2 || bestHead < 0 || bestHead >= shape[0] {
-			return fmt.Errorf("%s has shape %v, no head %d", rundir.AssignFile(split), shape, bestHead)
-		}
-		n := shape[1]
-		best := assign[bestHead*n : (bestHead+1)*n]
 		conf, _, err := report.ReadConfidence(runDir, split, best)
 		if errors.Is(err, fs.ErrNotExist) {
 			log.Logf("gallery %-5s: %v; clusters show their first samples", split, err)

@@ -475,7 +475,7 @@ func reportStage(ctx context.Context, in reportInput) (rundir.Metrics, error) {
 	gcfg.Dataset = config.Section{Name: "dataset", Plugin: p.ds.plugin, SHA256: p.ds.sha256, Options: p.ds.resolved}
 	if p.dsInfo.Channels == 0 {
 		in.Log.Logf("note: no galleries: dataset %s has no images (features only)", p.dsInfo.Name)
-	} else if err := writeGalleries(ctx, &gcfg, runDir, in.Data.Names, in.Data.Labels, res.BestHead, p.clusters, p.dsInfo.Classes, in.Log); err != nil {
+	} else if err := writeGalleries(ctx, &gcfg, p.dsInfo, runDir, in.Data.Names, in.Data.Labels, res.BestHead, p.clusters, in.Log); err != nil {
 		if ctx.Err() != nil {
 			return rundir.Metrics{}, ctx.Err()
 		}
