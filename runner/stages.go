@@ -230,11 +230,11 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 		out.Seconds["kmeans"] = time.Since(t0).Seconds()
 	}
 	test, hasTest := in.Data.Splits[core.SplitTest]
-	trainLabelled := labelled(in.Data.Labels[core.SplitTrain]) > 0
-	if hasTest && opt.KNNClassifier && !trainLabelled {
+	trainLabelled := labelled(in.Data.Labels[core.SplitTrain])
+	if hasTest && opt.KNNClassifier && trainLabelled == 0 {
 		in.Log.Logf("note: k-NN classifier skipped: the train split has no labels to classify with")
 	}
-	if hasTest && opt.KNNClassifier && trainLabelled {
+	if hasTest && opt.KNNClassifier && trainLabelled > 0 {
 		t0 := time.Now()
 		xt, _, err := npy.ReadFloat32(test.Embeddings)
 		if err != nil {
@@ -242,7 +242,7 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 		}
 		// Train samples without a label do not vote.
 		xl, yl, nl := x, in.Data.Labels[core.SplitTrain], in.Train.N
-		if m := labelled(yl); m < nl {
+		if m := trainLabelled; m < nl {
 			xl, yl, nl = make([]float32, 0, m*d), make([]int32, 0, m), m
 			for i, y := range in.Data.Labels[core.SplitTrain] {
 				if y >= 0 {
