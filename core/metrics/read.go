@@ -22,52 +22,29 @@ var npyMagic = []byte("\x93NUMPY")
 // surrounding spaces ignored). The format is told by the file's first bytes,
 // not its name. Errors wrap core.ErrInvalidInput.
 func ReadAssignment(path string) ([]int, error) {
-	out, err := readAssignment(path)
+	rows, err := readRows(path, false)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", core.ErrInvalidInput, err)
+		return nil, err
 	}
-	return out, nil
+	return rows[0], nil
 }
 
 // ReadHeads reads a [heads, N] integer .npy array, such as a run's
 // assign_<split>.npy (one row of cluster ids per head), as rows; any file
 // ReadAssignment reads is one row. Errors wrap core.ErrInvalidInput.
-func ReadHeads(path string) ([][]int, error) {
-	if isNpy(path) {
-		vals, shape, err := npy.ReadInt32(path)
-		if err == nil && len(shape) == 2 && shape[1] > 1 {
-			rows := make([][]int, shape[0])
-			for h := range rows {
-				rows[h] = make([]int, shape[1])
-				for i, v := range vals[h*shape[1] : (h+1)*shape[1]] {
-					rows[h][i] = int(v)
-				}
-			}
-			if len(rows) == 0 {
-				return nil, fmt.Errorf("%w: read assignment %s: the file holds no labels", core.ErrInvalidInput, path)
-			}
-			return rows, nil
-		}
-	}
-	one, err := ReadAssignment(path)
+func ReadHeads(path string) ([][]int, error) { return readRows(path, true) }
+
+// readRows reads the file once for both: heads lets a [H, N] array with
+// N > 1 be H rows; otherwise the file is one row.
+func readRows(path string, heads bool) ([][]int, error) {
+	rows, err := readLabelRows(path, heads)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", core.ErrInvalidInput, err)
 	}
-	return [][]int{one}, nil
+	return rows, nil
 }
 
-func isNpy(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, len(npyMagic))
-	n, _ := io.ReadFull(f, head)
-	return n == len(npyMagic) && bytes.Equal(head, npyMagic)
-}
-
-func readAssignment(path string) ([]int, error) {
+func readLabelRows(path string, heads bool) ([][]int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read assignment: %w", err)
@@ -78,37 +55,50 @@ func readAssignment(path string) ([]int, error) {
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return nil, fmt.Errorf("read assignment %s: %w", path, err)
 	}
-	var out []int
+	var rows [][]int
 	if k == len(npyMagic) && bytes.Equal(head, npyMagic) {
-		out, err = readNpyLabels(path)
+		rows, err = readNpyLabels(path, heads)
 	} else {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("read assignment %s: %w", path, err)
 		}
+		var out []int
 		out, err = readTextLabels(path, f)
+		rows = [][]int{out}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if len(out) == 0 {
+	if len(rows) == 0 || len(rows[0]) == 0 {
 		return nil, fmt.Errorf("read assignment %s: the file holds no labels", path)
 	}
-	return out, nil
+	return rows, nil
 }
 
-func readNpyLabels(path string) ([]int, error) {
+func readNpyLabels(path string, heads bool) ([][]int, error) {
 	vals, shape, err := npy.ReadInt32(path)
 	if err != nil {
 		return nil, fmt.Errorf("read assignment: %w; expected a 1-D array of integer ids saved with numpy.save", err)
 	}
+	if heads && len(shape) == 2 && shape[1] > 1 {
+		rows := make([][]int, shape[0])
+		for h := range rows {
+			rows[h] = ints(vals[h*shape[1] : (h+1)*shape[1]])
+		}
+		return rows, nil
+	}
 	if !(len(shape) == 1 || (len(shape) == 2 && shape[1] == 1)) {
 		return nil, fmt.Errorf("read assignment %s: array of shape %v, expected [N] or [N, 1] integer ids (one per sample)", path, shape)
 	}
+	return [][]int{ints(vals)}, nil
+}
+
+func ints(vals []int32) []int {
 	out := make([]int, len(vals))
 	for i, v := range vals {
 		out[i] = int(v)
 	}
-	return out, nil
+	return out
 }
 
 func readTextLabels(path string, r io.Reader) ([]int, error) {

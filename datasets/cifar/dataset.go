@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // Version changes whenever the plugin would deliver different images,
@@ -108,11 +108,8 @@ func (Dataset) Describe(ctx context.Context, opts core.Options) (core.DatasetInf
 		return core.DatasetInfo{}, err
 	}
 	v, err := open(ctx, cfg)
-	if errors.Is(err, core.ErrInvalidInput) {
-		// Missing, truncated or garbled files under root: name the key.
-		return core.DatasetInfo{}, core.OptionFault(optRoot, err)
-	} else if err != nil {
-		return core.DatasetInfo{}, err
+	if err != nil {
+		return core.DatasetInfo{}, distfile.RootFault(optRoot, err)
 	}
 	d := description()
 	d.Identity = fmt.Sprintf("cifar %s name=%s content=sha256:%s train=%d test=%d",
@@ -129,7 +126,7 @@ func (Dataset) Describe(ctx context.Context, opts core.Options) (core.DatasetInf
 // at most req.BatchSize images.
 func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.ImageBatch) error) error {
 	if req.BatchSize <= 0 {
-		return invalidf("read %s: batch size must be positive, got %d", req.Split, req.BatchSize)
+		return distfile.Invalidf("read %s: batch size must be positive, got %d", req.Split, req.BatchSize)
 	}
 	cfg, err := resolve(req.Options)
 	if err != nil {
@@ -139,7 +136,7 @@ func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.Im
 	switch req.Split {
 	case core.SplitTrain, core.SplitTest:
 	default:
-		return invalidf("read: unknown split %q; CIFAR has splits %q and %q", req.Split, core.SplitTrain, core.SplitTest)
+		return distfile.Invalidf("read: unknown split %q; CIFAR has splits %q and %q", req.Split, core.SplitTrain, core.SplitTest)
 	}
 	v, err := open(ctx, cfg)
 	if err != nil {

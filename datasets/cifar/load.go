@@ -232,14 +232,14 @@ func loadFolder(ctx context.Context, dir string, l *layout) (*dataset, error) {
 		p := filepath.Join(dir, m)
 		st, err := os.Stat(p)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, invalidf("folder %s has no %s; the %s needs %s (as %s unpacks); restore the file or point root at the archive",
+			return nil, distfile.Invalidf("folder %s has no %s; the %s needs %s (as %s unpacks); restore the file or point root at the archive",
 				dir, m, l, strings.Join(l.members(), ", "), l.archive)
 		}
 		if err != nil {
 			return nil, err
 		}
 		if !st.Mode().IsRegular() {
-			return nil, invalidf("%s is not a regular file", p)
+			return nil, distfile.Invalidf("%s is not a regular file", p)
 		}
 		f, err := os.Open(p)
 		if err != nil {
@@ -342,7 +342,7 @@ func loadArchive(ctx context.Context, file string, w want) (*dataset, error) {
 		for _, l := range w.candidates() {
 			folders = append(folders, l.folder+"/")
 		}
-		return nil, invalidf("archive %s holds no CIFAR data: none of its members is in %s; use the archive as distributed (%s)",
+		return nil, distfile.Invalidf("archive %s holds no CIFAR data: none of its members is in %s; use the archive as distributed (%s)",
 			file, strings.Join(folders, " or "), strings.Join(archiveNames(w), " or "))
 	}
 	return c.finish()
@@ -354,7 +354,7 @@ func (c *collector) finish() (*dataset, error) {
 	l := c.layout
 	for _, m := range l.members() {
 		if _, ok := c.seen[m]; !ok {
-			return nil, invalidf("%s has no member %s/%s; the %s needs %s; download the archive again",
+			return nil, distfile.Invalidf("%s has no member %s/%s; the %s needs %s; download the archive again",
 				c.where, l.folder, m, l, strings.Join(l.members(), ", "))
 		}
 	}

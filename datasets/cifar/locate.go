@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // layout is one of the four CIFAR distributions: which dataset, which
@@ -98,7 +100,7 @@ func (w want) candidates() []*layout {
 // check reports whether l is a distribution the options accept.
 func (w want) check(l *layout, where string) error {
 	if m := w.mismatch(l); m != "" {
-		return invalidf("%s holds the %s, but %s", where, l, m)
+		return distfile.Invalidf("%s holds the %s, but %s", where, l, m)
 	}
 	return nil
 }
@@ -146,12 +148,12 @@ func (s source) String() string {
 // preferred: nothing to decompress).
 func locate(root string, w want) (source, error) {
 	if root == "" {
-		return source{}, invalidf("option root is not set; set it to the CIFAR archive as distributed (%s) or the folder it unpacks to, or a directory holding either",
+		return source{}, distfile.Invalidf("option root is not set; set it to the CIFAR archive as distributed (%s) or the folder it unpacks to, or a directory holding either",
 			strings.Join(archiveNames(w), " or "))
 	}
 	st, err := os.Stat(root)
 	if errors.Is(err, fs.ErrNotExist) {
-		return source{}, invalidf("option root: %s does not exist; set it to the CIFAR archive as distributed (%s) or the folder it unpacks to",
+		return source{}, distfile.Invalidf("option root: %s does not exist; set it to the CIFAR archive as distributed (%s) or the folder it unpacks to",
 			root, strings.Join(archiveNames(w), " or "))
 	}
 	if err != nil {
@@ -161,7 +163,7 @@ func locate(root string, w want) (source, error) {
 		return source{archive: root}, nil
 	}
 	if !st.IsDir() {
-		return source{}, invalidf("option root: %s is neither a file nor a directory", root)
+		return source{}, distfile.Invalidf("option root: %s is neither a file nor a directory", root)
 	}
 	cands := w.candidates()
 	// The unpacked folder itself: named as distributed, or holding the
@@ -200,7 +202,7 @@ func locate(root string, w want) (source, error) {
 			break
 		}
 	}
-	return source{}, invalidf("%s", msg)
+	return source{}, distfile.Invalidf("%s", msg)
 }
 
 func archiveNames(w want) []string {

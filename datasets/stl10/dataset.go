@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // Version changes whenever the plugin would deliver different images,
@@ -92,11 +92,11 @@ func (Dataset) Describe(ctx context.Context, opts core.Options) (core.DatasetInf
 	}
 	v, err := open(ctx, cfg)
 	if err != nil {
-		return core.DatasetInfo{}, rootFault(err)
+		return core.DatasetInfo{}, distfile.RootFault(optRoot, err)
 	}
 	sum, err := v.contentHash(ctx)
 	if err != nil {
-		return core.DatasetInfo{}, rootFault(err)
+		return core.DatasetInfo{}, distfile.RootFault(optRoot, err)
 	}
 	d := description()
 	fold := "all"
@@ -116,19 +116,11 @@ func (Dataset) Describe(ctx context.Context, opts core.Options) (core.DatasetInf
 	return info, nil
 }
 
-// rootFault names the root option for a problem with the files under it.
-func rootFault(err error) error {
-	if errors.Is(err, core.ErrInvalidInput) {
-		return core.OptionFault(optRoot, err)
-	}
-	return err
-}
-
 // Read implements core.Dataset: it streams the split in order, in batches
 // of at most req.BatchSize images.
 func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.ImageBatch) error) error {
 	if req.BatchSize <= 0 {
-		return invalidf("read %s: batch size must be positive, got %d", req.Split, req.BatchSize)
+		return distfile.Invalidf("read %s: batch size must be positive, got %d", req.Split, req.BatchSize)
 	}
 	cfg, err := resolve(req.Options)
 	if err != nil {
@@ -138,10 +130,10 @@ func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.Im
 	case core.SplitTrain, core.SplitTest:
 	case splitUnlab:
 		if !cfg.unlabeled {
-			return invalidf("read: split %q is not offered; set the option unlabeled=true to read the unlabeled images", req.Split)
+			return distfile.Invalidf("read: split %q is not offered; set the option unlabeled=true to read the unlabeled images", req.Split)
 		}
 	default:
-		return invalidf("read: unknown split %q; STL-10 has splits %q, %q and (with unlabeled=true) %q", req.Split, core.SplitTrain, core.SplitTest, splitUnlab)
+		return distfile.Invalidf("read: unknown split %q; STL-10 has splits %q, %q and (with unlabeled=true) %q", req.Split, core.SplitTrain, core.SplitTest, splitUnlab)
 	}
 	v, err := open(ctx, cfg)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
@@ -28,10 +27,4 @@ func (l location) String() string {
 		return l.member
 	}
 	return l.file
-}
-
-// invalidf is an invalid-input error that is not about one file's bytes
-// (a missing file, an option that does not fit the data).
-func invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{core.ErrInvalidInput}, args...)...)
 }

@@ -15,7 +15,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
@@ -54,10 +53,10 @@ type index struct {
 // missing explains that the file base, needed for what, is not there.
 func (ix *index) missing(base, what string) error {
 	if ix.src.archive != "" {
-		return invalidf("archive %s has no member %s/%s (%s); it is not %s as distributed, or it is damaged; download it again",
+		return distfile.Invalidf("archive %s has no member %s/%s (%s); it is not %s as distributed, or it is damaged; download it again",
 			ix.src.archive, folderName, base, what, archiveName)
 	}
-	return invalidf("folder %s has no %s (%s); STL-10 as distributed (%s, unpacked to %s/) has %s; restore the file, or point root at the archive",
+	return distfile.Invalidf("folder %s has no %s (%s); STL-10 as distributed (%s, unpacked to %s/) has %s; restore the file, or point root at the archive",
 		ix.src.dir, base, what, archiveName, folderName, strings.Join(memberNames, ", "))
 }
 
@@ -78,7 +77,7 @@ func indexFolder(ctx context.Context, dir string) (*index, error) {
 			return nil, err
 		}
 		if !st.Mode().IsRegular() {
-			return nil, invalidf("%s is not a regular file", p)
+			return nil, distfile.Invalidf("%s is not a regular file", p)
 		}
 		f := &file{base: base, loc: location{file: p}, size: st.Size()}
 		if small(base) {
@@ -108,12 +107,11 @@ func smallLimitMsg(base string) string {
 }
 
 // folderDigests caches the sha256 of image files of folders, by path, size
-// and modification time: hashing the unlabeled images (2.8 GB) takes
-// seconds, and Describe is called several times per process.
-var folderDigests struct {
-	sync.Mutex
-	byKey map[string][]byte
-}
+// and modification time (distfile.StatKey): hashing the unlabeled images
+// (2.8 GB) takes seconds, and Describe is called several times per
+// process. A folder has three image files (train, test, unlabeled); the
+// small files are hashed as they are indexed. 12 keeps four folders' files.
+var folderDigests = distfile.NewRecent[[]byte](12)
 
 // digestOf returns the sha256 of f's content, computing it for a file of
 // a folder on first use (archives are hashed while they are indexed).
@@ -125,13 +123,17 @@ func digestOf(ctx context.Context, f *file) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	folderDigests.Lock()
-	d, ok := folderDigests.byKey[key]
-	folderDigests.Unlock()
-	if ok {
-		f.digest = d
-		return d, nil
+	d, _, err := folderDigests.Get(key, func() ([]byte, error) { return hashFile(ctx, f) })
+	if err != nil {
+		return nil, err
 	}
+	f.digest = d
+	return d, nil
+}
+
+// hashFile is the sha256 of a folder's file, which must still have the
+// size it was indexed with.
+func hashFile(ctx context.Context, f *file) ([]byte, error) {
 	fh, err := os.Open(f.loc.file)
 	if err != nil {
 		return nil, err
@@ -148,15 +150,7 @@ func digestOf(ctx context.Context, f *file) ([]byte, error) {
 	if n != f.size {
 		return nil, f.loc.fail(n, "the file changed while it was read (%d bytes, then %d); was it being written?", f.size, n)
 	}
-	d = h.Sum(nil)
-	folderDigests.Lock()
-	if folderDigests.byKey == nil {
-		folderDigests.byKey = map[string][]byte{}
-	}
-	folderDigests.byKey[key] = d
-	folderDigests.Unlock()
-	f.digest = d
-	return d, nil
+	return h.Sum(nil), nil
 }
 
 // archives caches the index of the most recently used archives of this
@@ -178,7 +172,7 @@ func indexArchive(ctx context.Context, p string) (*index, error) {
 			return nil, err
 		}
 		if again, err := distfile.StatKey(p); err != nil || again != key {
-			return nil, invalidf("archive %s changed while it was read; was it being written?", p)
+			return nil, distfile.Invalidf("archive %s changed while it was read; was it being written?", p)
 		}
 		return ix, nil
 	})
@@ -311,7 +305,7 @@ func scanArchive(ctx context.Context, p string) (*index, error) {
 		}
 	}
 	if len(ix.files) == 0 {
-		return nil, invalidf("archive %s holds no STL-10 data: none of its members is one of %s in %s/; use %s as distributed",
+		return nil, distfile.Invalidf("archive %s holds no STL-10 data: none of its members is one of %s in %s/; use %s as distributed",
 			p, strings.Join(memberNames, ", "), folderName, archiveName)
 	}
 	return ix, nil

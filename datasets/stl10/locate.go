@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
 )
 
 // STL-10 as its authors distribute it: stl10_binary.tar.gz unpacks to the
@@ -55,11 +57,11 @@ func (s source) String() string {
 // is preferred: it is read by seeking, the archive only by streaming).
 func locate(root string) (source, error) {
 	if root == "" {
-		return source{}, invalidf("option root is not set; set it to %s as distributed, the %s/ folder it unpacks to, or a directory holding either", archiveName, folderName)
+		return source{}, distfile.Invalidf("option root is not set; set it to %s as distributed, the %s/ folder it unpacks to, or a directory holding either", archiveName, folderName)
 	}
 	st, err := os.Stat(root)
 	if errors.Is(err, fs.ErrNotExist) {
-		return source{}, invalidf("option root: %s does not exist; set it to %s as distributed, the %s/ folder it unpacks to, or a directory holding either",
+		return source{}, distfile.Invalidf("option root: %s does not exist; set it to %s as distributed, the %s/ folder it unpacks to, or a directory holding either",
 			root, archiveName, folderName)
 	}
 	if err != nil {
@@ -69,7 +71,7 @@ func locate(root string) (source, error) {
 		return source{archive: root}, nil
 	}
 	if !st.IsDir() {
-		return source{}, invalidf("option root: %s is neither a file nor a directory", root)
+		return source{}, distfile.Invalidf("option root: %s is neither a file nor a directory", root)
 	}
 	// The unpacked folder itself: named as distributed, or holding the
 	// distribution's files under another name.
@@ -82,7 +84,7 @@ func locate(root string) (source, error) {
 	if a := filepath.Join(root, archiveName); isFile(a) {
 		return source{archive: a}, nil
 	}
-	return source{}, invalidf("option root: %s holds no STL-10 data (looked for %s/, %s, and for %s or %s in %s itself); download %s from the STL-10 page and point root at it or at the folder it unpacks to",
+	return source{}, distfile.Invalidf("option root: %s holds no STL-10 data (looked for %s/, %s, and for %s or %s in %s itself); download %s from the STL-10 page and point root at it or at the folder it unpacks to",
 		root, folderName, archiveName, fileNames, fileTrainX, root, archiveName)
 }
 

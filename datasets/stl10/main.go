@@ -68,12 +68,6 @@
 // attributes to the option root.
 package main
 
-import (
-	"strconv"
-
-	"github.com/clusterlab/clusterlab/plugins"
-)
+import "github.com/clusterlab/clusterlab/plugins"
 
 func main() { plugins.ServeDataset(Dataset{}) }
-
-func itoa(i int) string { return strconv.Itoa(i) }

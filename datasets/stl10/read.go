@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/datasets/internal/distfile"
@@ -93,7 +94,7 @@ func streamFolder(ctx context.Context, s *splitView, b *batcher) error {
 			err = io.ErrUnexpectedEOF
 		}
 		return &FormatError{Dataset: datasetName, File: s.x.loc.file, Offset: int64(i)*imageBytes + int64(n), Err: err,
-			Msg: "data ends inside image " + itoa(i) + ": " + distfile.StreamProblem(err, false)}
+			Msg: "data ends inside image " + strconv.Itoa(i) + ": " + distfile.StreamProblem(err, false)}
 	}
 	if s.sel == nil {
 		br := bufio.NewReaderSize(f, 1<<20)
@@ -139,7 +140,7 @@ func streamArchive(ctx context.Context, p string, s *splitView, b *batcher) erro
 	for {
 		hdr, base, err := as.next()
 		if err == io.EOF {
-			return invalidf("archive %s changed since it was indexed: member %s/%s is gone", p, folderName, s.x.base)
+			return distfile.Invalidf("archive %s changed since it was indexed: member %s/%s is gone", p, folderName, s.x.base)
 		}
 		if err != nil {
 			return err
@@ -148,7 +149,7 @@ func streamArchive(ctx context.Context, p string, s *splitView, b *batcher) erro
 			continue
 		}
 		if hdr.Size != s.x.size {
-			return invalidf("archive %s changed since it was indexed: member %s is %d bytes, was %d", p, hdr.Name, hdr.Size, s.x.size)
+			return distfile.Invalidf("archive %s changed since it was indexed: member %s is %d bytes, was %d", p, hdr.Name, hdr.Size, s.x.size)
 		}
 		break
 	}

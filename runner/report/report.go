@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"os"
@@ -21,11 +22,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/clusterlab/clusterlab/core/rundir"
-
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/rundir"
 )
 
 // Files lists what Build wrote.
@@ -82,10 +82,8 @@ type report struct {
 
 func (r *report) note(format string, args ...any) {
 	n := fmt.Sprintf(format, args...)
-	for _, m := range r.files.Notes {
-		if m == n {
-			return
-		}
+	if slices.Contains(r.files.Notes, n) {
+		return
 	}
 	r.files.Notes = append(r.files.Notes, n)
 }
@@ -413,12 +411,8 @@ func htmlPage(title, md, dir string) (string, error) {
 	}
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-	fmt.Fprintf(&b, "<title>%s</title>\n<style>\n%s\n</style>\n</head>\n<body>\n", htmlEscape(title), pageCSS)
+	fmt.Fprintf(&b, "<title>%s</title>\n<style>\n%s\n</style>\n</head>\n<body>\n", html.EscapeString(title), pageCSS)
 	b.WriteString(body)
 	b.WriteString("</body>\n</html>\n")
 	return b.String(), nil
-}
-
-func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
 }

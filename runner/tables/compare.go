@@ -3,6 +3,7 @@ package tables
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ func metricOf(r rundir.Result, i int) float64 {
 // metricColumn is the column of metric i of split.
 func metricColumn(split string, i int) Column {
 	m := metricNames[i]
-	c := Column{Key: splitKey(split) + "_" + strings.ToLower(m), Title: split + " " + m, Kind: KindStat, Unit: UnitFraction}
+	c := Column{Key: snake(split) + "_" + strings.ToLower(m), Title: split + " " + m, Kind: KindStat, Unit: UnitFraction}
 	if i == silhouetteMetric { // in [-1, 1], not a percentage
 		c.Unit, c.Decimals = "", 3
 	}
@@ -47,14 +48,14 @@ type group struct {
 	name    string
 	variant map[string]any
 	runs    []rundir.Run
-	// Of the finished trials with a result on the split:
-	vals                  [5][]float64
-	used, secs            []float64
-	clusters              int
-	bestHead, headMean    []float64
-	headWorst, headBest   []float64
-	methods, inputs       []string
-	finished, withResults int
+	// Of the finished trials with a result on the split (len(used) of
+	// them):
+	vals                [5][]float64
+	used, secs          []float64
+	clusters            int
+	bestHead, headMean  []float64
+	headWorst, headBest []float64
+	methods, inputs     []string
 }
 
 // baseline is one baseline method over the distinct seeds of the runs.
@@ -116,13 +117,13 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		if r.Finished() {
 			anyFinished = true
 			for _, s := range splitsOf(r.Metrics.Results) {
-				if !contains(allSplits, s) {
+				if !slices.Contains(allSplits, s) {
 					allSplits = append(allSplits, s)
 				}
 			}
 		}
 	}
-	if anyFinished && !contains(allSplits, split) {
+	if anyFinished && !slices.Contains(allSplits, split) {
 		return nil, fmt.Errorf("%w: no finished run has results for split %q (they have %s)", core.ErrInvalidInput, split, strings.Join(allSplits, ", "))
 	}
 
@@ -189,7 +190,7 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		for i := range metricNames {
 			row = append(row, StatOf(g.vals[i]))
 		}
-		row = append(row, Int(int64(g.withResults)))
+		row = append(row, Int(int64(len(g.used))))
 		if len(g.used) > 0 {
 			row = append(row, Ratio(mean(g.used), g.clusters))
 		} else {
@@ -208,10 +209,10 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		role := RoleBaseline
 		if b.supervised {
 			role = RoleSupervised
-			if !contains(notCompared, describe(b.method, true)) {
+			if !slices.Contains(notCompared, describe(b.method, true)) {
 				notCompared = append(notCompared, describe(b.method, true))
 			}
-		} else if !contains(compared, describe(b.method, false)) {
+		} else if !slices.Contains(compared, describe(b.method, false)) {
 			compared = append(compared, describe(b.method, false))
 		}
 		row := []Cell{Text(b.name), Text(role), Text(b.method), Text(b.sel)}
@@ -343,7 +344,7 @@ func groupRuns(runs []rundir.Run, split string, oneExperiment bool) ([]*group, [
 			g.variant = variant
 		}
 		g.runs = append(g.runs, r)
-		if id := inputsShort(r.Record.Inputs); id != "" && !contains(g.inputs, id) {
+		if id := inputsShort(r.Record.Inputs); id != "" && !slices.Contains(g.inputs, id) {
 			g.inputs = append(g.inputs, id)
 		}
 		if !r.Finished() {
@@ -351,16 +352,14 @@ func groupRuns(runs []rundir.Run, split string, oneExperiment bool) ([]*group, [
 			continue
 		}
 		mf := r.Metrics
-		if !contains(g.methods, mf.Loss) {
+		if !slices.Contains(g.methods, mf.Loss) {
 			g.methods = append(g.methods, mf.Loss)
 		}
-		g.finished++
 		res, ok := find(mf.Results, mf.Loss, "best-head", split)
 		if !ok {
 			notes = append(notes, fmt.Sprintf("%s finished without a best-head result of %s on the %s split; it is not in the means.", runName(r), mf.Loss, split))
 			continue
 		}
-		g.withResults++
 		for i := range metricNames {
 			g.vals[i] = append(g.vals[i], metricOf(res, i))
 		}
@@ -473,7 +472,7 @@ func compareHeads(groups []*group, split string) Table {
 		Caption: fmt.Sprintf("heads: the label-free best head against all heads (%s ACC %%, mean ± std over the finished seeds)", split),
 		Columns: []Column{{Key: "variant", Title: "variant", Kind: KindText}},
 	}
-	sk := splitKey(split)
+	sk := snake(split)
 	for _, c := range []struct{ key, title string }{
 		{"best_head", "best head"}, {"mean_head", "mean over heads"},
 		{"worst_head", "worst head"}, {"best_possible_head", "best possible head"},
@@ -485,9 +484,6 @@ func compareHeads(groups []*group, split string) Table {
 	}
 	return t
 }
-
-// splitKey is a split's prefix of column keys.
-func splitKey(split string) string { return snake(split) }
 
 // statusText summarises the trials of a variant: "3/3 finished",
 // "2/3 finished, 1 failed", or the status of a variant's only trial.
@@ -504,7 +500,7 @@ func statusText(runs []rundir.Run) string {
 		if s == rundir.StatusFinished {
 			s = "unread" // says finished but its metrics were not read
 		}
-		if count[s] == 0 && !contains([]string{rundir.StatusFailed, rundir.StatusInterrupted, rundir.StatusRunning}, s) {
+		if count[s] == 0 && !slices.Contains([]string{rundir.StatusFailed, rundir.StatusInterrupted, rundir.StatusRunning}, s) {
 			others = append(others, s)
 		}
 		count[s]++
@@ -533,7 +529,7 @@ func inputsNotes(runs []rundir.Run) []string {
 			unknown++
 			continue
 		}
-		if !contains(ids, id) {
+		if !slices.Contains(ids, id) {
 			ids = append(ids, id)
 			out = append(out, "inputs "+inputsNote(r.Record.Inputs))
 		}

@@ -3,6 +3,7 @@ package tables
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,7 +39,7 @@ func Run(run rundir.Run, split string) ([]Table, error) {
 	mf := *run.Metrics
 	splits := splitsOf(mf.Results)
 	if split != "" {
-		if !contains(splits, split) {
+		if !slices.Contains(splits, split) {
 			return nil, fmt.Errorf("%w: %s has no results for split %q (it has %s)", core.ErrInvalidInput, runName(run), split, strings.Join(splits, ", "))
 		}
 		splits = []string{split}
@@ -134,14 +135,10 @@ func runTable(run rundir.Run, splits []string) Table {
 			}
 		}
 		loss := Missing()
+		// The rows leave the heads (head-N) out: the trained method's row
+		// is the selected head's.
 		if k.method == mf.Loss && mf.BestHead >= 0 && mf.BestHead < len(mf.HeadLosses) {
-			h := mf.BestHead
-			if strings.HasPrefix(k.sel, "head-") {
-				h, _ = strconv.Atoi(strings.TrimPrefix(k.sel, "head-"))
-			}
-			if h >= 0 && h < len(mf.HeadLosses) {
-				loss = Float(mf.HeadLosses[h])
-			}
+			loss = Float(mf.HeadLosses[mf.BestHead])
 		}
 		secs := Missing()
 		name := "fit"
@@ -255,10 +252,7 @@ func labelNotes(rs []rundir.Result, splits []string) []string {
 // statusTable stands for a run that has no metrics.
 func statusTable(run rundir.Run) Table {
 	rec := run.Record
-	status := rec.Status
-	if status == "" {
-		status = "unknown"
-	}
+	status := orUnknown(rec.Status)
 	t := Table{
 		Name:    "status",
 		Caption: fmt.Sprintf("%s: %s, no results", runName(run), status),
@@ -361,21 +355,12 @@ func find(rs []rundir.Result, method, sel, split string) (rundir.Result, bool) {
 func splitsOf(rs []rundir.Result) []string {
 	var names []string
 	for _, r := range rs {
-		if !contains(names, r.Split) {
+		if !slices.Contains(names, r.Split) {
 			names = append(names, r.Split)
 		}
 	}
 	rundir.SortSplits(names)
 	return names
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // snake makes a column key of a name: lower case, runs of anything but

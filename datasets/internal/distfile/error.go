@@ -60,3 +60,19 @@ func StreamProblem(err error, inArchive bool) string {
 	}
 	return err.Error()
 }
+
+// Invalidf is an invalid-input error that is not about one file's bytes
+// (a missing file, an option that does not fit the data).
+func Invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{core.ErrInvalidInput}, args...)...)
+}
+
+// RootFault attributes invalid input (missing, truncated or garbled files
+// under the dataset's root) to the option key naming that root; other
+// errors pass unchanged.
+func RootFault(key string, err error) error {
+	if errors.Is(err, core.ErrInvalidInput) {
+		return core.OptionFault(key, err)
+	}
+	return err
+}
