@@ -240,6 +240,7 @@ func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchR
 		pr.expectState(st.geometry())
 	}
 	var buf []float32
+	var resized []uint8 // the resized images of the batch, reused
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -251,9 +252,12 @@ func (Backbone) Embed(ctx context.Context, req core.EmbedRequest, in core.BatchR
 		if err != nil {
 			return fmt.Errorf("pixels: read images: %w", err)
 		}
-		px, g, err := pr.apply(ctx, b)
+		px, g, err := pr.apply(ctx, b, resized)
 		if err != nil {
 			return fmt.Errorf("pixels: %w", err)
+		}
+		if p.reshapes {
+			resized = px
 		}
 		if t == nil {
 			t = &transform{inDim: g.dim(), outDim: g.dim()}
@@ -313,7 +317,7 @@ func readImages(ctx context.Context, in core.BatchReader, pr *prep, info core.Da
 		if err != nil {
 			return images{}, err
 		}
-		px, g, err := pr.apply(ctx, b)
+		px, g, err := pr.apply(ctx, b, nil)
 		if err != nil {
 			return images{}, err
 		}

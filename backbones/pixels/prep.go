@@ -114,7 +114,9 @@ func (pr *prep) plan(in geometry) (*imageprep.BytePlan, error) {
 
 // apply checks batch b and returns its images as the embedding sees them
 // (b.Pixels itself when there is nothing to do), with their geometry.
-func (pr *prep) apply(ctx context.Context, b core.ImageBatch) ([]uint8, geometry, error) {
+// Resized images go to scratch when it has room for them (a caller that
+// uses them before the next batch reuses one buffer), else to a new one.
+func (pr *prep) apply(ctx context.Context, b core.ImageBatch, scratch []uint8) ([]uint8, geometry, error) {
 	in := geometry{b.Height, b.Width, b.Channels}
 	if err := in.check(b); err != nil {
 		return nil, geometry{}, err
@@ -143,7 +145,12 @@ func (pr *prep) apply(ctx context.Context, b core.ImageBatch) ([]uint8, geometry
 	if err != nil {
 		return nil, geometry{}, err
 	}
-	px := make([]uint8, b.Count*out.dim())
+	px := scratch[:0]
+	if n := b.Count * out.dim(); cap(px) >= n {
+		px = px[:n]
+	} else {
+		px = make([]uint8, n)
+	}
 	if err := pl.Batch(ctx, b.Pixels, b.Count, px, 0); err != nil {
 		return nil, geometry{}, err
 	}

@@ -198,6 +198,18 @@ func (c config) limit(split string) int {
 	return 0
 }
 
+// toRead is how many images of sp to look at (n) for the lim images its
+// limit asks (0 = all): with on_error: skip, unreadable ones are left out
+// and the ones after them take their place, so all n are candidates.
+func (c config) toRead(sp splitFiles) (n, lim int) {
+	lim = c.limit(sp.name)
+	n = len(sp.samples)
+	if c.OnError == onErrorFail && lim > 0 {
+		n = min(n, lim)
+	}
+	return n, lim
+}
+
 // Describe implements core.Dataset. It lists the files of every split and
 // reads each image's header (on_error: skip decodes every image instead)
 // for the sizes, the identity and early errors.
@@ -299,11 +311,7 @@ func checkSplit(ctx context.Context, cfg config, sp splitFiles) (splitCheck, err
 		err error
 	}
 	var out splitCheck
-	lim := cfg.limit(sp.name)
-	n := len(sp.samples)
-	if cfg.OnError == onErrorFail && lim > 0 {
-		n = min(n, lim)
-	}
+	n, lim := cfg.toRead(sp)
 	workers := runtime.GOMAXPROCS(0)
 	err := ordered(ctx, n, workers, 4*workers, func(i int) result {
 		smp := sp.samples[i]
@@ -422,26 +430,11 @@ func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.Im
 	if err != nil {
 		return err
 	}
-	s, err := scan(cfg)
+	sp, err := findSplit(cfg, req.Split)
 	if err != nil {
 		return err
 	}
-	var sp *splitFiles
-	var names []string
-	for i := range s.splits {
-		names = append(names, s.splits[i].name)
-		if s.splits[i].name == req.Split {
-			sp = &s.splits[i]
-		}
-	}
-	if sp == nil {
-		return core.InvalidInput(fmt.Errorf("read: unknown split %q; %s has splits %s", req.Split, cfg.Root, strings.Join(names, ", ")))
-	}
-	lim := cfg.limit(sp.name)
-	n := len(sp.samples)
-	if cfg.OnError == onErrorFail && lim > 0 {
-		n = min(n, lim)
-	}
+	n, lim := cfg.toRead(*sp)
 	// The images are decoded straight into the pixels of their batch: a
 	// first stage, in index order, reads each file, probes its size and
 	// gives it a slot in a batch laid out as the images are sent (the
@@ -481,12 +474,11 @@ func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.Im
 			return planned{err: err}
 		}
 		size := hd.Width * hd.Height * 3
-		if plan.count > 0 && (plan.h != hd.Height || plan.w != hd.Width || plan.count >= req.BatchSize || (plan.count+1)*size > maxBatchBytes) {
+		if plan.count > 0 && batchEnds(plan.count, plan.h, plan.w, hd.Height, hd.Width, req.BatchSize) {
 			plan.count = 0
 		}
 		if plan.count == 0 {
-			per := max(1, min(req.BatchSize, maxBatchBytes/size))
-			plan.buf = make([]byte, per*size)
+			plan.buf = make([]byte, perBatch(size, req.BatchSize)*size)
 			plan.h, plan.w = hd.Height, hd.Width
 		}
 		plan.count++
@@ -527,14 +519,14 @@ func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.Im
 			return false, core.InvalidInput(fmt.Errorf("%s: %w (set on_error: skip to leave unreadable images out)", sp.samples[i].name(), r.err))
 		}
 		size := len(r.pix)
-		if b.Count > 0 && (b.Height != r.h || b.Width != r.w || b.Count >= req.BatchSize || len(b.Pixels)+size > maxBatchBytes) {
+		if b.Count > 0 && batchEnds(b.Count, b.Height, b.Width, r.h, r.w, req.BatchSize) {
 			if err := flush(); err != nil {
 				return false, err
 			}
 		}
 		if b.Count == 0 {
 			b = core.ImageBatch{Offset: delivered, Height: r.h, Width: r.w, Channels: 3}
-			per := max(1, min(req.BatchSize, maxBatchBytes/size))
+			per := perBatch(size, req.BatchSize)
 			if &r.buf[0] == &r.pix[0] {
 				b.Pixels = r.buf[:0] // the planned batch: its images are in place
 			} else {
@@ -559,6 +551,36 @@ func (Dataset) Read(ctx context.Context, req core.ReadRequest, send func(core.Im
 		return err
 	}
 	return flush()
+}
+
+// findSplit lists the files of cfg's root and returns those of split name.
+func findSplit(cfg config, name string) (*splitFiles, error) {
+	s, err := scan(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for i := range s.splits {
+		if s.splits[i].name == name {
+			return &s.splits[i], nil
+		}
+		names = append(names, s.splits[i].name)
+	}
+	return nil, core.InvalidInput(fmt.Errorf("read: unknown split %q; %s has splits %s", name, cfg.Root, strings.Join(names, ", ")))
+}
+
+// batchEnds says whether a batch of count images of bh x bw is closed to
+// the next image, of h x w: Read's batches hold images of one size, at
+// most batchSize of them and at most maxBatchBytes of pixels (one image
+// at least). The batch planner and the batch assembler share it, so that
+// images are decoded where they are sent.
+func batchEnds(count, bh, bw, h, w, batchSize int) bool {
+	return bh != h || bw != w || count >= batchSize || (count+1)*h*w*3 > maxBatchBytes
+}
+
+// perBatch is how many images of size bytes a batch holds at most.
+func perBatch(size, batchSize int) int {
+	return max(1, min(batchSize, maxBatchBytes/size))
 }
 
 // fault attributes err to option key, as invalid input.

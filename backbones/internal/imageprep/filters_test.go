@@ -3,7 +3,6 @@ package imageprep
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,19 +56,7 @@ func (c filterCase) config() (Config, error) {
 		return Config{}, err
 	}
 	cfg := Config{Filter: f, CenterCrop: c.CenterCrop}
-	switch s := c.Size.(type) {
-	case nil:
-	case float64:
-		cfg.Resize = int(s)
-	case []any:
-		if len(s) != 2 {
-			return cfg, fmt.Errorf("size %v: want [h, w]", s)
-		}
-		cfg.Height, cfg.Width = int(s[0].(float64)), int(s[1].(float64))
-	default:
-		return cfg, fmt.Errorf("size %v of type %T", c.Size, c.Size)
-	}
-	return cfg, nil
+	return cfg, setSize(&cfg, c.Size)
 }
 
 // TestFiltersMatchPIL: every filter, up and down, square and not, grey and

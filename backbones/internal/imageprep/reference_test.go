@@ -56,18 +56,28 @@ func loadManifest(t *testing.T) refManifest {
 // config turns the case's torchvision arguments into a Config.
 func (c refCase) config(m refManifest) (Config, error) {
 	cfg := Config{Mean: m.Mean, Std: m.Std, CenterCrop: c.CenterCrop}
-	switch s := c.Size.(type) {
+	if c.Size == nil { // every case of manifest.json resizes
+		return cfg, fmt.Errorf("size %v of type %T", c.Size, c.Size)
+	}
+	return cfg, setSize(&cfg, c.Size)
+}
+
+// setSize sets cfg's resize from a case's torchvision size argument: an
+// int (the smaller edge), [h, w], or null (no resize).
+func setSize(cfg *Config, size any) error {
+	switch s := size.(type) {
+	case nil:
 	case float64:
 		cfg.Resize = int(s)
 	case []any:
 		if len(s) != 2 {
-			return cfg, fmt.Errorf("size %v: want [h, w]", s)
+			return fmt.Errorf("size %v: want [h, w]", s)
 		}
 		cfg.Height, cfg.Width = int(s[0].(float64)), int(s[1].(float64))
 	default:
-		return cfg, fmt.Errorf("size %v of type %T", c.Size, c.Size)
+		return fmt.Errorf("size %v of type %T", size, size)
 	}
-	return cfg, nil
+	return nil
 }
 
 // readGzNpy reads one of the reference arrays.

@@ -40,6 +40,13 @@ var bmpMaskModes = map[[5]uint32]string{
 	{16, 0x7C00, 0x3E0, 0x1F, bmpMaskAny}:    "BGR;15",
 }
 
+// bmpBitModes are Pillow's mode and rawmode of an uncompressed BMP by its
+// bits per pixel (BmpImagePlugin's BIT2MODE).
+var bmpBitModes = map[int][2]string{
+	1: {"P", "P;1"}, 4: {"P", "P;4"}, 8: {"P", "P"},
+	16: {"RGB", "BGR;15"}, 24: {"RGB", "BGR"}, 32: {"RGB", "BGRX"},
+}
+
 // bmpMaskAny stands for the alpha mask, which Pillow ignores for 24 and
 // 16 bits.
 const bmpMaskAny = 0xFFFFFFFF
@@ -112,22 +119,11 @@ func parseBMP(r io.ReaderAt, size int64) (bmpHeader, error) {
 	if offset == 14+hsize && b.bits <= 8 {
 		offset += 4 * int64(colors)
 	}
-	switch b.bits {
-	case 1:
-		b.mode, b.rawmode = "P", "P;1"
-	case 4:
-		b.mode, b.rawmode = "P", "P;4"
-	case 8:
-		b.mode, b.rawmode = "P", "P"
-	case 16:
-		b.mode, b.rawmode = "RGB", "BGR;15"
-	case 24:
-		b.mode, b.rawmode = "RGB", "BGR"
-	case 32:
-		b.mode, b.rawmode = "RGB", "BGRX"
-	default:
+	m, ok := bmpBitModes[b.bits]
+	if !ok {
 		return bmpHeader{}, unsupportedf("BMP with %d bits per pixel", b.bits)
 	}
+	b.mode, b.rawmode = m[0], m[1]
 	switch compression {
 	case bmpBitfields:
 		key := [5]uint32{uint32(b.bits), masks[0], masks[1], masks[2], masks[3]}

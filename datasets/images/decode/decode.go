@@ -35,21 +35,9 @@ func DecodeInto(data, dst []byte, w, h int) error {
 	if err != nil {
 		return err
 	}
-	switch f {
-	case JPEG:
-		return decodeJPEG(data, dst, w, h)
-	case PNG:
-		return decodePNG(data, dst, w, h)
-	case GIF:
-		return decodeGIF(data, dst, w, h)
-	case BMP:
-		return decodeBMP(data, dst, w, h)
-	case WebP:
-		return decodeWebP(data, dst, w, h)
-	case TIFF:
-		return decodeTIFF(data, dst, w, h)
-	case PNM:
-		return decodePNM(data, dst, w, h)
+	c, ok := codecs[f]
+	if !ok {
+		return fmt.Errorf("decode: no decoder for %s", f)
 	}
-	return fmt.Errorf("decode: no decoder for %s", f)
+	return c.decode(data, dst, w, h)
 }

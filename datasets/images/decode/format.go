@@ -3,6 +3,7 @@ package decode
 import (
 	"bytes"
 	"fmt"
+	"io"
 )
 
 // Format is an image file format the package reads.
@@ -21,6 +22,24 @@ const (
 
 // Formats lists the formats the package reads.
 var Formats = []Format{JPEG, PNG, GIF, BMP, WebP, TIFF, PNM}
+
+// codec is how the package reads one format: probe reads its header and
+// checks the file is whole, decode decodes it into a w x h RGB buffer.
+type codec struct {
+	probe  func(r io.ReaderAt, size int64) (Header, error)
+	decode func(data, dst []byte, w, h int) error
+}
+
+// codecs holds the codec of every format sniff recognises.
+var codecs = map[Format]codec{
+	JPEG: {probeJPEG, decodeJPEG},
+	PNG:  {probePNG, decodePNG},
+	GIF:  {probeGIF, decodeGIF},
+	BMP:  {probeBMP, decodeBMP},
+	WebP: {probeWebP, decodeWebP},
+	TIFF: {probeTIFF, decodeTIFF},
+	PNM:  {probePNM, decodePNM},
+}
 
 // sniffLen is how many leading bytes sniff looks at.
 const sniffLen = 16

@@ -40,23 +40,7 @@ func Probe(r io.ReaderAt, size int64) (Header, error) {
 	if err != nil {
 		return Header{}, err
 	}
-	var h Header
-	switch f {
-	case JPEG:
-		h, err = probeJPEG(r, size)
-	case PNG:
-		h, err = probePNG(r, size)
-	case GIF:
-		h, err = probeGIF(r, size)
-	case BMP:
-		h, err = probeBMP(r, size)
-	case WebP:
-		h, err = probeWebP(r, size)
-	case TIFF:
-		h, err = probeTIFF(r, size)
-	case PNM:
-		h, err = probePNM(r, size)
-	}
+	h, err := codecs[f].probe(r, size)
 	if err != nil {
 		return Header{}, err
 	}

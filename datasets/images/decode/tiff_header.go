@@ -138,48 +138,35 @@ func init() {
 	add(ii, 1, []int{3}, 1, []int{32}, none, "F", "F;32F")
 	add(mm, 1, []int{3}, 1, []int{32}, none, "F", "F;32BF")
 	add(both, 1, u, 1, []int{8, 8}, []int{2}, "LA", "LA")
-	rgb8 := func(n int) []int {
-		b := make([]int, n)
-		for i := range b {
-			b[i] = 8
-		}
-		return b
-	}
+	// RGB with extra samples, 8 or 16 bits each.
 	for _, e := range []struct {
-		n     int
-		extra []int
-		mode  string
-		raw   string
+		bits, n int
+		extra   []int
+		mode    string
+		raw     string
 	}{
-		{4, []int{0}, "RGBX", "RGBX"}, {5, []int{0, 0}, "RGBX", "RGBXX"}, {6, []int{0, 0, 0}, "RGBX", "RGBXXX"},
-		{4, []int{1}, "RGBA", "RGBa"}, {5, []int{1, 0}, "RGBA", "RGBaX"}, {6, []int{1, 0, 0}, "RGBA", "RGBaXX"},
-		{4, []int{2}, "RGBA", "RGBA"}, {5, []int{2, 0}, "RGBA", "RGBAX"}, {6, []int{2, 0, 0}, "RGBA", "RGBAXX"},
-		{4, []int{999}, "RGBA", "RGBA"},
+		{8, 4, []int{0}, "RGBX", "RGBX"}, {8, 5, []int{0, 0}, "RGBX", "RGBXX"}, {8, 6, []int{0, 0, 0}, "RGBX", "RGBXXX"},
+		{8, 4, []int{1}, "RGBA", "RGBa"}, {8, 5, []int{1, 0}, "RGBA", "RGBaX"}, {8, 6, []int{1, 0, 0}, "RGBA", "RGBaXX"},
+		{8, 4, []int{2}, "RGBA", "RGBA"}, {8, 5, []int{2, 0}, "RGBA", "RGBAX"}, {8, 6, []int{2, 0, 0}, "RGBA", "RGBAXX"},
+		{8, 4, []int{999}, "RGBA", "RGBA"},
+		{16, 3, none, "RGB", "RGB;16"}, {16, 4, none, "RGBA", "RGBA;16"}, {16, 4, []int{0}, "RGBX", "RGBX;16"},
+		{16, 4, []int{1}, "RGBA", "RGBa;16"}, {16, 4, []int{2}, "RGBA", "RGBA;16"},
 	} {
-		add(both, 2, u, 1, rgb8(e.n), e.extra, e.mode, e.raw)
-	}
-	b16 := func(n int) []int {
-		b := make([]int, n)
-		for i := range b {
-			b[i] = 16
-		}
-		return b
-	}
-	for _, e := range []struct {
-		n     int
-		extra []int
-		mode  string
-		raw   string
-	}{
-		{3, none, "RGB", "RGB;16"}, {4, none, "RGBA", "RGBA;16"}, {4, []int{0}, "RGBX", "RGBX;16"},
-		{4, []int{1}, "RGBA", "RGBa;16"}, {4, []int{2}, "RGBA", "RGBA;16"},
-	} {
-		add(both, 2, u, 1, b16(e.n), e.extra, e.mode, e.raw)
+		add(both, 2, u, 1, sameBits(e.n, e.bits), e.extra, e.mode, e.raw)
 	}
 	add(both, 3, u, 1, []int{8, 8}, []int{2}, "PA", "PA")
-	add(both, 5, u, 1, rgb8(5), []int{0}, "CMYK", "CMYKX")
-	add(both, 5, u, 1, rgb8(6), []int{0, 0}, "CMYK", "CMYKXX")
-	add(ii, 5, u, 1, b16(4), none, "CMYK", "CMYK;16")
+	add(both, 5, u, 1, sameBits(5, 8), []int{0}, "CMYK", "CMYKX")
+	add(both, 5, u, 1, sameBits(6, 8), []int{0, 0}, "CMYK", "CMYKXX")
+	add(ii, 5, u, 1, sameBits(4, 16), none, "CMYK", "CMYK;16")
+}
+
+// sameBits is the bits per sample of n samples of bits bits each.
+func sameBits(n, bits int) []int {
+	b := make([]int, n)
+	for i := range b {
+		b[i] = bits
+	}
+	return b
 }
 
 // parseTIFF reads the first IFD and resolves its mode as Pillow does.
