@@ -405,10 +405,7 @@ func (o *assignOutput) commit(rec *rundir.AssignRecord) error {
 	if err != nil {
 		return err
 	}
-	if err := npy.WriteAtomic(filepath.Join(o.dir, rundir.AssignRecordFile), func(w io.Writer) error {
-		_, err := w.Write(append(b, '\n'))
-		return err
-	}); err != nil {
+	if err := writeFileAtomic(filepath.Join(o.dir, rundir.AssignRecordFile), append(b, '\n')); err != nil {
 		return err
 	}
 	o.done = true
@@ -490,10 +487,8 @@ func assignFeatures(ctx context.Context, m *headmodel.Model, hd *headmodel.Head,
 		if err != nil {
 			return err
 		}
-		for i, v := range x {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return core.InvalidInput(fmt.Errorf("%s: row %d holds a non-finite value", path, done+i/d))
-			}
+		if i := firstNonFinite(x); i >= 0 {
+			return core.InvalidInput(fmt.Errorf("%s: row %d holds a non-finite value", path, done+i/d))
 		}
 		if err := hd.Assign(x, rows, clusters[:rows], probs[:rows*m.K]); err != nil {
 			return err
@@ -506,6 +501,17 @@ func assignFeatures(ctx context.Context, m *headmodel.Model, hd *headmodel.Head,
 	}
 	p.Done(fmt.Sprintf("%d rows, head %d", n, hd.Index))
 	return nil
+}
+
+// firstNonFinite is the index of x's first NaN or infinity, -1 when all
+// are finite: the head would turn one into a cluster silently.
+func firstNonFinite(x []float32) int {
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return i
+		}
+	}
+	return -1
 }
 
 // checkFeatureBackbone compares the backbone identity a store meta.json
@@ -762,10 +768,8 @@ func assignSplit(ctx context.Context, p *trialPlan, pl launched, hd *headmodel.H
 			return fmt.Errorf("backbone %s sent a bad batch (offset %d, count %d, %d values; expected offset %d)", p.bbInfo.Name, b.Offset, b.Count, len(b.Values), got)
 		}
 		names := ds.take(b.Offset, b.Count)
-		for i, v := range b.Values {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return core.InvalidInput(fmt.Errorf("backbone %s produced a non-finite feature for image %d of split %s (%s)", p.bbInfo.Name, b.Offset+i/b.Dim, split, names[i/b.Dim]))
-			}
+		if i := firstNonFinite(b.Values); i >= 0 {
+			return core.InvalidInput(fmt.Errorf("backbone %s produced a non-finite feature for image %d of split %s (%s)", p.bbInfo.Name, b.Offset+i/b.Dim, split, names[i/b.Dim]))
 		}
 		if cap(clusters) < b.Count {
 			clusters, probs = make([]int32, b.Count), make([]float32, b.Count*m.K)

@@ -78,11 +78,21 @@ func selectedHead(runDir, split string, bestHead int) ([]int32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(shape) != 2 || bestHead < 0 || bestHead >= shape[0] {
+	row, ok := headRow(assign, shape, bestHead)
+	if !ok {
 		return nil, fmt.Errorf("%s has shape %v, no head %d", rundir.AssignFile(split), shape, bestHead)
 	}
+	return row, nil
+}
+
+// headRow is head h's row of an assign_<split>.npy [heads, N]; ok is
+// false when the array has no head h.
+func headRow(assign []int32, shape []int, h int) (row []int32, ok bool) {
+	if len(shape) != 2 || h < 0 || h >= shape[0] {
+		return nil, false
+	}
 	n := shape[1]
-	return assign[bestHead*n : (bestHead+1)*n], nil
+	return assign[h*n : (h+1)*n], true
 }
 
 // labelName is class c's name, or its number when the dataset names none.

@@ -148,19 +148,15 @@ func checkExportPath(runDir, path string) error {
 
 // exportModel builds the model: the head alone, or behind the backbone.
 func exportModel(m *headmodel.Model, hd *headmodel.Head, withBackbone bool) (*onnxpb.ModelProto, error) {
-	p := hd.Params()
 	bb := m.Record.Inputs.Backbone
+	// x is the embeddings' value, inDoc the doc string on the input.
 	var g *onnxmodel.Graph
-	var x string
-	doc := ""
+	var x, inDoc string
 	var err error
 	if withBackbone {
-		var pre string
-		g, x, pre, err = backboneGraph(m)
-		if err != nil {
+		if g, x, inDoc, err = backboneGraph(m); err != nil {
 			return nil, err
 		}
-		doc = pre
 	} else {
 		if g, err = onnxmodel.NewGraph("clusterlab_head", onnxmodel.DefaultOpset); err != nil {
 			return nil, err
@@ -168,9 +164,9 @@ func exportModel(m *headmodel.Model, hd *headmodel.Head, withBackbone bool) (*on
 		if x, err = g.Input(exportEmbeddings, onnxmodel.Float, onnxmodel.Symbolic("N"), onnxmodel.Fixed(m.D)); err != nil {
 			return nil, err
 		}
-		doc = fmt.Sprintf("Input %s: float32 [N, %d], embeddings of backbone %s (%s), as `clusterlab embed` computes them.", exportEmbeddings, m.D, bb.Name, bb.Identity)
+		inDoc = fmt.Sprintf("Input %s: float32 [N, %d], embeddings of backbone %s (%s), as `clusterlab embed` computes them.", exportEmbeddings, m.D, bb.Name, bb.Identity)
 	}
-	probs, cluster := headGraph(g, x, p)
+	probs, cluster := headGraph(g, x, hd.Params())
 	if err := g.Output(exportProbs, probs, onnxmodel.Float, onnxmodel.Symbolic("N"), onnxmodel.Fixed(m.K)); err != nil {
 		return nil, err
 	}
@@ -178,8 +174,8 @@ func exportModel(m *headmodel.Model, hd *headmodel.Head, withBackbone bool) (*on
 		return nil, err
 	}
 	build := buildVersion()
-	doc = fmt.Sprintf("Head %d of clusterlab run %s/%s (identity %s), loss %s, %d clusters. %s Outputs: %s float32 [N, %d], softmax(logits / %g); %s int64 [N], the argmax of the logits (ONNX's index type).",
-		hd.Index, m.Record.Experiment, m.Record.Trial, m.Record.Identity, m.Metrics.Loss, m.K, doc, exportProbs, m.K, m.TeacherTemp, exportCluster)
+	doc := fmt.Sprintf("Head %d of clusterlab run %s/%s (identity %s), loss %s, %d clusters. %s Outputs: %s float32 [N, %d], softmax(logits / %g); %s int64 [N], the argmax of the logits (ONNX's index type).",
+		hd.Index, m.Record.Experiment, m.Record.Trial, m.Record.Identity, m.Metrics.Loss, m.K, inDoc, exportProbs, m.K, m.TeacherTemp, exportCluster)
 	meta := []onnxmodel.Metadata{
 		{Key: "clusterlab_version", Value: build.Version},
 		{Key: "clusterlab_commit", Value: build.Commit},

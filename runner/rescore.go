@@ -77,28 +77,15 @@ func cmdRescore(dir string, o rescoreOptions, stdout io.Writer) error {
 			if r.Split != split {
 				continue
 			}
-			var pred []int32
-			switch {
-			case r.Method == mf.Loss && r.Selection == "best-head":
-				pred = heads[mf.BestHead*shape[1] : (mf.BestHead+1)*shape[1]]
-			case r.Method == mf.Loss && strings.HasPrefix(r.Selection, "head-"):
-				h, err := strconv.Atoi(strings.TrimPrefix(r.Selection, "head-"))
-				if err != nil || h < 0 || h >= shape[0] {
-					continue
-				}
-				pred = heads[h*shape[1] : (h+1)*shape[1]]
-			case r.Method == "kmeans" && kmErr == nil:
-				pred = km
-			default:
+			pred, ok := storedPrediction(r, mf.Loss, mf.BestHead, heads, shape, km, kmErr == nil)
+			if !ok {
 				continue // the k-NN classifier needs the embeddings: left as it was
 			}
 			sc, majority, err := metrics.ScoreKnown(toInts(g.labels), toInts(pred))
 			if err != nil {
 				return core.InvalidInput(err)
 			}
-			nr := r
-			nr.Scores, nr.MajorityACC = sc, majority
-			mf.Results[i] = nr
+			mf.Results[i].Scores, mf.Results[i].MajorityACC = sc, majority
 		}
 		added = append(added, rundir.LabelsAdded{Split: split, File: g.file, SHA256: g.sha256, Labelled: labelled(g.labels), Added: time.Now().UTC()})
 	}
@@ -112,36 +99,65 @@ func cmdRescore(dir string, o rescoreOptions, stdout io.Writer) error {
 		return err
 	}
 	if o.save {
-		for split, g := range given {
-			if err := npy.WriteInt32(filepath.Join(dir, rundir.LabelsFile(split)), g.labels, len(g.labels)); err != nil {
-				return err
-			}
-		}
-		b, err := json.MarshalIndent(ds, "", "  ")
-		if err != nil {
+		if err := saveRescore(dir, given, ds, mf, ts); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Join(dir, rundir.DatasetFile), append(b, '\n')); err != nil {
-			return err
-		}
-		if err := rundir.WriteMetrics(dir, mf); err != nil {
-			return err
-		}
-		if err := writeTableFiles(dir, rundir.TablesText, rundir.TablesMarkdown, ts); err != nil {
-			return err
-		}
-		if err := refreshClustersCSV(dir, given, ds.Classes); err != nil {
-			return err
-		}
-		if _, err := report.Build(dir); err != nil {
-			logf("warning: report: %v; rebuild it with: clusterlab report %s", err, dir)
-		}
-		logf("saved: %s now scores split(s) %s against the given labels (metrics.json labels_added)", dir, strings.Join(slices.Sorted(maps.Keys(given)), ", "))
 	}
 	if o.format == "" {
 		o.format = "text"
 	}
 	return printTables(stdout, o.format, "", ts[:1])
+}
+
+// storedPrediction is the stored assignment a result of the run scored:
+// a head's row of assign_<split>.npy (heads, of shape shape) or k-means'
+// (km, when hasKM). ok is false for a result that has none to rescore.
+func storedPrediction(r rundir.Result, loss string, bestHead int, heads []int32, shape []int, km []int32, hasKM bool) (pred []int32, ok bool) {
+	switch {
+	case r.Method == loss && r.Selection == "best-head":
+		return headRow(heads, shape, bestHead)
+	case r.Method == loss && strings.HasPrefix(r.Selection, "head-"):
+		h, err := strconv.Atoi(strings.TrimPrefix(r.Selection, "head-"))
+		if err != nil {
+			return nil, false
+		}
+		return headRow(heads, shape, h)
+	case r.Method == "kmeans" && hasKM:
+		return km, true
+	}
+	return nil, false
+}
+
+// saveRescore is score --save: it writes the given labels, dataset.json
+// with their class names, metrics.json, the tables, the label column of
+// clusters_<split>.csv and the report into the run directory.
+func saveRescore(dir string, given map[string]givenLabels, ds rundir.Dataset, mf rundir.Metrics, ts []tables.Table) error {
+	for split, g := range given {
+		if err := npy.WriteInt32(filepath.Join(dir, rundir.LabelsFile(split)), g.labels, len(g.labels)); err != nil {
+			return err
+		}
+	}
+	b, err := json.MarshalIndent(ds, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, rundir.DatasetFile), append(b, '\n')); err != nil {
+		return err
+	}
+	if err := rundir.WriteMetrics(dir, mf); err != nil {
+		return err
+	}
+	if err := writeTableFiles(dir, rundir.TablesText, rundir.TablesMarkdown, ts); err != nil {
+		return err
+	}
+	if err := refreshClustersCSV(dir, given, ds.Classes); err != nil {
+		return err
+	}
+	if _, err := report.Build(dir); err != nil {
+		logf("warning: report: %v; rebuild it with: clusterlab report %s", err, dir)
+	}
+	logf("saved: %s now scores split(s) %s against the given labels (metrics.json labels_added)", dir, strings.Join(slices.Sorted(maps.Keys(given)), ", "))
+	return nil
 }
 
 // givenLabels are the labels of one split given after the run.
@@ -175,50 +191,13 @@ func readGivenLabels(dir string, splits []string, args []string, classes *[]stri
 		if err != nil {
 			return nil, core.InvalidInput(fmt.Errorf("--labels %s: %w", a, err))
 		}
-		ext := strings.ToLower(filepath.Ext(file))
-		if ext == ".csv" || ext == ".tsv" {
-			byName, err := readNamedLabels(file, ext)
+		if ext := strings.ToLower(filepath.Ext(file)); ext == ".csv" || ext == ".tsv" {
+			bySplit, err := matchNamedLabels(dir, a, file, ext, split, splits, classes)
 			if err != nil {
 				return nil, err
 			}
-			targets := splits
-			if split != "" {
-				targets = []string{split}
-			}
-			matched := 0
-			for _, s := range targets {
-				names, err := runNames(dir, s)
-				if err != nil {
-					return nil, err
-				}
-				if names == nil {
-					if split != "" {
-						return nil, core.InvalidInput(fmt.Errorf("--labels %s: the run's %s names no samples, so a CSV of names cannot be matched; give one label per sample in order (.npy or .txt)", a, rundir.ClustersFile(s)))
-					}
-					continue
-				}
-				vals := make([]string, len(names))
-				hit := 0
-				for i, n := range names {
-					if v, ok := byName[n]; ok {
-						vals[i], hit = v, hit+1
-					}
-				}
-				if hit == 0 {
-					continue
-				}
-				matched += hit
-				labels, err := labelIndices(vals, classes)
-				if err != nil {
-					return nil, fmt.Errorf("--labels %s: %w", a, err)
-				}
+			for s, labels := range bySplit {
 				out[s] = givenLabels{labels: labels, file: abs, sha256: sum}
-			}
-			if matched == 0 {
-				return nil, core.InvalidInput(fmt.Errorf("--labels %s: none of its names is a sample of the run (names as in the name column of %s)", a, rundir.ClustersFile(splits[0])))
-			}
-			if matched < len(byName) {
-				logf("note: %d of the %d names of %s are not samples of the run; they are ignored", len(byName)-matched, len(byName), file)
 			}
 			continue
 		}
@@ -244,6 +223,58 @@ func readGivenLabels(dir string, splits []string, args []string, classes *[]stri
 			return nil, fmt.Errorf("--labels %s: %w", a, err)
 		}
 		out[split] = givenLabels{labels: labels, file: abs, sha256: sum}
+	}
+	return out, nil
+}
+
+// matchNamedLabels matches the labels of a CSV/TSV of names (the --labels
+// argument arg: FILE, or SPLIT=FILE for split) against the names of the
+// run's samples in clusters_<split>.csv: the labels of every split with a
+// named sample in it.
+func matchNamedLabels(dir, arg, file, ext, split string, splits []string, classes *[]string) (map[string][]int32, error) {
+	byName, err := readNamedLabels(file, ext)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]int32{}
+	targets := splits
+	if split != "" {
+		targets = []string{split}
+	}
+	matched := 0
+	for _, s := range targets {
+		names, err := runNames(dir, s)
+		if err != nil {
+			return nil, err
+		}
+		if names == nil {
+			if split != "" {
+				return nil, core.InvalidInput(fmt.Errorf("--labels %s: the run's %s names no samples, so a CSV of names cannot be matched; give one label per sample in order (.npy or .txt)", arg, rundir.ClustersFile(s)))
+			}
+			continue
+		}
+		vals := make([]string, len(names))
+		hit := 0
+		for i, n := range names {
+			if v, ok := byName[n]; ok {
+				vals[i], hit = v, hit+1
+			}
+		}
+		if hit == 0 {
+			continue
+		}
+		matched += hit
+		labels, err := labelIndices(vals, classes)
+		if err != nil {
+			return nil, fmt.Errorf("--labels %s: %w", arg, err)
+		}
+		out[s] = labels
+	}
+	if matched == 0 {
+		return nil, core.InvalidInput(fmt.Errorf("--labels %s: none of its names is a sample of the run (names as in the name column of %s)", arg, rundir.ClustersFile(splits[0])))
+	}
+	if matched < len(byName) {
+		logf("note: %d of the %d names of %s are not samples of the run; they are ignored", len(byName)-matched, len(byName), file)
 	}
 	return out, nil
 }
@@ -282,12 +313,12 @@ func runNames(dir, split string) ([]string, error) {
 		return nil, nil
 	}
 	names := make([]string, 0, len(recs)-1)
-	any := false
+	named := false
 	for _, r := range recs[1:] {
 		names = append(names, r[col])
-		any = any || r[col] != ""
+		named = named || r[col] != ""
 	}
-	if !any {
+	if !named {
 		return nil, nil
 	}
 	return names, nil

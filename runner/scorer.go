@@ -46,11 +46,11 @@ func (s *scorer) score(method, selection, split string, pred []int32) (rundir.Re
 	if err != nil {
 		return rundir.Result{}, err
 	}
-	r := rundir.Result{Method: method, Selection: selection, Split: split, Scores: sc, MajorityACC: majority, Silhouette: math.NaN()}
-	if r.Silhouette, err = s.silhouette(split, pred); err != nil {
+	sil, err := s.silhouette(split, pred)
+	if err != nil {
 		return rundir.Result{}, err
 	}
-	return r, nil
+	return rundir.Result{Method: method, Selection: selection, Split: split, Scores: sc, MajorityACC: majority, Silhouette: sil}, nil
 }
 
 // silhouette is the silhouette of pred on the split's sample.

@@ -146,13 +146,15 @@ func (hd *Head) Assign(x []float32, n int, clusters []int32, probs []float32) er
 			}
 		}
 		clusters[i] = int32(best)
+		// Each exponential once: row (logits this call owns) holds them.
 		top := row[best] / temp
 		var sum float64
-		for _, v := range row {
-			sum += math.Exp(v/temp - top)
-		}
 		for c, v := range row {
-			probs[i*k+c] = float32(math.Exp(v/temp-top) / sum)
+			row[c] = math.Exp(v/temp - top)
+			sum += row[c]
+		}
+		for c, e := range row {
+			probs[i*k+c] = float32(e / sum)
 		}
 	}
 	return nil

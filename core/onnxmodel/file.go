@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -271,13 +270,4 @@ func MetadataOf(m *onnxpb.ModelProto) map[string]string {
 		out[kv.GetKey()] = kv.GetValue()
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -10,8 +10,11 @@
 package onnxmodel
 
 import (
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -136,28 +139,29 @@ func (g *Graph) nodeName(op string) string {
 // Float32 adds a float32 initializer of the given shape (no dims: a
 // scalar) and returns its name.
 func (g *Graph) Float32(name string, data []float32, dims ...int) string {
-	t := &onnxpb.TensorProto{Name: proto.String(g.unique(name)), DataType: proto.Int32(int32(Float)), Dims: int64s(dims)}
 	raw := make([]byte, 4*len(data))
 	for i, v := range data {
-		putUint32(raw[4*i:], math.Float32bits(v))
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
 	}
-	t.RawData = raw
-	checkCount(name, len(data), dims)
-	g.g.Initializer = append(g.g.Initializer, t)
-	return t.GetName()
+	return g.initializer(name, Float, raw, len(data), dims)
 }
 
 // Int64 adds an int64 initializer of the given shape (no dims: a scalar).
 func (g *Graph) Int64(name string, data []int64, dims ...int) string {
-	t := &onnxpb.TensorProto{Name: proto.String(g.unique(name)), DataType: proto.Int32(int32(Int64)), Dims: int64s(dims)}
 	raw := make([]byte, 8*len(data))
 	for i, v := range data {
-		putUint64(raw[8*i:], uint64(v))
+		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
 	}
-	t.RawData = raw
-	checkCount(name, len(data), dims)
-	g.g.Initializer = append(g.g.Initializer, t)
-	return t.GetName()
+	return g.initializer(name, Int64, raw, len(data), dims)
+}
+
+// initializer adds an initializer of n values of type t, raw their
+// little-endian bytes (ONNX's raw_data layout), and returns its name.
+func (g *Graph) initializer(name string, t onnxpb.TensorProto_DataType, raw []byte, n int, dims []int) string {
+	tp := &onnxpb.TensorProto{Name: proto.String(g.unique(name)), DataType: proto.Int32(int32(t)), Dims: int64s(dims), RawData: raw}
+	checkCount(name, n, dims)
+	g.g.Initializer = append(g.g.Initializer, tp)
+	return tp.GetName()
 }
 
 // checkCount guards against an initializer whose data does not fill its
@@ -178,15 +182,6 @@ func int64s(v []int) []int64 {
 		out[i] = int64(x)
 	}
 	return out
-}
-
-func putUint32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-}
-
-func putUint64(b []byte, v uint64) {
-	putUint32(b, uint32(v))
-	putUint32(b[4:], uint32(v>>32))
 }
 
 // Attr is a node attribute (AttrInt, AttrInts, AttrFloat, AttrString).
@@ -293,7 +288,7 @@ func (g *Graph) Model(producer, version, doc string, meta []Metadata) *onnxpb.Mo
 		DocString: proto.String(doc), Graph: g.g, Functions: g.funcs,
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(g.opset)}},
 	}
-	for _, d := range sortedKeys(g.extra) {
+	for _, d := range slices.Sorted(maps.Keys(g.extra)) {
 		m.OpsetImport = append(m.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(g.extra[d])})
 	}
 	for _, kv := range meta {
