@@ -518,7 +518,7 @@ func firstNonFinite(x []float32) int {
 // beside the features records (the cache writes one next to its arrays)
 // with the run's.
 func checkFeatureBackbone(path string, m *headmodel.Model) error {
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(path), "meta.json"))
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(path), store.MetaFile))
 	if err != nil {
 		return nil // features from elsewhere: only their dimension is checked
 	}
@@ -661,26 +661,8 @@ func planAssign(ctx context.Context, cfg *config.Config) (*trialPlan, error) {
 	defer b.close()
 	var errs []error
 	section := func(sec config.Section, kind string) (plannedPlugin, describeResult) {
-		pp := plannedPlugin{section: sec.Name, plugin: sec.Plugin, sha256: sec.SHA256}
-		c, err := b.client(kind, sec.Plugin, sec.SHA256)
-		if err != nil {
-			errs = append(errs, wrapPluginErr(cfg, sec.Name, err))
-			return pp, describeResult{}
-		}
-		given, _, es := b.selectOptions(cfg, sec, kind, c, nil)
-		if len(es) > 0 {
-			errs = append(errs, es...)
-			return pp, describeResult{}
-		}
-		r := b.describe(kind, sec, given)
-		if r.err != nil {
-			errs = append(errs, wrapPluginErr(cfg, sec.Name, r.err))
-			return pp, r
-		}
-		pp.given, pp.desc = given, r.d
-		if pp.resolved, err = core.ResolveOptions(r.d.Options, given); err != nil {
-			errs = append(errs, fmt.Errorf("%s plugin %s accepted options its own schema rejects: %w", kind, r.d.Name, err))
-		}
+		pp, r, _, es := b.planSection(cfg, sec, kind, nil)
+		errs = append(errs, es...)
 		return pp, r
 	}
 	p := &trialPlan{cfg: cfg}
@@ -703,13 +685,11 @@ func planAssign(ctx context.Context, cfg *config.Config) (*trialPlan, error) {
 func fittedState(m *headmodel.Model, cfg *config.Config, backbone string) (string, error) {
 	root := cfg.CacheDir
 	if a, ok := m.Record.Inputs.Embeddings[core.SplitTrain]; ok && filepath.IsAbs(a.Path) {
-		// <cache>/embeddings/<2 hex>/<key>/embeddings.npy: the run's store,
-		// wherever the command runs.
-		root = filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(a.Path))))
+		// The run's store, wherever the command runs.
+		root = store.RootOf(a.Path)
 	}
 	ds, bb := m.Record.Inputs.Dataset, m.Record.Inputs.Backbone
-	st := &store.Store{Root: root}
-	e := st.Entry("backbone-state", store.Hash("backbone-state", ds.Name, ds.Identity, backbone, bb.Identity))
+	e := backboneStateEntry(&store.Store{Root: root}, ds.Name, ds.Identity, backbone, bb.Identity)
 	if _, err := e.Load(); err != nil {
 		return "", core.InvalidInput(fmt.Errorf("backbone %s was fitted on the run's train split, and that fitted state is not in the cache (%s: %v): run `clusterlab embed %s` from the folder the run was started in, which fits it again",
 			backbone, e.Dir, err, filepath.Join(m.Dir, rundir.ConfigFile)))

@@ -114,13 +114,20 @@ func (r *datasetReader) Close() {
 	}
 }
 
+// backboneStateEntry is the store entry of a backbone's state fitted on a
+// dataset's train split, keyed by both identities (embedding writes it,
+// assign reads it back).
+func backboneStateEntry(st *store.Store, dsName, dsID, bbName, bbID string) store.Entry {
+	return st.Entry("backbone-state", store.Hash("backbone-state", dsName, dsID, bbName, bbID))
+}
+
 // embedAll computes or reuses the embeddings of every split.
 func embedAll(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core.DatasetInfo, dsRef pluginRef,
 	bb core.Backbone, bbInfo core.BackboneInfo, bbRef pluginRef, log trialLog) (map[string]splitData, error) {
 	out := map[string]splitData{}
 	var stateDir string
 	if bbInfo.NeedsFit {
-		e := st.Entry("backbone-state", store.Hash("backbone-state", dsRef.Name, dsRef.Identity, bbRef.Name, bbRef.Identity))
+		e := backboneStateEntry(st, dsRef.Name, dsRef.Identity, bbRef.Name, bbRef.Identity)
 		stateDir = e.Dir
 		if _, err := withEntry(e, log.Logf, func() (map[string]string, []string, error) {
 			train, ok := dsInfo.Split(core.SplitTrain)

@@ -367,6 +367,33 @@ func checkBounds(cfg *config.Config, sec string, schema []core.Option, resolved 
 	return errs
 }
 
+// planSection resolves one section of cfg against its plugin: the client
+// (launched once per book), the options the section gives it (unused ones
+// listed), its Describe of them and the options resolved by its schema. q
+// holds the quantities derived defaults and bounds refer to (nil: none).
+// With errors, the plugin is planned as far as it got.
+func (b *pluginBook) planSection(cfg *config.Config, sec config.Section, kind string, q map[string]quantity) (plannedPlugin, describeResult, []rundir.Unused, []error) {
+	pp := plannedPlugin{section: sec.Name, plugin: sec.Plugin, sha256: sec.SHA256}
+	c, err := b.client(kind, sec.Plugin, sec.SHA256)
+	if err != nil {
+		return pp, describeResult{}, nil, []error{wrapPluginErr(cfg, sec.Name, err)}
+	}
+	given, unused, es := b.selectOptions(cfg, sec, kind, c, q)
+	if len(es) > 0 {
+		return pp, describeResult{}, unused, es
+	}
+	r := b.describe(kind, sec, given)
+	if r.err != nil {
+		return pp, r, unused, []error{wrapPluginErr(cfg, sec.Name, r.err)}
+	}
+	pp.given, pp.desc = given, r.d
+	pp.resolved, err = core.ResolveOptions(r.d.Options, given)
+	if err != nil { // the plugin accepted what its schema rejects
+		return pp, r, unused, []error{fmt.Errorf("%s plugin %s accepted options its own schema rejects: %w", kind, r.d.Name, err)}
+	}
+	return pp, r, unused, nil
+}
+
 // planTrial resolves and validates one trial. withLoss is false for
 // `clusterlab embed`, which needs the dataset and backbone only.
 func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, []error) {
@@ -379,27 +406,10 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 
 	// plan one section: select its options, describe, check bounds.
 	section := func(sec config.Section, kind string) (plannedPlugin, describeResult, bool) {
-		pp := plannedPlugin{section: sec.Name, plugin: sec.Plugin, sha256: sec.SHA256}
-		c, err := b.client(kind, sec.Plugin, sec.SHA256)
-		if err != nil {
-			add(wrapPluginErr(cfg, sec.Name, err))
-			return pp, describeResult{}, false
-		}
-		given, unused, es := b.selectOptions(cfg, sec, kind, c, q)
+		pp, r, unused, errs := b.planSection(cfg, sec, kind, q)
 		p.unused = append(p.unused, unused...)
-		if len(es) > 0 {
-			add(es...)
-			return pp, describeResult{}, false
-		}
-		r := b.describe(kind, sec, given)
-		if r.err != nil {
-			add(wrapPluginErr(cfg, sec.Name, r.err))
-			return pp, r, false
-		}
-		pp.given, pp.desc = given, r.d
-		pp.resolved, err = core.ResolveOptions(r.d.Options, given)
-		if err != nil { // the plugin accepted what its schema rejects
-			add(fmt.Errorf("%s plugin %s accepted options its own schema rejects: %w", kind, r.d.Name, err))
+		add(errs...)
+		if len(errs) > 0 {
 			return pp, r, false
 		}
 		bounds := checkBounds(cfg, sec.Name, r.d.Options, pp.resolved, q)

@@ -65,6 +65,12 @@ type Entry struct {
 	Dir string
 }
 
+// RootOf is the root of the store that holds the array at path (a path
+// Entry.Path gave): entries are Root/<kind>/<2 hex>/<key>/<name>.npy.
+func RootOf(arrayPath string) string {
+	return filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(arrayPath))))
+}
+
 // Entry returns the entry of the given kind ("embeddings", "backbone-state",
 // "knn") and key (a Hash); the directory is created lazily by writers.
 func (s *Store) Entry(kind, key string) Entry {
@@ -88,7 +94,8 @@ type Array struct {
 	SHA256 string `json:"sha256"`
 }
 
-const metaName = "meta.json"
+// MetaFile is the file of an entry that describes it (Meta), written last.
+const MetaFile = "meta.json"
 
 // Path is the path of a named array of the entry.
 func (e Entry) Path(name string) string { return filepath.Join(e.Dir, name+".npy") }
@@ -101,7 +108,7 @@ var ErrMissing = errors.New("not in cache")
 // gives an error describing the damage, so the caller can report it and
 // recompute.
 func (e Entry) Load() (Meta, error) {
-	b, err := os.ReadFile(filepath.Join(e.Dir, metaName))
+	b, err := os.ReadFile(filepath.Join(e.Dir, MetaFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return Meta{}, ErrMissing
 	}
@@ -193,7 +200,7 @@ func (e Entry) Commit(identity map[string]string, names ...string) (Meta, error)
 	if err != nil {
 		return Meta{}, err
 	}
-	err = npy.WriteAtomic(filepath.Join(e.Dir, metaName), func(w io.Writer) error {
+	err = npy.WriteAtomic(filepath.Join(e.Dir, MetaFile), func(w io.Writer) error {
 		_, err := w.Write(append(b, '\n'))
 		return err
 	})
@@ -203,7 +210,7 @@ func (e Entry) Commit(identity map[string]string, names ...string) (Meta, error)
 // Invalidate removes meta.json (so the entry reads as missing) before it
 // is recomputed.
 func (e Entry) Invalidate() error {
-	err := os.Remove(filepath.Join(e.Dir, metaName))
+	err := os.Remove(filepath.Join(e.Dir, MetaFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
