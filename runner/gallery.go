@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -32,11 +31,7 @@ func writeReportInputs(runDir string, dsInfo core.DatasetInfo, labels map[string
 			return err
 		}
 	}
-	b, err := json.MarshalIndent(rundir.Dataset{Name: dsInfo.Name, Classes: dsInfo.Classes}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(runDir, rundir.DatasetFile), append(b, '\n')); err != nil {
+	if err := rundir.WriteDataset(runDir, rundir.Dataset{Name: dsInfo.Name, Classes: dsInfo.Classes}); err != nil {
 		return err
 	}
 	return writeSkipped(runDir, dsInfo.Skipped)

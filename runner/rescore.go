@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,10 +54,7 @@ func cmdRescore(dir string, o rescoreOptions, stdout io.Writer) error {
 	if err != nil || len(splits) == 0 {
 		return core.InvalidInput(fmt.Errorf("%s holds no assignments (%s files): %v", dir, rundir.AssignFile("<split>"), err))
 	}
-	var ds rundir.Dataset
-	if b, err := os.ReadFile(filepath.Join(dir, rundir.DatasetFile)); err == nil {
-		_ = json.Unmarshal(b, &ds)
-	}
+	ds, _ := rundir.ReadDataset(dir) // without one, class names come from the labels
 	given, err := readGivenLabels(dir, splits, o.labels, &ds.Classes)
 	if err != nil {
 		return err
@@ -137,11 +133,7 @@ func saveRescore(dir string, given map[string]givenLabels, ds rundir.Dataset, mf
 			return err
 		}
 	}
-	b, err := json.MarshalIndent(ds, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(dir, rundir.DatasetFile), append(b, '\n')); err != nil {
+	if err := rundir.WriteDataset(dir, ds); err != nil {
 		return err
 	}
 	if err := rundir.WriteMetrics(dir, mf); err != nil {
@@ -173,7 +165,8 @@ type givenLabels struct {
 // name column (name, path or file) and a label column (label, class or
 // target), matched against the names in the run's clusters_<split>.csv.
 // Class names are mapped to classes (the run's dataset.json, extended by
-// new names in sorted order).
+// the names it lacks: each file's (each split's, for a CSV matched by
+// name) in sorted order, in the order the files come).
 func readGivenLabels(dir string, splits []string, args []string, classes *[]string) (map[string]givenLabels, error) {
 	out := map[string]givenLabels{}
 	for _, a := range args {

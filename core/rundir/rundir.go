@@ -394,6 +394,31 @@ type Dataset struct {
 	Classes []string `json:"classes"`
 }
 
+// WriteDataset writes ds as dir's dataset.json, atomically.
+func WriteDataset(dir string, ds Dataset) error {
+	b, err := json.MarshalIndent(ds, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, DatasetFile), append(b, '\n'))
+}
+
+// ReadDataset reads dir's dataset.json. An error reading the file is
+// returned as the file system gave it (fs.ErrNotExist when there is none);
+// content that is not JSON says so.
+func ReadDataset(dir string) (Dataset, error) {
+	var ds Dataset
+	path := filepath.Join(dir, DatasetFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ds, err
+	}
+	if err := json.Unmarshal(b, &ds); err != nil {
+		return Dataset{}, fmt.Errorf("%s is not valid JSON: %w", path, err)
+	}
+	return ds, nil
+}
+
 // SortSplits orders split names as every table and report shows them:
 // train, test, then the others by name.
 func SortSplits(names []string) {

@@ -134,15 +134,14 @@ func Build(runDir string) (Files, error) {
 	if err != nil {
 		return r.files, err
 	}
-	var ds rundir.Dataset
-	dsb, err := readOptional(filepath.Join(runDir, rundir.DatasetFile))
-	if err != nil {
-		return r.files, err
-	}
-	if dsb != nil {
-		if err := json.Unmarshal(dsb, &ds); err != nil {
-			return r.files, fmt.Errorf("report: %s is not valid JSON: %w", filepath.Join(runDir, rundir.DatasetFile), err)
-		}
+	ds, err := rundir.ReadDataset(runDir)
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case errors.As(err, &pe):
+		return r.files, fmt.Errorf("report: reading %s: %w", filepath.Join(runDir, rundir.DatasetFile), err)
+	case err != nil:
+		return r.files, fmt.Errorf("report: %w", err)
 	}
 
 	fmt.Fprintf(&r.md, "# Run report: %s\n\n", mdEscape(name))
