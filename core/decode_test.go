@@ -102,3 +102,11 @@ func TestDecodeEmbedded(t *testing.T) {
 		t.Fatalf("embedded: %v %+v", err, d)
 	}
 }
+
+func TestOptionsWithout(t *testing.T) {
+	o := Options{"lr": 0.1, "checkpoint_every": 5, "epochs": 3}
+	got := o.Without("checkpoint_every", "absent")
+	if len(got) != 2 || got["lr"] != 0.1 || got["epochs"] != 3 || len(o) != 3 {
+		t.Errorf("Without: %v (original %v)", got, o)
+	}
+}

@@ -24,6 +24,36 @@ type FitRequest struct {
 	// OutDir is where the trainer writes assignments, history and
 	// checkpoints (the trial's run directory).
 	OutDir string
+	// Spaces are the run's representation spaces, one per backbone in
+	// config order, each as its backbone gave it (not normalised). A
+	// single-space run has one, whose files are Train and Assign. With
+	// several, Train and Assign hold their concatenation after per-space
+	// L2 normalisation (what a single-space loss trains on); a loss that
+	// uses the spaces separately (TURTLE) reads them here. Empty from a
+	// runner older than this field: then Train and Assign are the one space.
+	Spaces []Space
+}
+
+// Space is one representation space of a run: one backbone's embeddings
+// of the train split and of every split to assign, as .npy paths.
+type Space struct {
+	// Name is the space's name in tables and reports: the backbone's
+	// plugin name, or the name the config gives it.
+	Name string
+	// Train is the .npy path of the train embeddings [N, D_s] float32.
+	Train string
+	// Assign maps split name to the .npy path of that split's
+	// embeddings [N_split, D_s] float32 (every split, train included).
+	Assign map[string]string
+}
+
+// SpacesOf returns the spaces of a request: req.Spaces, or, from a runner
+// that does not send them, the one space of Train and Assign.
+func SpacesOf(req FitRequest) []Space {
+	if len(req.Spaces) > 0 {
+		return req.Spaces
+	}
+	return []Space{{Name: "embeddings", Train: req.Train, Assign: req.Assign}}
 }
 
 // Progress is streamed by the trainer while it fits.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -278,6 +279,18 @@ func (o Options) String(name string) string { s, _ := o[name].(string); return s
 
 // Has reports whether the option is set.
 func (o Options) Has(name string) bool { _, ok := o[name]; return ok }
+
+// Without returns a copy of o without the named options (those that
+// cannot change a plugin's numbers, left out of its identity).
+func (o Options) Without(names ...string) Options {
+	out := make(Options, len(o))
+	for k, v := range o {
+		if !slices.Contains(names, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
 
 // Canonical renders options as sorted JSON, for identities and cache keys.
 func (o Options) Canonical() string {

@@ -32,4 +32,8 @@ type Description struct {
 	// model file's sha256 plus preprocessing). It enters cache keys. Empty
 	// when Describe was called without options.
 	Identity string
+	// NoNeighbours is set by a loss that does not read the train k-NN
+	// graph (FitRequest.Neighbours), as TURTLE: the runner then computes
+	// none and passes an empty path.
+	NoNeighbours bool
 }

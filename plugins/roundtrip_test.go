@@ -285,7 +285,7 @@ func TestLossFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Kind != core.KindLoss || d.Name != "fake" || d.Identity != `fake {"epochs":2,"steps":2}` || len(d.Options) != 2 {
+	if d.Kind != core.KindLoss || d.Name != "fake" || d.Identity != `fake {"epochs":2,"steps":2}` || len(d.Options) != 2 || !d.NoNeighbours {
 		t.Fatalf("Describe: %#v", d)
 	}
 	dir := t.TempDir()
@@ -300,6 +300,10 @@ func TestLossFit(t *testing.T) {
 		Neighbours: filepath.Join(dir, "knn.npy"),
 		Assign:     map[string]string{"train": train, "test": filepath.Join(dir, "test.npy")},
 		Clusters:   10, Seed: -42, Backend: "go", OutDir: out,
+		Spaces: []core.Space{
+			{Name: "dinov2", Train: train, Assign: map[string]string{"train": train}},
+			{Name: "clip", Train: filepath.Join(dir, "clip.npy")},
+		},
 	}
 	var progress []core.Progress
 	res, err := c.Loss().Fit(ctx, req, func(p core.Progress) { progress = append(progress, p) })
@@ -327,7 +331,7 @@ func TestLossFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHistory := `{"train_bytes":1234,"neighbours":"` + req.Neighbours + `","clusters":10,"seed":-42}` + "\n"
+	wantHistory := `{"train_bytes":1234,"neighbours":"` + req.Neighbours + `","clusters":10,"seed":-42,"spaces":[{"Name":"dinov2","Train":"` + train + `","Assign":{"train":"` + train + `"}},{"Name":"clip","Train":"` + filepath.Join(dir, "clip.npy") + `","Assign":null}]}` + "\n"
 	if string(history) != wantHistory {
 		t.Fatalf("history %q, want %q", history, wantHistory)
 	}

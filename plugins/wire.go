@@ -157,11 +157,12 @@ func optionFromPB(p *pb.Option) (core.Option, error) {
 
 func descriptionToPB(d core.Description) (*pb.Description, error) {
 	p := &pb.Description{
-		Kind:     d.Kind,
-		Name:     d.Name,
-		Version:  d.Version,
-		Summary:  d.Summary,
-		Identity: d.Identity,
+		Kind:         d.Kind,
+		Name:         d.Name,
+		Version:      d.Version,
+		Summary:      d.Summary,
+		Identity:     d.Identity,
+		NoNeighbours: d.NoNeighbours,
 	}
 	for _, o := range d.Options {
 		po, err := optionToPB(o)
@@ -178,11 +179,12 @@ func descriptionFromPB(p *pb.Description) (core.Description, error) {
 		return core.Description{}, errors.New("the description is missing")
 	}
 	d := core.Description{
-		Kind:     p.GetKind(),
-		Name:     p.GetName(),
-		Version:  p.GetVersion(),
-		Summary:  p.GetSummary(),
-		Identity: p.GetIdentity(),
+		Kind:         p.GetKind(),
+		Name:         p.GetName(),
+		Version:      p.GetVersion(),
+		Summary:      p.GetSummary(),
+		Identity:     p.GetIdentity(),
+		NoNeighbours: p.GetNoNeighbours(),
 	}
 	for _, po := range p.GetOptions() {
 		o, err := optionFromPB(po)
@@ -398,7 +400,28 @@ func fitRequestToPB(r core.FitRequest) (*pb.FitRequest, error) {
 		Seed:        r.Seed,
 		Backend:     r.Backend,
 		OutDir:      r.OutDir,
+		Spaces:      spacesToPB(r.Spaces),
 	}, nil
+}
+
+func spacesToPB(spaces []core.Space) []*pb.Space {
+	var out []*pb.Space
+	for _, s := range spaces {
+		out = append(out, &pb.Space{Name: s.Name, Train: s.Train, Assign: s.Assign})
+	}
+	return out
+}
+
+func spacesFromPB(spaces []*pb.Space) []core.Space {
+	var out []core.Space
+	for _, s := range spaces {
+		sp := core.Space{Name: s.GetName(), Train: s.GetTrain()}
+		if len(s.GetAssign()) > 0 {
+			sp.Assign = s.GetAssign()
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 func fitRequestFromPB(p *pb.FitRequest) (core.FitRequest, error) {
@@ -414,6 +437,7 @@ func fitRequestFromPB(p *pb.FitRequest) (core.FitRequest, error) {
 		Seed:       p.GetSeed(),
 		Backend:    p.GetBackend(),
 		OutDir:     p.GetOutDir(),
+		Spaces:     spacesFromPB(p.GetSpaces()),
 	}
 	if len(p.GetAssign()) > 0 {
 		r.Assign = p.GetAssign()

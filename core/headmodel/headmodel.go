@@ -16,8 +16,6 @@
 package headmodel
 
 import (
-	"archive/zip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,8 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -50,7 +48,10 @@ const normEps = 1e-12
 
 // Model is the teacher heads of a finished run.
 type Model struct {
-	Dir     string
+	Dir string
+	// Record is the run's run.json, with Inputs.Backbone set to the
+	// backbone the heads take (in a run of several spaces that used one
+	// of them, that space's backbone).
 	Record  rundir.Record
 	Metrics rundir.Metrics
 	// D is the embeddings' dimension, Heads the number of heads, K the
@@ -100,7 +101,15 @@ func Load(dir string) (*Model, error) {
 		return nil, invalid("run %s has status %s%s, not finished: its heads are final only once it finished; run `clusterlab run %s` again to finish it (it resumes from its checkpoint)",
 			dir, run.Record.Status, why, filepath.Join(dir, rundir.ConfigFile))
 	}
+	bb, one := run.Record.Inputs.UsedBackbone()
+	if !one {
+		return nil, invalid("run %s used several representation spaces (%s): assign and export take the heads of a run on one backbone; train one with space: NAME (or a backbone: section) to assign new images",
+			dir, strings.Join(run.Record.Inputs.SpacesUsed(), ", "))
+	}
 	m := &Model{Dir: dir, Record: run.Record, Metrics: *run.Metrics}
+	// The backbone the heads take: in a run of several spaces that used
+	// one (config space:), that space's.
+	m.Record.Inputs.Backbone = bb
 	loss, err := readLossOptions(dir)
 	if err != nil {
 		return nil, err
@@ -178,54 +187,35 @@ var trainerVersion = regexp.MustCompile(`\+trainer@(\d+):`)
 func (m *Model) readCheckpoint() (rundir.CheckpointMeta, error) {
 	path := filepath.Join(m.Dir, rundir.CheckpointFile)
 	var meta rundir.CheckpointMeta
-	zr, err := zip.OpenReader(path)
+	z, err := npy.OpenNPZ(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return meta, invalid("run %s has no %s: its loss %s trained without clusterlab's shared trainer, so its heads are not stored in the layout this command applies (docs/RUNDIR.md, \"The checkpoint\"); only runs of losses served by lossplugin.Serve (temi, pmi, scan, ...) can be assigned or exported",
 			m.Dir, rundir.CheckpointFile, m.Metrics.Loss)
 	}
 	if err != nil {
-		return meta, invalid("open %s: %v", path, err)
+		return meta, invalid("%v", err)
 	}
-	defer zr.Close()
-	files := map[string]*zip.File{}
-	for _, f := range zr.File {
-		files[f.Name] = f
-	}
-	mf, ok := files[rundir.CheckpointMetaEntry]
-	if !ok {
+	defer z.Close()
+	if !z.Has(rundir.CheckpointMetaEntry) {
 		return meta, invalid("%s has no %s: it is damaged", path, rundir.CheckpointMetaEntry)
 	}
-	rc, err := mf.Open()
-	if err != nil {
-		return meta, invalid("%s: %v", path, err)
+	err = z.JSON(rundir.CheckpointMetaEntry, &meta)
+	if err == nil && meta.Format != rundir.CheckpointFormat && meta.Format != "" {
+		return meta, invalid("%s holds the state of loss %s's own training loop (format %q), not the shared trainer's heads: assign and export take runs of temi, pmi, scan and other losses the shared trainer runs",
+			path, m.Metrics.Loss, meta.Format)
 	}
-	err = json.NewDecoder(rc).Decode(&meta)
-	rc.Close()
 	if err != nil || meta.Format != rundir.CheckpointFormat {
 		return meta, invalid("%s: %s is not a clusterlab training checkpoint (format %q, %v)", path, rundir.CheckpointMetaEntry, meta.Format, err)
 	}
 	m.params, m.shapes = map[string][]float32{}, map[string][]int{}
 	for _, p := range meta.Params {
-		name := rundir.CheckpointEntry(rundir.CheckpointTeacher, p.Name)
-		f, ok := files[name]
-		if !ok {
-			return meta, invalid("%s lacks %s: it is damaged", path, name)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return meta, invalid("%s: %s: %v", path, name, err)
-		}
-		h, raw, err := npy.Decode(rc)
-		rc.Close()
-		if err != nil {
-			return meta, invalid("%s: %s: %v", path, name, err)
-		}
-		if !slices.Equal(h.Shape, p.Shape) {
-			return meta, invalid("%s: %s has shape %v, meta.json says %v", path, name, h.Shape, p.Shape)
-		}
-		v, err := npy.ToFloat32(h, raw)
-		if err != nil {
-			return meta, invalid("%s: %s: %v", path, name, err)
+		name := rundir.CheckpointTeacher + "/" + p.Name
+		v, _, err := z.Float32(name, p.Shape)
+		switch {
+		case errors.Is(err, npy.ErrNPZMissing):
+			return meta, invalid("%s lacks %s.npy: it is damaged", path, name)
+		case err != nil:
+			return meta, invalid("%v (meta.json gives the shape)", err)
 		}
 		m.params[p.Name], m.shapes[p.Name] = v, p.Shape
 	}

@@ -1,5 +1,13 @@
 package rundir
 
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/clusterlab/clusterlab/core/npy"
+)
+
 // The checkpoint, checkpoint.npz, is a NumPy .npz archive: an uncompressed
 // zip of .npy files, so numpy.load("checkpoint.npz")["teacher/w0"] reads
 // an array. It holds the whole training state of the shared trainer:
@@ -57,4 +65,26 @@ type CheckpointMeta struct {
 	// the interrupted epoch (Iter beyond Epoch full epochs): a checkpoint
 	// written on interrupt resumes mid-epoch, byte for byte.
 	PartialSums []float64 `json:"partial_sums,omitempty"`
+}
+
+// ErrNoCheckpoint is OpenCheckpoint's error when there is no checkpoint.
+var ErrNoCheckpoint = errors.New("no checkpoint")
+
+// OpenCheckpoint opens a checkpoint (the shared trainer's or a loss's own,
+// both .npz archives with a meta.json) and decodes its meta.json into
+// meta; the caller checks the format and reads the arrays, then closes the
+// archive. It returns ErrNoCheckpoint when the file does not exist.
+func OpenCheckpoint(path string, meta any) (*npy.NPZ, error) {
+	z, err := npy.OpenNPZ(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoCheckpoint
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := z.JSON(CheckpointMetaEntry, meta); err != nil {
+		z.Close()
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return z, nil
 }

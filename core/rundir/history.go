@@ -25,6 +25,18 @@ type EpochRecord struct {
 	TeacherMomentum float64 `json:"teacher_momentum"`
 	TeacherTemp     float64 `json:"teacher_temp"`
 	Seconds         float64 `json:"seconds"`
+	// Losses that train without the shared trainer record their own
+	// terms; left out of the line when zero. TURTLE (losses/turtle)
+	// writes one record per outer iteration (Epoch is the 1-based
+	// iteration, Loss and HeadLosses[0] its outer loss, the schedule
+	// fields above zero) with: PredError, the summed cross-entropy of the
+	// fitted inner classifiers on the batch's labelling; Entropy, the
+	// summed entropy of each space's mean cluster distribution on the
+	// batch; ClustersUsed, the clusters the batch's labelling (its
+	// argmax) uses.
+	PredError    float64 `json:"pred_error,omitempty"`
+	Entropy      float64 `json:"entropy,omitempty"`
+	ClustersUsed int     `json:"clusters_used,omitempty"`
 }
 
 // WriteHistory rewrites history.jsonl atomically from the records.

@@ -23,7 +23,9 @@ type resultJSON struct {
 	Unlabelled   int      `json:"unlabelled,omitempty"`
 	MajorityACC  *float64 `json:"majority_acc"`
 	Silhouette   *float64 `json:"silhouette"`
-	Supervised   bool     `json:"supervised,omitempty"`
+	// Generalization is omitted when not computed (runs written before it).
+	Generalization *float64 `json:"generalization,omitempty"`
+	Supervised     bool     `json:"supervised,omitempty"`
 }
 
 func number(v float64) *float64 {
@@ -46,7 +48,8 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Method: r.Method, Selection: r.Selection, Split: r.Split,
 		ACC: number(r.ACC), NMI: number(r.NMI), ARI: number(r.ARI), AMI: number(r.AMI),
 		ClustersUsed: r.ClustersUsed, Smallest: r.Smallest, Largest: r.Largest, N: r.N, Unlabelled: r.Unlabelled,
-		MajorityACC: number(r.MajorityACC), Silhouette: number(r.Silhouette), Supervised: r.Supervised,
+		MajorityACC: number(r.MajorityACC), Silhouette: number(r.Silhouette), Generalization: number(r.Generalization),
+		Supervised: r.Supervised,
 	})
 }
 
@@ -58,7 +61,8 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Result{Method: j.Method, Selection: j.Selection, Split: j.Split,
-		MajorityACC: orNaN(j.MajorityACC), Silhouette: orNaN(j.Silhouette), Supervised: j.Supervised}
+		MajorityACC: orNaN(j.MajorityACC), Silhouette: orNaN(j.Silhouette), Generalization: orNaN(j.Generalization),
+		Supervised: j.Supervised}
 	r.ACC, r.NMI, r.ARI, r.AMI = orNaN(j.ACC), orNaN(j.NMI), orNaN(j.ARI), orNaN(j.AMI)
 	r.ClustersUsed, r.Smallest, r.Largest, r.N, r.Unlabelled = j.ClustersUsed, j.Smallest, j.Largest, j.N, j.Unlabelled
 	return nil

@@ -151,14 +151,63 @@ type SweepInfo struct {
 
 // Inputs are the identities of everything a trial reads.
 type Inputs struct {
-	Dataset  Plugin `json:"dataset"`
-	Backbone Plugin `json:"backbone"`
-	Loss     Plugin `json:"loss"`
+	Dataset Plugin `json:"dataset"`
+	// Backbone is the backbone of a single-space run (config backbone:);
+	// a run of several spaces (backbones:) lists them in Spaces instead.
+	Backbone Plugin  `json:"backbone"`
+	Spaces   []Space `json:"spaces,omitempty"`
+	Loss     Plugin  `json:"loss"`
 	// Embeddings and Neighbours are filled in once computed or found in
 	// the store: their checksums, so a reader can tell two runs' features
 	// apart even across machines.
 	Embeddings map[string]Array `json:"embeddings,omitempty"`
 	Neighbours *Array           `json:"neighbours,omitempty"`
+}
+
+// Space is one representation space of a run of several (config
+// backbones:): its name, its backbone, and whether the run's methods used
+// it (config space: picks one; by default all are used).
+type Space struct {
+	Name     string `json:"name"`
+	Backbone Plugin `json:"backbone"`
+	Used     bool   `json:"used"`
+}
+
+// SpacesUsed names the spaces a run's methods used, in order: those of
+// Spaces marked used, or, for a single-space run, its backbone's name.
+func (in Inputs) SpacesUsed() []string {
+	if len(in.Spaces) == 0 {
+		if in.Backbone.Name == "" {
+			return nil
+		}
+		return []string{in.Backbone.Name}
+	}
+	var out []string
+	for _, s := range in.Spaces {
+		if s.Used {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// UsedBackbone is the backbone of a run whose methods used one space: its
+// Backbone, or the one space of Spaces marked used; false when they used
+// several.
+func (in Inputs) UsedBackbone() (Plugin, bool) {
+	if len(in.Spaces) == 0 {
+		return in.Backbone, true
+	}
+	var used []Plugin
+	for _, s := range in.Spaces {
+		if s.Used {
+			used = append(used, s.Backbone)
+		}
+	}
+	if len(used) != 1 {
+		return Plugin{}, false
+	}
+	return used[0], true
 }
 
 // Plugin is one plugin of a trial as it described itself.
@@ -201,7 +250,15 @@ type Result struct {
 	// on a seeded sample of at most SilhouetteRows rows. NaN when it was
 	// not computed or is undefined (one cluster used).
 	Silhouette float64 `json:"silhouette"`
-	Supervised bool    `json:"supervised,omitempty"` // uses labels (upper reference)
+	// Generalization is TURTLE's label-free generalization score of the
+	// method's TRAIN assignment (the same value on every split's result of
+	// that method and selection): the held-out accuracy of a multinomial
+	// logistic regression (L2, C = 1) fitted to the assignment with 10-fold
+	// stratified cross-validation, averaged over the folds and the spaces
+	// the run used (core/selection). A higher score is a labelling a
+	// linear classifier learns better. NaN when not computed.
+	Generalization float64 `json:"generalization"`
+	Supervised     bool    `json:"supervised,omitempty"` // uses labels (upper reference)
 }
 
 // SilhouetteRows bounds the rows of a split the silhouette is computed on.

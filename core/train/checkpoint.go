@@ -1,16 +1,10 @@
 package train
 
 import (
-	"archive/zip"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
-	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
@@ -60,59 +54,23 @@ func writeCheckpoint(path string, meta checkpointMeta, specs []paramSpec, stateV
 	if err != nil {
 		return err
 	}
-	err = npy.WriteAtomic(path, func(w io.Writer) error {
-		zw := zip.NewWriter(w)
-		for _, g := range h.groups() {
-			for i, s := range specs {
-				if err := writeNpyEntry(zw, rundir.CheckpointEntry(g.dir, s.Name), (*g.arrays)[i], s.Shape); err != nil {
-					return err
-				}
-			}
+	var arrays []npy.NPZArray
+	for _, g := range h.groups() {
+		for i, s := range specs {
+			arrays = append(arrays, npy.NPZArray{Name: g.dir + "/" + s.Name, Shape: s.Shape, Data: (*g.arrays)[i]})
 		}
-		for i, s := range stateVars {
-			if err := writeNpyEntry(zw, rundir.CheckpointEntry(rundir.CheckpointLossState, s.Name), h.Loss[i], s.Shape); err != nil {
-				return err
-			}
-		}
-		f, err := zw.CreateHeader(&zip.FileHeader{Name: rundir.CheckpointMetaEntry, Method: zip.Store})
-		if err != nil {
-			return err
-		}
-		if _, err := f.Write(metaJSON); err != nil {
-			return err
-		}
-		return zw.Close()
-	})
-	if err != nil {
+	}
+	for i, s := range stateVars {
+		arrays = append(arrays, npy.NPZArray{Name: rundir.CheckpointLossState + "/" + s.Name, Shape: s.Shape, Data: h.Loss[i]})
+	}
+	if err := npy.WriteNPZ(path, arrays, rundir.CheckpointMetaEntry, metaJSON); err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeNpyEntry(zw *zip.Writer, name string, data []float32, shape []int) error {
-	f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(npy.EncodeHeader("<f4", shape)); err != nil {
-		return err
-	}
-	buf := make([]byte, 0, 1<<16)
-	for _, v := range data {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		if len(buf) == cap(buf) {
-			if _, err := f.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
-		}
-	}
-	_, err = f.Write(buf)
-	return err
-}
-
 // errNoCheckpoint means the directory holds no checkpoint.
-var errNoCheckpoint = errors.New("no checkpoint")
+var errNoCheckpoint = rundir.ErrNoCheckpoint
 
 // errOtherConfig means the checkpoint belongs to another configuration.
 var errOtherConfig = errors.New("checkpoint from another configuration")
@@ -123,31 +81,11 @@ var errOtherConfig = errors.New("checkpoint from another configuration")
 // file is damaged.
 func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (*hostState, checkpointMeta, error) {
 	var meta checkpointMeta
-	zr, err := zip.OpenReader(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, meta, errNoCheckpoint
-	}
+	z, err := rundir.OpenCheckpoint(path, &meta)
 	if err != nil {
-		return nil, meta, fmt.Errorf("open checkpoint %s: %w", path, err)
+		return nil, meta, err
 	}
-	defer zr.Close()
-	files := make(map[string]*zip.File, len(zr.File))
-	for _, f := range zr.File {
-		files[f.Name] = f
-	}
-	mf, ok := files[rundir.CheckpointMetaEntry]
-	if !ok {
-		return nil, meta, fmt.Errorf("checkpoint %s has no meta.json", path)
-	}
-	rc, err := mf.Open()
-	if err != nil {
-		return nil, meta, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	err = json.NewDecoder(rc).Decode(&meta)
-	rc.Close()
-	if err != nil {
-		return nil, meta, fmt.Errorf("checkpoint %s: meta.json: %w", path, err)
-	}
+	defer z.Close()
 	if meta.Format != rundir.CheckpointFormat {
 		return nil, meta, fmt.Errorf("checkpoint %s: format %q, want %q", path, meta.Format, rundir.CheckpointFormat)
 	}
@@ -155,25 +93,9 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 		return nil, meta, fmt.Errorf("%w (%s key %s, this run %s)", errOtherConfig, path, short(meta.Key), short(key))
 	}
 	read := func(name string, shape []int) ([]float32, error) {
-		f, ok := files[name]
-		if !ok {
-			return nil, fmt.Errorf("checkpoint %s lacks %s", path, name)
-		}
-		rc, err := f.Open()
+		v, _, err := z.Float32(name, shape)
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %s: %w", path, name, err)
-		}
-		defer rc.Close()
-		h, raw, err := npy.Decode(rc)
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %s: %w", path, name, err)
-		}
-		if !slices.Equal(h.Shape, shape) {
-			return nil, fmt.Errorf("checkpoint %s: %s has shape %v, want %v", path, name, h.Shape, shape)
-		}
-		v, err := npy.ToFloat32(h, raw)
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %s: %w", path, name, err)
+			return nil, fmt.Errorf("checkpoint: %w", err)
 		}
 		return v, nil
 	}
@@ -181,14 +103,14 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 	for _, g := range h.groups() {
 		*g.arrays = make([][]float32, len(specs))
 		for i, s := range specs {
-			if (*g.arrays)[i], err = read(rundir.CheckpointEntry(g.dir, s.Name), s.Shape); err != nil {
+			if (*g.arrays)[i], err = read(g.dir+"/"+s.Name, s.Shape); err != nil {
 				return nil, meta, err
 			}
 		}
 	}
 	h.Loss = make([][]float32, len(stateVars))
 	for i, s := range stateVars {
-		if h.Loss[i], err = read(rundir.CheckpointEntry(rundir.CheckpointLossState, s.Name), s.Shape); err != nil {
+		if h.Loss[i], err = read(rundir.CheckpointLossState+"/"+s.Name, s.Shape); err != nil {
 			return nil, meta, err
 		}
 	}

@@ -355,15 +355,7 @@ func configKey(desc core.Description, opts core.Options, req core.FitRequest, tr
 // trajectoryOptions drops the options that cannot change the numbers
 // (how often to checkpoint), so that changing them neither changes the
 // identity nor prevents a resume.
-func trajectoryOptions(o core.Options) core.Options {
-	out := make(core.Options, len(o))
-	for k, v := range o {
-		if k != OptCheckpointEvery {
-			out[k] = v
-		}
-	}
-	return out
-}
+func trajectoryOptions(o core.Options) core.Options { return o.Without(OptCheckpointEvery) }
 
 func zerosLike(specs []paramSpec) [][]float32 {
 	out := make([][]float32, len(specs))

@@ -318,7 +318,12 @@ type Description struct {
 	// model file's sha256 plus the preprocessing; for a dataset the files'
 	// checksums. It enters the cache keys of the embedding store. Empty when
 	// described without options.
-	Identity      string `protobuf:"bytes,6,opt,name=identity,proto3" json:"identity,omitempty"`
+	Identity string `protobuf:"bytes,6,opt,name=identity,proto3" json:"identity,omitempty"`
+	// Loss plugins only: true when the loss does not read the train k-NN
+	// graph (FitRequest.neighbours), as TURTLE; the runner then computes
+	// none and sends an empty path. False (the default, and what older
+	// plugins send) means the graph is computed and sent.
+	NoNeighbours  bool `protobuf:"varint,7,opt,name=no_neighbours,json=noNeighbours,proto3" json:"no_neighbours,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -393,6 +398,13 @@ func (x *Description) GetIdentity() string {
 		return x.Identity
 	}
 	return ""
+}
+
+func (x *Description) GetNoNeighbours() bool {
+	if x != nil {
+		return x.NoNeighbours
+	}
+	return false
 }
 
 // ImageBatch is a run of consecutive images of one split, uint8 pixels in
@@ -1147,7 +1159,14 @@ type FitRequest struct {
 	Backend string `protobuf:"bytes,7,opt,name=backend,proto3" json:"backend,omitempty"`
 	// Directory where the plugin writes assignments, history and checkpoints
 	// (the trial's run directory). It exists.
-	OutDir        string `protobuf:"bytes,8,opt,name=out_dir,json=outDir,proto3" json:"out_dir,omitempty"`
+	OutDir string `protobuf:"bytes,8,opt,name=out_dir,json=outDir,proto3" json:"out_dir,omitempty"`
+	// The run's representation spaces, one per backbone, in config order,
+	// each as its backbone gave it (not normalised). A single-space run has
+	// one, whose files are train and assign above. With several, train and
+	// assign are their concatenation after per-space L2 normalisation (what
+	// single-space losses train on); a loss that uses spaces separately
+	// (TURTLE) reads them here.
+	Spaces        []*Space `protobuf:"bytes,9,rep,name=spaces,proto3" json:"spaces,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1238,6 +1257,78 @@ func (x *FitRequest) GetOutDir() string {
 	return ""
 }
 
+func (x *FitRequest) GetSpaces() []*Space {
+	if x != nil {
+		return x.Spaces
+	}
+	return nil
+}
+
+// Space is one representation space of a run: one backbone's embeddings of
+// the train split and of every split to assign.
+type Space struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the space (the backbone's name, or the config's name for it).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Path of the train embeddings, float32 [N, D_s].
+	Train string `protobuf:"bytes,2,opt,name=train,proto3" json:"train,omitempty"`
+	// Split name -> path of the float32 [N_split, D_s] embeddings.
+	Assign        map[string]string `protobuf:"bytes,3,rep,name=assign,proto3" json:"assign,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Space) Reset() {
+	*x = Space{}
+	mi := &file_clusterlab_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Space) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Space) ProtoMessage() {}
+
+func (x *Space) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterlab_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Space.ProtoReflect.Descriptor instead.
+func (*Space) Descriptor() ([]byte, []int) {
+	return file_clusterlab_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Space) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Space) GetTrain() string {
+	if x != nil {
+		return x.Train
+	}
+	return ""
+}
+
+func (x *Space) GetAssign() map[string]string {
+	if x != nil {
+		return x.Assign
+	}
+	return nil
+}
+
 // Progress is a training progress report.
 type Progress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1257,7 +1348,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_clusterlab_proto_msgTypes[14]
+	mi := &file_clusterlab_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1360,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[14]
+	mi := &file_clusterlab_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1373,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{14}
+	return file_clusterlab_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Progress) GetEpoch() int64 {
@@ -1355,7 +1446,7 @@ type FitResult struct {
 
 func (x *FitResult) Reset() {
 	*x = FitResult{}
-	mi := &file_clusterlab_proto_msgTypes[15]
+	mi := &file_clusterlab_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1458,7 @@ func (x *FitResult) String() string {
 func (*FitResult) ProtoMessage() {}
 
 func (x *FitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[15]
+	mi := &file_clusterlab_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1471,7 @@ func (x *FitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitResult.ProtoReflect.Descriptor instead.
 func (*FitResult) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{15}
+	return file_clusterlab_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FitResult) GetBackend() string {
@@ -1446,7 +1537,7 @@ type FitEvent struct {
 
 func (x *FitEvent) Reset() {
 	*x = FitEvent{}
-	mi := &file_clusterlab_proto_msgTypes[16]
+	mi := &file_clusterlab_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1549,7 @@ func (x *FitEvent) String() string {
 func (*FitEvent) ProtoMessage() {}
 
 func (x *FitEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[16]
+	mi := &file_clusterlab_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1562,7 @@ func (x *FitEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitEvent.ProtoReflect.Descriptor instead.
 func (*FitEvent) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{16}
+	return file_clusterlab_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FitEvent) GetEvent() isFitEvent_Event {
@@ -1544,7 +1635,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_clusterlab_proto_msgTypes[17]
+	mi := &file_clusterlab_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1647,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[17]
+	mi := &file_clusterlab_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1660,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{17}
+	return file_clusterlab_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ErrorDetail) GetOption() string {
@@ -1607,7 +1698,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_clusterlab_proto_msgTypes[18]
+	mi := &file_clusterlab_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1710,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[18]
+	mi := &file_clusterlab_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1723,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{18}
+	return file_clusterlab_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Status) GetCode() int32 {
@@ -1676,14 +1767,15 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\aat_most\x18\n" +
 	" \x03(\tR\x06atMostB\x06\n" +
 	"\x04_minB\x06\n" +
-	"\x04_max\"\xb6\x01\n" +
+	"\x04_max\"\xdb\x01\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x18\n" +
 	"\asummary\x18\x04 \x01(\tR\asummary\x12/\n" +
 	"\aoptions\x18\x05 \x03(\v2\x15.clusterlab.v1.OptionR\aoptions\x12\x1a\n" +
-	"\bidentity\x18\x06 \x01(\tR\bidentity\"\xca\x01\n" +
+	"\bidentity\x18\x06 \x01(\tR\bidentity\x12#\n" +
+	"\rno_neighbours\x18\a \x01(\bR\fnoNeighbours\"\xca\x01\n" +
 	"\n" +
 	"ImageBatch\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x14\n" +
@@ -1731,7 +1823,7 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x10\n" +
 	"\x03dim\x18\x03 \x01(\x05R\x03dim\x12\x16\n" +
-	"\x06values\x18\x04 \x03(\x02R\x06values\"\xc2\x02\n" +
+	"\x06values\x18\x04 \x03(\x02R\x06values\"\xf0\x02\n" +
 	"\n" +
 	"FitRequest\x12!\n" +
 	"\foptions_json\x18\x01 \x01(\fR\voptionsJson\x12\x14\n" +
@@ -1743,7 +1835,15 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\bclusters\x18\x05 \x01(\x03R\bclusters\x12\x12\n" +
 	"\x04seed\x18\x06 \x01(\x03R\x04seed\x12\x18\n" +
 	"\abackend\x18\a \x01(\tR\abackend\x12\x17\n" +
-	"\aout_dir\x18\b \x01(\tR\x06outDir\x1a9\n" +
+	"\aout_dir\x18\b \x01(\tR\x06outDir\x12,\n" +
+	"\x06spaces\x18\t \x03(\v2\x14.clusterlab.v1.SpaceR\x06spaces\x1a9\n" +
+	"\vAssignEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa6\x01\n" +
+	"\x05Space\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05train\x18\x02 \x01(\tR\x05train\x128\n" +
+	"\x06assign\x18\x03 \x03(\v2 .clusterlab.v1.Space.AssignEntryR\x06assign\x1a9\n" +
 	"\vAssignEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x01\n" +
@@ -1804,7 +1904,7 @@ func file_clusterlab_proto_rawDescGZIP() []byte {
 	return file_clusterlab_proto_rawDescData
 }
 
-var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_clusterlab_proto_goTypes = []any{
 	(*DescribeRequest)(nil),     // 0: clusterlab.v1.DescribeRequest
 	(*Option)(nil),              // 1: clusterlab.v1.Option
@@ -1820,15 +1920,17 @@ var file_clusterlab_proto_goTypes = []any{
 	(*FitBackboneResponse)(nil), // 11: clusterlab.v1.FitBackboneResponse
 	(*EmbeddingBatch)(nil),      // 12: clusterlab.v1.EmbeddingBatch
 	(*FitRequest)(nil),          // 13: clusterlab.v1.FitRequest
-	(*Progress)(nil),            // 14: clusterlab.v1.Progress
-	(*FitResult)(nil),           // 15: clusterlab.v1.FitResult
-	(*FitEvent)(nil),            // 16: clusterlab.v1.FitEvent
-	(*ErrorDetail)(nil),         // 17: clusterlab.v1.ErrorDetail
-	(*Status)(nil),              // 18: clusterlab.v1.Status
-	nil,                         // 19: clusterlab.v1.FitRequest.AssignEntry
-	nil,                         // 20: clusterlab.v1.FitResult.AssignmentsEntry
-	nil,                         // 21: clusterlab.v1.FitResult.ProbabilitiesEntry
-	(*anypb.Any)(nil),           // 22: google.protobuf.Any
+	(*Space)(nil),               // 14: clusterlab.v1.Space
+	(*Progress)(nil),            // 15: clusterlab.v1.Progress
+	(*FitResult)(nil),           // 16: clusterlab.v1.FitResult
+	(*FitEvent)(nil),            // 17: clusterlab.v1.FitEvent
+	(*ErrorDetail)(nil),         // 18: clusterlab.v1.ErrorDetail
+	(*Status)(nil),              // 19: clusterlab.v1.Status
+	nil,                         // 20: clusterlab.v1.FitRequest.AssignEntry
+	nil,                         // 21: clusterlab.v1.Space.AssignEntry
+	nil,                         // 22: clusterlab.v1.FitResult.AssignmentsEntry
+	nil,                         // 23: clusterlab.v1.FitResult.ProbabilitiesEntry
+	(*anypb.Any)(nil),           // 24: google.protobuf.Any
 }
 var file_clusterlab_proto_depIdxs = []int32{
 	1,  // 0: clusterlab.v1.Description.options:type_name -> clusterlab.v1.Option
@@ -1839,31 +1941,33 @@ var file_clusterlab_proto_depIdxs = []int32{
 	5,  // 5: clusterlab.v1.EmbedRequest.dataset:type_name -> clusterlab.v1.DatasetInfo
 	9,  // 6: clusterlab.v1.BackboneInput.header:type_name -> clusterlab.v1.EmbedRequest
 	3,  // 7: clusterlab.v1.BackboneInput.batch:type_name -> clusterlab.v1.ImageBatch
-	19, // 8: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
-	20, // 9: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
-	21, // 10: clusterlab.v1.FitResult.probabilities:type_name -> clusterlab.v1.FitResult.ProbabilitiesEntry
-	14, // 11: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
-	15, // 12: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
-	22, // 13: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
-	0,  // 14: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
-	7,  // 15: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
-	0,  // 16: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
-	10, // 17: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
-	10, // 18: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
-	0,  // 19: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
-	13, // 20: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
-	5,  // 21: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
-	3,  // 22: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
-	8,  // 23: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
-	11, // 24: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
-	12, // 25: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
-	2,  // 26: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
-	16, // 27: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 8: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
+	14, // 9: clusterlab.v1.FitRequest.spaces:type_name -> clusterlab.v1.Space
+	21, // 10: clusterlab.v1.Space.assign:type_name -> clusterlab.v1.Space.AssignEntry
+	22, // 11: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
+	23, // 12: clusterlab.v1.FitResult.probabilities:type_name -> clusterlab.v1.FitResult.ProbabilitiesEntry
+	15, // 13: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
+	16, // 14: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
+	24, // 15: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
+	0,  // 16: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
+	7,  // 17: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
+	0,  // 18: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
+	10, // 19: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
+	10, // 20: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
+	0,  // 21: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
+	13, // 22: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
+	5,  // 23: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
+	3,  // 24: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
+	8,  // 25: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
+	11, // 26: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
+	12, // 27: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
+	2,  // 28: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
+	17, // 29: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_clusterlab_proto_init() }
@@ -1876,7 +1980,7 @@ func file_clusterlab_proto_init() {
 		(*BackboneInput_Header)(nil),
 		(*BackboneInput_Batch)(nil),
 	}
-	file_clusterlab_proto_msgTypes[16].OneofWrappers = []any{
+	file_clusterlab_proto_msgTypes[17].OneofWrappers = []any{
 		(*FitEvent_Progress)(nil),
 		(*FitEvent_Result)(nil),
 	}
@@ -1886,7 +1990,7 @@ func file_clusterlab_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clusterlab_proto_rawDesc), len(file_clusterlab_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ var schema = []core.Option{
 }
 
 func (fake) Describe(_ context.Context, opts core.Options) (core.Description, error) {
-	d := core.Description{Kind: core.KindLoss, Name: "fake", Version: "1.0.0", Summary: "a loss that only pretends", Options: schema}
+	d := core.Description{Kind: core.KindLoss, Name: "fake", Version: "1.0.0", Summary: "a loss that only pretends", Options: schema, NoNeighbours: true}
 	if opts == nil {
 		return d, nil
 	}
@@ -65,8 +66,12 @@ func (fake) Fit(ctx context.Context, req core.FitRequest, progress func(core.Pro
 		History:     filepath.Join(req.OutDir, "history.jsonl"),
 		Seconds:     0.125,
 	}
-	history := fmt.Sprintf("{\"train_bytes\":%d,\"neighbours\":%q,\"clusters\":%d,\"seed\":%d}\n",
-		len(train), req.Neighbours, req.Clusters, req.Seed)
+	spaces, err := json.Marshal(req.Spaces)
+	if err != nil {
+		return core.FitResult{}, err
+	}
+	history := fmt.Sprintf("{\"train_bytes\":%d,\"neighbours\":%q,\"clusters\":%d,\"seed\":%d,\"spaces\":%s}\n",
+		len(train), req.Neighbours, req.Clusters, req.Seed, spaces)
 	if err := os.WriteFile(res.History, []byte(history), 0o644); err != nil {
 		return core.FitResult{}, err
 	}
