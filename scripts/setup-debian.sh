@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and some tests need, when they are
 # missing: libjpeg-turbo's and libwebp's headers (the images dataset plugin
-# decodes JPEG and WebP with them through cgo, as Pillow does), Fashion-MNIST (data) and
+# decodes JPEG and WebP with them through cgo, as Pillow does), OpenBLAS
+# (libopenblas-dev: the logistic regression's float64 products in
+# core/logreg, linked statically), Fashion-MNIST (data) and
 # the Python, gRPC and stub generators of examples/backbone-python.
 # `make test` runs it; `scripts/setup-debian.sh build` (make setup, make
 # check) installs the build's packages only. Needs root and apt-get; without
@@ -10,7 +12,7 @@
 # regenerate fixtures (scripts/make_image_fixtures.py) and by the benchmark
 # bench/decode_compare.sh, which install them themselves.
 set -euo pipefail
-build_pkgs="libjpeg62-turbo-dev libwebp-dev"
+build_pkgs="libjpeg62-turbo-dev libwebp-dev libopenblas-dev"
 test_pkgs="dataset-fashion-mnist python3-grpcio python3-protobuf python3-cryptography protobuf-compiler protobuf-compiler-grpc"
 case "${1:-all}" in
   build) pkgs="$build_pkgs" ;;

@@ -105,50 +105,108 @@ func MinClassCount(y []int32) int {
 	return m
 }
 
+// CVResult is a cross-validation's outcome.
+type CVResult struct {
+	// Mean is the mean of Accuracy (sklearn's cross_val_score(...).mean()).
+	Mean float64
+	// Accuracy is each fold's held-out accuracy, by fold.
+	Accuracy []float64
+	// Iterations, Converged and Loss describe each fold's fit (see Model).
+	Iterations []int
+	Converged  []bool
+	Loss       []float64
+}
+
 // CrossValidate reproduces sklearn's cross_val_score(LogisticRegression(...),
-// x, y, cv=folds): for each StratifiedFolds fold it fits on the other folds
-// and scores accuracy on the fold. It returns the mean and per-fold
-// accuracies. Classes missing from a training split are simply not
-// predictable there (their held-out samples count as errors), as in sklearn.
-func CrossValidate(ctx context.Context, x []float32, n, d int, y []int32, k, folds int, seed uint64, opt Options) (float64, []float64, error) {
-	if err := checkData(x, n, d, y, k); err != nil {
-		return 0, nil, err
-	}
-	test, err := StratifiedFolds(y, folds, seed)
+// x, y, cv=...) for the folds given: test[i] in [0, folds) is the fold that
+// holds row i out (StratifiedFolds gives sklearn's cv=folds for a
+// classifier). For each fold it fits on the other folds' rows and scores
+// accuracy on the fold's rows. Classes missing from a training split are
+// simply not predictable there (their held-out rows count as errors), as
+// in sklearn. A fold whose training rows hold a single class fails with an
+// error matching ErrSingleClass (sklearn scores it NaN and warns).
+//
+// The folds are fitted together (see batch.go), each with its own L-BFGS,
+// exactly as separate fits would be up to rounding. progress, when not
+// nil, is called from the caller's goroutine as each fold's fit ends,
+// with the number of fits done and the total. Cancelling ctx stops every
+// fit at its next evaluation.
+func CrossValidate(ctx context.Context, x []float32, n, d int, y []int32, k int, test []int, opt Options, progress func(done, total int)) (*CVResult, error) {
+	opt, err := opt.withDefaults()
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	accs := make([]float64, folds)
-	mean := 0.0
-	for f := 0; f < folds; f++ {
-		var xtr, xte []float32
-		var ytr, yte []int32
-		for i, tf := range test {
-			row := x[i*d : (i+1)*d]
-			if tf == f {
-				xte = append(xte, row...)
+	if err := checkData(x, n, d, y, k); err != nil {
+		return nil, err
+	}
+	if len(test) != n {
+		return nil, core.InvalidInput(fmt.Errorf("logreg: %d fold numbers for %d samples", len(test), n))
+	}
+	folds := 0
+	for i, f := range test {
+		if f < 0 {
+			return nil, core.InvalidInput(fmt.Errorf("logreg: fold %d of sample %d is negative", f, i))
+		}
+		folds = max(folds, f+1)
+	}
+	if folds < 2 {
+		return nil, core.InvalidInput(fmt.Errorf("logreg: need at least 2 folds, got %d", folds))
+	}
+	fold := make([]int32, n)
+	size := make([]int, folds)
+	for i, f := range test {
+		fold[i] = int32(f)
+		size[f]++
+	}
+	for f, s := range size {
+		if s == 0 {
+			return nil, core.InvalidInput(fmt.Errorf("logreg: fold %d of %d holds no samples", f+1, folds))
+		}
+	}
+	ds := newDataset(x, n, d, y, k, fold, opt.Float32)
+	jobs := make([]*job, folds)
+	for f := range jobs {
+		if jobs[f], err = newJob(ds, f, f, opt); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("logreg: cross-validation interrupted: %w", err)
+	}
+	done := 0
+	results := newBatch(ds, opt.Threads).run(ctx, jobs, opt, func(int) {
+		done++
+		if progress != nil {
+			progress(done, folds)
+		}
+	})
+	out := &CVResult{Accuracy: make([]float64, folds), Iterations: make([]int, folds),
+		Converged: make([]bool, folds), Loss: make([]float64, folds)}
+	for f, j := range jobs {
+		m, err := finish(ctx, j, results[f])
+		if err != nil {
+			return nil, fmt.Errorf("logreg: fold %d of %d: %w", f+1, folds, err)
+		}
+		xte := make([]float64, 0, size[f]*d)
+		var yte []int32
+		for i, tf := range fold {
+			if int(tf) == f {
+				for _, v := range x[i*d : (i+1)*d] {
+					xte = append(xte, float64(v))
+				}
 				yte = append(yte, y[i])
-			} else {
-				xtr = append(xtr, row...)
-				ytr = append(ytr, y[i])
 			}
 		}
-		m, err := Fit(ctx, xtr, len(ytr), d, ytr, k, opt)
-		if err != nil {
-			return 0, nil, fmt.Errorf("logreg: fold %d of %d: %w", f+1, folds, err)
-		}
-		pred, err := m.Predict(xte, len(yte))
-		if err != nil {
-			return 0, nil, err
-		}
 		right := 0
-		for i, p := range pred {
+		for i, p := range m.predict(xte, len(yte)) {
 			if p == yte[i] {
 				right++
 			}
 		}
-		accs[f] = float64(right) / float64(len(yte))
-		mean += accs[f]
+		out.Accuracy[f] = float64(right) / float64(len(yte))
+		out.Iterations[f], out.Converged[f], out.Loss[f] = m.Iterations, m.Converged, m.Loss
+		out.Mean += out.Accuracy[f]
 	}
-	return mean / float64(folds), accs, nil
+	out.Mean /= float64(folds)
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,58 +79,67 @@ func loadX(t *testing.T, ds goldenSet) (xtr, xte []float32) {
 // the optimum.
 func TestAgainstSklearn(t *testing.T) {
 	g := loadGolden(t)
-	for _, ds := range g.Datasets {
-		xtr, xte := loadX(t, ds)
-		for _, gf := range ds.Fits {
-			m, err := Fit(context.Background(), xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, Options{MaxIter: gf.MaxIter})
-			if err != nil {
-				t.Fatalf("%s max_iter=%d: %v", ds.Name, gf.MaxIter, err)
-			}
-			pred, err := m.Predict(xte, ds.NTest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			right, agree := 0, 0
-			for i, p := range pred {
-				if p == ds.YTest[i] {
-					right++
+	for _, prec := range precisions {
+		for _, ds := range g.Datasets {
+			xtr, xte := loadX(t, ds)
+			for _, gf := range ds.Fits {
+				m, err := Fit(context.Background(), xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, Options{MaxIter: gf.MaxIter, Float32: prec.float32})
+				if err != nil {
+					t.Fatalf("%s max_iter=%d: %v", ds.Name, gf.MaxIter, err)
 				}
-				if p == gf.Pred[i] {
-					agree++
+				pred, err := m.Predict(xte, ds.NTest)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			acc := float64(right) / float64(ds.NTest)
-			rel := (m.Loss - gf.Loss) / gf.Loss
-			maxCoef := 0.0
-			for r, row := range gf.Coef {
-				for j, v := range row {
-					maxCoef = math.Max(maxCoef, math.Abs(m.Coef[r*ds.D+j]-v))
+				right, agree := 0, 0
+				for i, p := range pred {
+					if p == ds.YTest[i] {
+						right++
+					}
+					if p == gf.Pred[i] {
+						agree++
+					}
 				}
-			}
-			t.Logf("%s max_iter=%d: go iters %d (%s) sklearn %d; test acc go %.4f sklearn %.4f (delta %+.2f points); prediction agreement %.4f; loss go %.10g sklearn %.10g rel diff %+.3g; max |coef diff| %.3g",
-				ds.Name, gf.MaxIter, m.Iterations, m.Status, gf.NIter, acc, gf.TestAcc, 100*(acc-gf.TestAcc),
-				float64(agree)/float64(ds.NTest), m.Loss, gf.Loss, rel, maxCoef)
-			if math.Abs(acc-gf.TestAcc) > 0.005+1e-12 {
-				t.Errorf("%s max_iter=%d: test accuracy %.4f vs sklearn %.4f: more than 0.5 points apart", ds.Name, gf.MaxIter, acc, gf.TestAcc)
-			}
-			// The iterates follow scipy's (same L-BFGS memory, line search
-			// and stopping tests), so even a fit stopped by max_iter lands
-			// where sklearn's does; allow one iteration of rounding drift.
-			if d := m.Iterations - gf.NIter; d < -1 || d > 1 {
-				t.Errorf("%s max_iter=%d: %d iterations, sklearn %d", ds.Name, gf.MaxIter, m.Iterations, gf.NIter)
-			}
-			if math.Abs(rel) > 1e-6 {
-				t.Errorf("%s max_iter=%d: objective %.10g vs sklearn %.10g, %.3g relative", ds.Name, gf.MaxIter, m.Loss, gf.Loss, rel)
-			}
-			sklearnConverged := gf.NIter < gf.MaxIter
-			if sklearnConverged && m.Converged && math.Abs(rel) > 1e-6 {
-				t.Errorf("%s max_iter=%d: both converged but objectives differ by %.3g relative", ds.Name, gf.MaxIter, rel)
-			}
-			if sklearnConverged && rel > 1e-6 {
-				t.Errorf("%s max_iter=%d: Go's objective %.10g is above sklearn's optimum %.10g", ds.Name, gf.MaxIter, m.Loss, gf.Loss)
+				acc := float64(right) / float64(ds.NTest)
+				rel := (m.Loss - gf.Loss) / gf.Loss
+				maxCoef := 0.0
+				for r, row := range gf.Coef {
+					for j, v := range row {
+						maxCoef = math.Max(maxCoef, math.Abs(m.Coef[r*ds.D+j]-v))
+					}
+				}
+				t.Logf("%s %s max_iter=%d: go iters %d (%s) sklearn %d; test acc go %.4f sklearn %.4f (delta %+.2f points); prediction agreement %.4f; loss go %.10g sklearn %.10g rel diff %+.3g; max |coef diff| %.3g",
+					prec.name, ds.Name, gf.MaxIter, m.Iterations, m.Status, gf.NIter, acc, gf.TestAcc, 100*(acc-gf.TestAcc),
+					float64(agree)/float64(ds.NTest), m.Loss, gf.Loss, rel, maxCoef)
+				if math.Abs(acc-gf.TestAcc) > 0.005+1e-12 {
+					t.Errorf("%s %s max_iter=%d: test accuracy %.4f vs sklearn %.4f: more than 0.5 points apart", prec.name, ds.Name, gf.MaxIter, acc, gf.TestAcc)
+				}
+				// In float64 the iterates follow scipy's (same L-BFGS memory,
+				// line search and stopping tests), so even a fit stopped by
+				// max_iter lands where sklearn's does; allow one iteration of
+				// rounding drift. In float32 the path drifts more.
+				if d := m.Iterations - gf.NIter; d < -prec.iterSlack || d > prec.iterSlack {
+					t.Errorf("%s %s max_iter=%d: %d iterations, sklearn %d", prec.name, ds.Name, gf.MaxIter, m.Iterations, gf.NIter)
+				}
+				if math.Abs(rel) > prec.lossTol {
+					t.Errorf("%s %s max_iter=%d: objective %.10g vs sklearn %.10g, %.3g relative", prec.name, ds.Name, gf.MaxIter, m.Loss, gf.Loss, rel)
+				}
 			}
 		}
 	}
+}
+
+// precisions are the two ways of computing the products, with how close
+// to sklearn each must land on the fixtures (objective relative to
+// sklearn's, iterations).
+var precisions = []struct {
+	name      string
+	float32   bool
+	lossTol   float64
+	iterSlack int
+}{
+	{"float64", false, 1e-6, 1},
+	{"float32", true, 1e-5, 30},
 }
 
 func TestFoldsMatchStratifiedKFold(t *testing.T) {
@@ -167,18 +177,25 @@ func TestCrossValidateAgainstSklearn(t *testing.T) {
 	g := loadGolden(t)
 	for _, ds := range g.Datasets {
 		xtr, _ := loadX(t, ds)
-		mean, per, err := CrossValidate(context.Background(), xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, 10, 0, Options{})
+		test, err := StratifiedFolds(ds.YTrain, 10, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		maxFold := 0.0
-		for f := range per {
-			maxFold = math.Max(maxFold, math.Abs(per[f]-ds.CVScores[f]))
-		}
-		t.Logf("%s: 10-fold CV mean go %.4f sklearn %.4f (delta %+.2f points); largest per-fold delta %.2f points",
-			ds.Name, mean, ds.CVMean, 100*(mean-ds.CVMean), 100*maxFold)
-		if math.Abs(mean-ds.CVMean) > 0.005 {
-			t.Errorf("%s: CV mean %.4f vs sklearn %.4f", ds.Name, mean, ds.CVMean)
+		for _, prec := range precisions {
+			cv, err := CrossValidate(context.Background(), xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, test, Options{Float32: prec.float32}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mean, per := cv.Mean, cv.Accuracy
+			maxFold := 0.0
+			for f := range per {
+				maxFold = math.Max(maxFold, math.Abs(per[f]-ds.CVScores[f]))
+			}
+			t.Logf("%s %s: 10-fold CV mean go %.4f sklearn %.4f (delta %+.2f points); largest per-fold delta %.2f points",
+				prec.name, ds.Name, mean, ds.CVMean, 100*(mean-ds.CVMean), 100*maxFold)
+			if math.Abs(mean-ds.CVMean) > 0.005 {
+				t.Errorf("%s %s: CV mean %.4f vs sklearn %.4f", prec.name, ds.Name, mean, ds.CVMean)
+			}
 		}
 	}
 }
@@ -250,37 +267,129 @@ func TestAbsentClassesAndProba(t *testing.T) {
 	}
 }
 
-// TestGradient checks the analytic gradient against central differences.
+// evalAt returns the objective of j at w and its gradient, evaluated by
+// a batch of one on threads workers.
+func evalAt(ds *dataset, j *job, w []float64, threads int) (float64, []float64) {
+	initBLAS()
+	b := newBatch(ds, threads)
+	j.w = w
+	b.evaluate([]*job{j})
+	return j.f, append([]float64(nil), j.grad...)
+}
+
+func randomData(rng *rand.Rand, n, d, k int) *dataset {
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = float64(float32(rng.NormFloat64()))
+	}
+	y := make([]int32, n)
+	for i := range y {
+		y[i] = int32(rng.IntN(k))
+	}
+	fold := make([]int32, n)
+	for i := range fold {
+		fold[i] = int32(i % 3)
+	}
+	return &dataset{x: x, n: n, d: d, y: y, k: k, fold: fold}
+}
+
+// TestGradient checks the analytic gradient against central differences,
+// binomial and multinomial, with and without a left-out fold.
 func TestGradient(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, classes := range []int{2, 4} {
-		n, d := 30, 5
-		x := make([]float32, n*d)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
+		for _, fold := range []int{-1, 1} {
+			ds := randomData(rng, 30, 5, classes)
+			j, err := newJob(ds, 0, fold, Options{C: 1 / 0.7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := make([]float64, j.dim())
+			for i := range w {
+				w[i] = rng.NormFloat64()
+			}
+			_, g := evalAt(ds, j, w, 1)
+			for i := range w {
+				h := 1e-6
+				w0 := w[i]
+				w[i] = w0 + h
+				fp, _ := evalAt(ds, j, w, 1)
+				w[i] = w0 - h
+				fm, _ := evalAt(ds, j, w, 1)
+				w[i] = w0
+				num := (fp - fm) / (2 * h)
+				if math.Abs(num-g[i]) > 1e-5*math.Max(1, math.Abs(num)) {
+					t.Fatalf("classes=%d fold=%d param %d: analytic %v numeric %v", classes, fold, i, g[i], num)
+				}
+			}
 		}
-		y := make([]int, n)
-		for i := range y {
-			y[i] = rng.IntN(classes)
+	}
+}
+
+// TestBatchEqualsSeparate: a fit's objective is the same whether its fold
+// is left out by the mask or the rows are removed, whether it is stacked
+// with other fits or alone, and on one or several workers (up to
+// rounding). This is what lets CrossValidate fit the folds together.
+func TestBatchEqualsSeparate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	n, d, k := 1500, 7, 5
+	ds := randomData(rng, n, d, k)
+	// Class 4 only in fold 2's rows: fold 2's fit (which leaves them out)
+	// has 4 classes, the others 5, so the stacked fits differ in width.
+	for i := range ds.y {
+		if ds.y[i] == 4 && ds.fold[i] != 2 {
+			ds.y[i] = 0
 		}
-		p := newProblem(x, n, d, y, classes, 0.7, true)
-		w := make([]float64, p.dim())
+	}
+	var jobs []*job
+	ws := map[int][]float64{}
+	for f := 0; f < 3; f++ {
+		j, err := newJob(ds, f, f, Options{C: 1, Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := make([]float64, j.dim())
 		for i := range w {
-			w[i] = rng.NormFloat64()
+			w[i] = 0.3 * rng.NormFloat64()
 		}
-		g := make([]float64, len(w))
-		p.lossGrad(w, g)
-		for i := range w {
-			h := 1e-6
-			w0 := w[i]
-			w[i] = w0 + h
-			fp := p.lossGrad(w, nil)
-			w[i] = w0 - h
-			fm := p.lossGrad(w, nil)
-			w[i] = w0
-			num := (fp - fm) / (2 * h)
-			if math.Abs(num-g[i]) > 1e-5*math.Max(1, math.Abs(num)) {
-				t.Fatalf("classes=%d param %d: analytic %v numeric %v", classes, i, g[i], num)
+		ws[f] = w
+		jobs = append(jobs, j)
+	}
+	if got := len(jobs[2].classes); got != 4 {
+		t.Fatalf("fold 2's fit has %d classes, want 4 (class 4 is only in its held-out rows)", got)
+	}
+	if got := len(jobs[0].classes); got != 5 {
+		t.Fatalf("fold 0's fit has %d classes, want 5", got)
+	}
+	b := newBatch(ds, 2)
+	initBLAS()
+	for _, j := range jobs {
+		j.w = ws[j.idx]
+	}
+	// Out of order on purpose: the batch sorts.
+	b.evaluate([]*job{jobs[2], jobs[0], jobs[1]})
+	for _, j := range jobs {
+		// The same fit on its training rows alone, one worker.
+		var x []float64
+		var y []int32
+		for i := 0; i < n; i++ {
+			if int(ds.fold[i]) != j.fold {
+				x = append(x, ds.x[i*d:(i+1)*d]...)
+				y = append(y, ds.y[i])
+			}
+		}
+		sub := &dataset{x: x, n: len(y), d: d, y: y, k: k, fold: make([]int32, len(y))}
+		alone, err := newJob(sub, 0, -1, Options{C: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, g := evalAt(sub, alone, ws[j.idx], 1)
+		if math.Abs(f-j.f) > 1e-12*math.Abs(f) {
+			t.Errorf("fold %d: objective %v stacked, %v alone", j.fold, j.f, f)
+		}
+		for i := range g {
+			if math.Abs(g[i]-j.grad[i]) > 1e-9*math.Max(1, math.Abs(g[i])) {
+				t.Fatalf("fold %d: gradient %d is %v stacked, %v alone", j.fold, i, j.grad[i], g[i])
 			}
 		}
 	}
@@ -298,7 +407,16 @@ func TestInvalidInput(t *testing.T) {
 			_, err := Fit(ctx, []float32{0, float32(math.NaN()), 2, 3}, 2, 2, []int32{0, 1}, 2, Options{})
 			return err
 		},
-		"too many folds": func() error { _, _, err := CrossValidate(ctx, x, 2, 2, []int32{0, 1}, 2, 10, 0, Options{}); return err },
+		"too many folds": func() error { _, err := StratifiedFolds([]int32{0, 1}, 10, 0); return err },
+		"one fold": func() error {
+			_, err := CrossValidate(ctx, x, 2, 2, []int32{0, 1}, 2, []int{0, 0}, Options{}, nil)
+			return err
+		},
+		"empty fold": func() error {
+			_, err := CrossValidate(ctx, x, 2, 2, []int32{0, 1}, 2, []int{0, 2}, Options{}, nil)
+			return err
+		},
+		"threads": func() error { _, err := Fit(ctx, x, 2, 2, []int32{0, 1}, 2, Options{Threads: -1}); return err },
 		"all classes small": func() error {
 			_, err := StratifiedFolds([]int32{0, 0, 1, 1, 2, 2, 0, 1, 2, 2, 1}, 10, 0)
 			return err
@@ -321,17 +439,22 @@ func TestCancel(t *testing.T) {
 }
 
 // countdownCtx is cancelled after its Err has been asked a few times, so a
-// test can stop a fit between iterations without timing.
+// test can stop a fit between evaluations without timing.
 type countdownCtx struct {
 	context.Context
-	left int
+	left atomic.Int64
+}
+
+func newCountdown(n int64) *countdownCtx {
+	c := &countdownCtx{Context: context.Background()}
+	c.left.Store(n)
+	return c
 }
 
 func (c *countdownCtx) Err() error {
-	if c.left <= 0 {
+	if c.left.Add(-1) < 0 {
 		return context.Canceled
 	}
-	c.left--
 	return nil
 }
 
@@ -339,15 +462,22 @@ func TestCancelMidFit(t *testing.T) {
 	g := loadGolden(t)
 	ds := g.Datasets[0]
 	xtr, _ := loadX(t, ds)
-	ctx := &countdownCtx{Context: context.Background(), left: 5}
-	_, err := Fit(ctx, xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, Options{})
+	_, err := Fit(newCountdown(5), xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
-	ctx = &countdownCtx{Context: context.Background(), left: 30}
-	_, _, err = CrossValidate(ctx, xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, 10, 0, Options{})
+	test, err := StratifiedFolds(ds.YTrain, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough for every fold to start and evaluate a few times.
+	fits := 0
+	_, err = CrossValidate(newCountdown(200), xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, test, Options{}, func(done, total int) { fits = done })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("CrossValidate: got %v, want context.Canceled", err)
+	}
+	if fits != 10 {
+		t.Fatalf("progress reported %d fits ending, want all 10 (stopped)", fits)
 	}
 }
 
@@ -412,4 +542,31 @@ func TestTimingLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Fit 10000 x 768, k=100, random labels: %.1f s, %d iterations, status %s, loss %.6g", time.Since(start).Seconds(), m.Iterations, m.Status, m.Loss)
+}
+
+// TestThreadsIdentical: results do not depend on the number of workers
+// (up to minChunks): the rows are cut into the same ranges, summed in the
+// same order.
+func TestThreadsIdentical(t *testing.T) {
+	g := loadGolden(t)
+	ds := g.Datasets[1]
+	xtr, _ := loadX(t, ds)
+	test, err := StratifiedFolds(ds.YTrain, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first *CVResult
+	for _, threads := range []int{1, 2, 3, minChunks} {
+		cv, err := CrossValidate(context.Background(), xtr, ds.NTrain, ds.D, ds.YTrain, ds.K, test, Options{Threads: threads}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = cv
+			continue
+		}
+		if !slices.Equal(cv.Loss, first.Loss) || !slices.Equal(cv.Accuracy, first.Accuracy) {
+			t.Fatalf("%d threads: losses %v, 1 thread %v", threads, cv.Loss, first.Loss)
+		}
+	}
 }
