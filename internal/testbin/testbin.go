@@ -67,7 +67,7 @@ func PluginAs(pkg, kind, name string) Target {
 // PLUGIN_DIRS).
 var PluginDirs = []string{
 	"datasets/idx", "datasets/cifar", "datasets/images", "datasets/stl10", "datasets/features", "backbones/dinov2", "backbones/pixels", "backbones/precomputed",
-	"losses/temi", "losses/pmi", "losses/scan",
+	"losses/temi", "losses/pmi", "losses/scan", "losses/turtle",
 }
 
 // All is what `make build` builds: the runner and every plugin.

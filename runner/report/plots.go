@@ -474,7 +474,7 @@ func plotLoss(hist []rundir.EpochRecord, best int, title, sub string) (*vgimg.Ca
 		p.Y.Label.Text = "training loss"
 		xs := epochAxis(p, hist, !relative)
 		if !relative {
-			p.X.Label.Text = "epoch"
+			p.X.Label.Text = stepName(hist)
 		}
 		yAxis(p, ylo, yhi, 0.04, 6)
 		p.Add(gridLines())
@@ -551,13 +551,25 @@ func plotLoss(hist []rundir.EpochRecord, best int, title, sub string) (*vgimg.Ca
 	})
 }
 
+// stepName names what a history record is: an epoch of the shared
+// trainer, or an outer iteration of a loss with its own loop (TURTLE
+// records its entropy term each iteration).
+func stepName(hist []rundir.EpochRecord) string {
+	for _, r := range hist {
+		if r.Entropy != 0 || r.PredError != 0 {
+			return "outer iteration"
+		}
+	}
+	return "epoch"
+}
+
 // relativeLossPanel is the bottom panel of the loss plot: every head's
 // loss minus head ref's per epoch. Its y range fits the second half of
 // training (the first epochs, where heads differ most, would flatten the
 // end); earlier values beyond it are cut, with a note.
 func relativeLossPanel(hist []rundir.EpochRecord, series [][]float64, ref int, labels []endLabel) (*plot.Plot, error) {
 	q := newPlot()
-	q.X.Label.Text = "epoch"
+	q.X.Label.Text = stepName(hist)
 	q.Y.Label.Text = fmt.Sprintf("loss − loss of head %d", ref)
 	xs := epochAxis(q, hist, true)
 	diff := make([][]float64, len(series))

@@ -217,7 +217,7 @@ func Build(runDir string) (Files, error) {
 		if err := r.plot(rundir.SchedulePlot, "learning rate, teacher momentum and the other schedules per step", img); err != nil {
 			return r.files, err
 		}
-	case noHist == "":
+	case noHist == "" && hasSchedules(hist):
 		r.note("No %s (a run of an older trainer): the schedules are plotted per epoch from %s, the value of each epoch's last step, so a warm-up within an epoch does not show.", rundir.ScheduleFile, rundir.HistoryFile)
 		img, err := plotSchedule(seriesFromHistory(hist), "Schedules", name+" · last step of each epoch")
 		if err != nil {

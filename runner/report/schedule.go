@@ -31,6 +31,18 @@ func seriesFromHistory(hist []rundir.EpochRecord) scheduleSeries {
 	return s
 }
 
+// hasSchedules reports whether history records carry the shared
+// trainer's schedules; a loss with its own training loop (TURTLE) leaves
+// them all zero, and then there is nothing to plot.
+func hasSchedules(hist []rundir.EpochRecord) bool {
+	for _, r := range hist {
+		if r.LR != 0 || r.WeightDecay != 0 || r.TeacherMomentum != 0 || r.TeacherTemp != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // seriesFromSchedule puts step i at x = i / steps per epoch, so that epoch
 // e spans [e-1, e) and a warm-up within the first epoch is a visible ramp.
 func seriesFromSchedule(sc rundir.Schedule) scheduleSeries {
