@@ -28,6 +28,7 @@ func (Backbone) Describe(ctx context.Context, opts core.Options) (core.BackboneI
 	if err != nil {
 		return core.BackboneInfo{}, err
 	}
+	d.Options = schemaOf(opts)
 	// A model file that is missing or is not a DINOv2 export is the
 	// model option's fault: the runner names that key.
 	m, err := loadModel(p.model)

@@ -31,7 +31,48 @@ const (
 	optBatchSize    = "batch_size"
 	optThreads      = "threads"
 	optDevice       = "device"
+	optPreset       = "preset"
 )
+
+// Presets: defaults for the preprocessing and the output of a family of
+// models (see presets).
+const (
+	presetNone   = "none"
+	presetDINOv2 = "dinov2"
+	presetCLIP   = "clip"
+)
+
+// CLIP's normalisation constants (OpenAI clip, open_clip and Hugging Face's
+// CLIPImageProcessor: OPENAI_CLIP_MEAN, OPENAI_CLIP_STD), as published.
+const (
+	clipMean = "0.48145466,0.4578275,0.40821073"
+	clipStd  = "0.26862954,0.26130258,0.27577711"
+)
+
+// preset gives the defaults of the options a family of models needs set
+// differently; an option the config sets wins over its preset. Only the
+// resolved values enter the identity, so a preset and the same options
+// spelt out share cached embeddings.
+type preset struct {
+	resize, centerCrop int
+	mean, std, output  string
+}
+
+var presets = map[string]preset{
+	// The plugin's defaults since its first version (TEMI's DINOv2
+	// pipeline): they must not change, or every cached identity would.
+	presetNone: {resize: 224, mean: floats3(imageprep.ImageNetMean), std: floats3(imageprep.ImageNetStd), output: "last_hidden_state"},
+	// DINOv2's evaluation transform (make_classification_eval_transform).
+	presetDINOv2: {resize: 256, centerCrop: 224, mean: floats3(imageprep.ImageNetMean), std: floats3(imageprep.ImageNetStd), output: "last_hidden_state"},
+	// CLIP's evaluation transform (OpenAI clip.load's preprocess, open_clip's
+	// image_transform(is_train=False)) and its image embedding, the
+	// projected pooled output (CLIPVisionModelWithProjection.image_embeds,
+	// encode_image).
+	presetCLIP: {resize: 224, centerCrop: 224, mean: clipMean, std: clipStd, output: "image_embeds"},
+}
+
+// presetNames in the order the help lists them.
+var presetNames = []string{presetNone, presetDINOv2, presetCLIP}
 
 // Pooling choices.
 const (
@@ -50,19 +91,41 @@ const autoRegisters = -1
 // embeddings up to float rounding, and the cache should serve both.
 var notIdentity = map[string]bool{optModel: true, optBatchSize: true, optThreads: true, optDevice: true}
 
-func schema() []core.Option {
+// schema is the option schema with the defaults of preset none, the one
+// Describe without options gives.
+func schema() []core.Option { return schemaFor(presetNone) }
+
+// presetOption is the preset option. It has no default so that a config
+// without it resolves to the same options as before presets existed (the
+// resolved options enter the runner's trial identity).
+func presetOption() core.Option {
+	return core.Option{
+		Name: optPreset, Type: core.TypeString, Optional: true, Choices: presetNames,
+		Help: "defaults for resize, center_crop, mean, std and output (options set in the config win): " +
+			"none (the same as unset: resize 224, no crop, ImageNet mean and std, output last_hidden_state; TEMI's DINOv2 pipeline), " +
+			"dinov2 (DINOv2's evaluation transform: resize 256, center_crop 224, ImageNet mean and std, output last_hidden_state), " +
+			"clip (the evaluation transform of OpenAI CLIP and open_clip: resize 224, center_crop 224, mean " + clipMean + ", std " + clipStd +
+			", and the projected image embedding, output image_embeds [N, D] of a CLIPVisionModelWithProjection export as scripts/export_clip.py writes; pooling cls). " +
+			"Only the resolved values enter the identity: a preset and the same options spelt out share cached embeddings",
+	}
+}
+
+// schemaFor is the option schema with the defaults of the named preset.
+func schemaFor(name string) []core.Option {
+	pr := presets[name]
 	return []core.Option{
 		{
 			Name: optModel, Type: core.TypeString,
-			Help: "path to the DINOv2 ONNX model (.onnx), e.g. a Hugging Face facebook/dinov2-* export with input pixel_values and output last_hidden_state",
+			Help: "path to the ONNX image model (.onnx): a DINOv2 export (e.g. Hugging Face facebook/dinov2-*, or scripts/export_dinov2.py's) with input pixel_values and output last_hidden_state, a CLIP image tower (preset: clip; scripts/export_clip.py), or any ViT the options describe",
 		},
+		presetOption(),
 		{
 			Name: optInput, Type: core.TypeString, Default: "pixel_values",
 			Help: "name of the model input holding the images, float32 [N, 3, H, W]",
 		},
 		{
-			Name: optOutput, Type: core.TypeString, Default: "last_hidden_state",
-			Help: "name of the model output to pool: tokens [N, T, D] laid out CLS, registers, patches (see output_has_cls), or one vector per image [N, D] taken as the CLS embedding (e.g. pooler_output)",
+			Name: optOutput, Type: core.TypeString, Default: pr.output,
+			Help: "name of the model output to pool: tokens [N, T, D] laid out CLS, registers, patches (see output_has_cls), or one vector per image [N, D] taken as the embedding (e.g. pooler_output, or a CLIP export's image_embeds); the default comes from preset",
 		},
 		{
 			Name: optClsOutput, Type: core.TypeString, Default: "",
@@ -85,20 +148,20 @@ func schema() []core.Option {
 			Help: "embedding of an image: cls (the CLS token after the final norm), patch-mean (mean of the patch tokens, registers excluded) or cls+patch-mean (both concatenated, 2D values)",
 		},
 		{
-			Name: optResize, Type: core.TypeInt, Default: 224, Min: core.Bound(0),
-			Help: "resize the smaller image edge to this many pixels with PIL's bicubic filter, as torchvision Resize(resize, BICUBIC) on a PIL image; 0 = keep the size",
+			Name: optResize, Type: core.TypeInt, Default: pr.resize, Min: core.Bound(0),
+			Help: "resize the smaller image edge to this many pixels with PIL's bicubic filter, as torchvision Resize(resize, BICUBIC) on a PIL image (the longer edge becomes int(resize*long/short), as in torchvision and Hugging Face's image processors); 0 = keep the size; the default comes from preset",
 		},
 		{
-			Name: optCenterCrop, Type: core.TypeInt, Default: 0, Min: core.Bound(0),
-			Help: "after resizing, cut a square of this size from the centre (torchvision CenterCrop, zero-padding a smaller image); 0 = no crop, for images that all resize to the one size the model takes (squares, for a 224x224 model); images of different shapes, such as a folder of photos, need a crop: resize 256 with center_crop 224 is DINOv2's evaluation transform",
+			Name: optCenterCrop, Type: core.TypeInt, Default: pr.centerCrop, Min: core.Bound(0),
+			Help: "after resizing, cut a square of this size from the centre (torchvision CenterCrop: offset round((size-crop)/2), halves to even, zero-padding a smaller image; Hugging Face's CLIPImageProcessor floors the offset instead, one pixel apart when size-crop is 3 mod 4); 0 = no crop, for images that all resize to the one size the model takes (squares, for a 224x224 model); images of different shapes, such as a folder of photos, need a crop: resize 256 with center_crop 224 is DINOv2's evaluation transform (preset dinov2), resize 224 with center_crop 224 CLIP's (preset clip); the default comes from preset",
 		},
 		{
-			Name: optMean, Type: core.TypeString, Default: floats3(imageprep.ImageNetMean),
-			Help: "per-channel (R,G,B) mean subtracted after scaling pixels to [0,1] (torchvision Normalize), three comma-separated numbers",
+			Name: optMean, Type: core.TypeString, Default: pr.mean,
+			Help: "per-channel (R,G,B) mean subtracted after scaling pixels to [0,1] (torchvision Normalize), three comma-separated numbers; the default comes from preset (ImageNet's, or CLIP's for preset clip)",
 		},
 		{
-			Name: optStd, Type: core.TypeString, Default: floats3(imageprep.ImageNetStd),
-			Help: "per-channel (R,G,B) standard deviation divided by after subtracting mean, three comma-separated non-zero numbers",
+			Name: optStd, Type: core.TypeString, Default: pr.std,
+			Help: "per-channel (R,G,B) standard deviation divided by after subtracting mean, three comma-separated non-zero numbers; the default comes from preset (ImageNet's, or CLIP's for preset clip)",
 		},
 		{
 			Name: optBatchSize, Type: core.TypeInt, Default: 32, Min: core.Bound(1), Max: core.Bound(65536),
@@ -120,7 +183,7 @@ func description() core.Description {
 		Kind:    core.KindBackbone,
 		Name:    "dinov2",
 		Version: Version,
-		Summary: "DINOv2 (or any ViT) ONNX model on ONNX Runtime: PIL-exact Resize(BICUBIC)+ToTensor+Normalize, then the CLS token and/or the mean patch token",
+		Summary: "DINOv2, CLIP (preset: clip) or any ViT as an ONNX model on ONNX Runtime: PIL-exact Resize(BICUBIC)+CenterCrop+ToTensor+Normalize, then the CLS token and/or the mean patch token, or the model's own embedding",
 		Options: schema(),
 	}
 }
@@ -140,26 +203,60 @@ type params struct {
 
 // options are the backbone's options as given (core.Decode fills them).
 type options struct {
-	Model        string `option:"model"`
-	Input        string `option:"input"`
-	Output       string `option:"output"`
-	ClsOutput    string `option:"cls_output"`
-	OutputHasCls bool   `option:"output_has_cls"`
-	Registers    int    `option:"registers"`
-	PatchSize    int    `option:"patch_size"`
-	Pooling      string `option:"pooling"`
-	Resize       int    `option:"resize"`
-	CenterCrop   int    `option:"center_crop"`
-	Mean         string `option:"mean"`
-	Std          string `option:"std"`
-	BatchSize    int    `option:"batch_size"`
-	Threads      int    `option:"threads"`
-	Device       string `option:"device"`
+	Preset       *string `option:"preset"`
+	Model        string  `option:"model"`
+	Input        string  `option:"input"`
+	Output       string  `option:"output"`
+	ClsOutput    string  `option:"cls_output"`
+	OutputHasCls bool    `option:"output_has_cls"`
+	Registers    int     `option:"registers"`
+	PatchSize    int     `option:"patch_size"`
+	Pooling      string  `option:"pooling"`
+	Resize       int     `option:"resize"`
+	CenterCrop   int     `option:"center_crop"`
+	Mean         string  `option:"mean"`
+	Std          string  `option:"std"`
+	BatchSize    int     `option:"batch_size"`
+	Threads      int     `option:"threads"`
+	Device       string  `option:"device"`
 }
 
+// presetOf reads the preset option of opts (none when unset).
+func presetOf(opts core.Options) (string, error) {
+	v, ok := opts[optPreset]
+	if !ok {
+		return presetNone, nil
+	}
+	o, err := core.ResolveOptions([]core.Option{presetOption()}, core.Options{optPreset: v})
+	if err != nil {
+		return "", err
+	}
+	return o.String(optPreset), nil
+}
+
+// schemaOf is the schema Describe gives for opts (whose preset resolve
+// accepted): the one with their preset's defaults, so that the runner,
+// which resolves the config against it and hands the result to Embed,
+// fills in the preset's values and not those of preset none.
+func schemaOf(opts core.Options) []core.Option {
+	name, err := presetOf(opts)
+	if err != nil {
+		name = presetNone
+	}
+	return schemaFor(name)
+}
+
+// resolve decodes opts against the schema of their preset: options left
+// unset take the preset's defaults. opts may be the options as given or
+// as the runner resolved them against the schema Describe returned for
+// them (with the same preset's defaults filled in): both resolve alike.
 func resolve(opts core.Options) (params, error) {
+	name, err := presetOf(opts)
+	if err != nil {
+		return params{}, err
+	}
 	var x options
-	o, err := core.Decode(schema(), opts, &x)
+	o, err := core.Decode(schemaFor(name), opts, &x)
 	if err != nil {
 		return params{}, err
 	}
@@ -202,6 +299,10 @@ func resolve(opts core.Options) (params, error) {
 			id[k] = v
 		}
 	}
+	// The preset's effect is in the values it resolved to, which are all
+	// in id: leaving its name out gives a config without preset its old
+	// identity and a preset the identity of its options spelt out.
+	delete(id, optPreset)
 	// mean and std enter as the float32 values used, so "0.5" and "0.50"
 	// give one identity.
 	id[optMean], id[optStd] = floats3(p.pre.Mean), floats3(p.pre.Std)
