@@ -604,9 +604,10 @@ func assignImages(ctx context.Context, m *headmodel.Model, hd *headmodel.Head, r
 	if err != nil {
 		return err
 	}
-	if got, want := p.bbInfo.Identity, m.Record.Inputs.Backbone.Identity; got != want {
+	space := p.spaces[0]
+	if got, want := space.info.Identity, m.Record.Inputs.Backbone.Identity; got != want {
 		return core.InvalidInput(fmt.Errorf("the backbone as configured now (%s, %s) is not the one the run trained on (%s, %s): its model, options or version changed; assign needs the run's own backbone",
-			p.bbInfo.Name, got, m.Record.Inputs.Backbone.Name, want))
+			space.info.Name, got, m.Record.Inputs.Backbone.Name, want))
 	}
 	ds := p.ds.ref()
 	rec.Dataset = &ds
@@ -617,14 +618,17 @@ func assignImages(ctx context.Context, m *headmodel.Model, hd *headmodel.Head, r
 		log.Logf("note: %d unreadable images left out (listed in %s)", n, rundir.AssignRecordFile)
 	}
 	stateDir := ""
-	if p.bbInfo.NeedsFit {
-		if stateDir, err = fittedState(m, cfg, p.bbInfo.Name); err != nil {
+	if space.info.NeedsFit {
+		if stateDir, err = fittedState(m, cfg, space.info.Name); err != nil {
 			return err
 		}
 	}
 	var pl launched
 	defer pl.kill()
-	if err := launchSources(ctx, p, &pl); err != nil {
+	if err := launchDataset(ctx, p, &pl); err != nil {
+		return err
+	}
+	if pl.bb, err = launch(ctx, core.KindBackbone, space.bb); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(p.dsInfo.Splits))
@@ -666,10 +670,12 @@ func planAssign(ctx context.Context, cfg *config.Config) (*trialPlan, error) {
 		return pp, r
 	}
 	p := &trialPlan{cfg: cfg}
-	var dr, br describeResult
+	var dr describeResult
 	p.ds, dr = section(cfg.Dataset, core.KindDataset)
-	p.bb, br = section(cfg.Backbone, core.KindBackbone)
-	p.dsInfo, p.bbInfo = dr.ds, br.bb
+	// The run's backbone: its one backbone: section, or the space it used.
+	bb, br := section(cfg.SpacesUsed()[0], core.KindBackbone)
+	p.dsInfo = dr.ds
+	p.spaces = []plannedSpace{{name: br.bb.Name, bb: bb, info: br.bb, used: true}}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -740,16 +746,16 @@ func assignSplit(ctx context.Context, p *trialPlan, pl launched, hd *headmodel.H
 	var clusters []int32
 	var probs []float32
 	got := 0
-	err := pl.bb.Backbone().Embed(ctx, core.EmbedRequest{Options: p.bb.resolved, StateDir: stateDir, Dataset: p.dsInfo, Split: split}, rd, func(b core.EmbeddingBatch) error {
+	err := pl.bb.Backbone().Embed(ctx, core.EmbedRequest{Options: p.spaces[0].bb.resolved, StateDir: stateDir, Dataset: p.dsInfo, Split: split}, rd, func(b core.EmbeddingBatch) error {
 		if b.Dim != m.D {
-			return core.InvalidInput(fmt.Errorf("backbone %s gave embeddings of dimension %d, the run's heads take %d", p.bbInfo.Name, b.Dim, m.D))
+			return core.InvalidInput(fmt.Errorf("backbone %s gave embeddings of dimension %d, the run's heads take %d", p.spaces[0].info.Name, b.Dim, m.D))
 		}
 		if b.Offset != got || b.Offset+b.Count > n || len(b.Values) != b.Count*b.Dim {
-			return fmt.Errorf("backbone %s sent a bad batch (offset %d, count %d, %d values; expected offset %d)", p.bbInfo.Name, b.Offset, b.Count, len(b.Values), got)
+			return fmt.Errorf("backbone %s sent a bad batch (offset %d, count %d, %d values; expected offset %d)", p.spaces[0].info.Name, b.Offset, b.Count, len(b.Values), got)
 		}
 		names := ds.take(b.Offset, b.Count)
 		if i := firstNonFinite(b.Values); i >= 0 {
-			return core.InvalidInput(fmt.Errorf("backbone %s produced a non-finite feature for image %d of split %s (%s)", p.bbInfo.Name, b.Offset+i/b.Dim, split, names[i/b.Dim]))
+			return core.InvalidInput(fmt.Errorf("backbone %s produced a non-finite feature for image %d of split %s (%s)", p.spaces[0].info.Name, b.Offset+i/b.Dim, split, names[i/b.Dim]))
 		}
 		if cap(clusters) < b.Count {
 			clusters, probs = make([]int32, b.Count), make([]float32, b.Count*m.K)
@@ -769,7 +775,7 @@ func assignSplit(ctx context.Context, p *trialPlan, pl launched, hd *headmodel.H
 		return fmt.Errorf("assign split %s: %w", split, err)
 	}
 	if got != n {
-		return fmt.Errorf("backbone %s returned %d embeddings for %d images of split %s", p.bbInfo.Name, got, n, split)
+		return fmt.Errorf("backbone %s returned %d embeddings for %d images of split %s", p.spaces[0].info.Name, got, n, split)
 	}
 	bar.Done(fmt.Sprintf("%d images, head %d", n, hd.Index))
 	return nil

@@ -35,29 +35,45 @@ func cmdEmbed(ctx context.Context, configFile string, ov config.Overrides, jsonO
 	}
 	var pl launched
 	defer pl.kill()
-	if err := launchSources(ctx, p, &pl); err != nil {
+	if err := launchDataset(ctx, p, &pl); err != nil {
 		return err
 	}
-	splits, err := embed(ctx, st, p, &pl)
+	spaces, err := embedSpaces(ctx, st, p, p.spaces, &pl, trialLog{})
 	if err != nil {
 		return err
 	}
 	if jsonOut {
-		out := map[string]string{}
-		for name, sd := range splits {
-			out[name] = sd.Embeddings
+		// One space: split -> path, as before spaces; several: space ->
+		// split -> path.
+		several := map[string]map[string]string{}
+		for _, sp := range spaces {
+			out := map[string]string{}
+			for name, sd := range sp.Splits {
+				out[name] = sd.Embeddings
+			}
+			several[sp.Name] = out
 		}
-		return writeJSON(stdout, out)
-	}
-	var rows [][]string
-	for _, name := range sortedSplits(splits) {
-		sd := splits[name]
-		cached := "no"
-		if sd.Cached {
-			cached = "yes"
+		if !p.several() {
+			return writeJSON(stdout, several[spaces[0].Name])
 		}
-		rows = append(rows, []string{name, fmt.Sprint(sd.N), fmt.Sprint(sd.D), cached, sd.Embeddings, sd.Labels})
+		return writeJSON(stdout, several)
 	}
-	t := textTable("embeddings", fmt.Sprintf("embeddings of %s with %s", p.dsInfo.Name, p.bbInfo.Name), []string{"split", "images", "dims", "cached", "embeddings", "labels"}, rows)
-	return tables.Render(stdout, "text", []tables.Table{t})
+	var ts []tables.Table
+	for i, sp := range spaces {
+		var rows [][]string
+		for _, name := range sortedSplits(sp.Splits) {
+			sd := sp.Splits[name]
+			cached := "no"
+			if sd.Cached {
+				cached = "yes"
+			}
+			rows = append(rows, []string{name, fmt.Sprint(sd.N), fmt.Sprint(sd.D), cached, sd.Embeddings, sd.Labels})
+		}
+		caption := fmt.Sprintf("embeddings of %s with %s", p.dsInfo.Name, p.spaces[i].info.Name)
+		if p.several() {
+			caption += ", space " + sp.Name
+		}
+		ts = append(ts, textTable("embeddings", caption, []string{"split", "images", "dims", "cached", "embeddings", "labels"}, rows))
+	}
+	return tables.Render(stdout, "text", ts)
 }

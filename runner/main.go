@@ -186,7 +186,7 @@ type scoreReport struct {
 // MarshalJSON writes the metrics that are not numbers (no labelled
 // sample) as null, as metrics.json does.
 func (r scoreReport) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(rundir.Result{Scores: r.Scores, MajorityACC: r.MajorityACC, Silhouette: math.NaN()})
+	b, err := json.Marshal(rundir.Result{Scores: r.Scores, MajorityACC: r.MajorityACC, Silhouette: math.NaN(), Generalization: math.NaN()})
 	if err != nil {
 		return nil, err
 	}

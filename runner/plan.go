@@ -47,11 +47,13 @@ func (p plannedPlugin) ref() rundir.Plugin {
 
 // trialPlan is a validated trial: everything the run needs to start.
 type trialPlan struct {
-	cfg      *config.Config
-	ds, bb   plannedPlugin
-	loss     plannedPlugin // empty when planned without a loss (embed)
+	cfg  *config.Config
+	ds   plannedPlugin
+	loss plannedPlugin // empty when planned without a loss (embed)
+	// spaces are the representation spaces, one per backbone section, in
+	// the config's order (sorted by name); used says which the methods use.
+	spaces   []plannedSpace
 	dsInfo   core.DatasetInfo
-	bbInfo   core.BackboneInfo
 	classes  int
 	clusters int
 	trainN   int
@@ -66,8 +68,46 @@ type trialPlan struct {
 	sweep *rundir.SweepInfo
 }
 
+// plannedSpace is one representation space of a trial: its backbone
+// section, resolved.
+type plannedSpace struct {
+	name string // the space's name: its key under backbones:, or the plugin's name
+	bb   plannedPlugin
+	info core.BackboneInfo
+	used bool // whether the methods of the run use it (config key space)
+}
+
+// several says whether the trial names several spaces (backbones:), so its
+// records list them; a backbone: config keeps its single-space records.
+func (t *trialPlan) several() bool {
+	return len(t.cfg.Backbones) > 0 && t.cfg.Backbones[0].Space != ""
+}
+
+// usedSpaces are the spaces the methods of the trial use, in order.
+func (t *trialPlan) usedSpaces() []plannedSpace {
+	var out []plannedSpace
+	for _, s := range t.spaces {
+		if s.used {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func (t *trialPlan) inputs() rundir.Inputs {
-	return rundir.Inputs{Dataset: t.ds.ref(), Backbone: t.bb.ref(), Loss: t.loss.ref()}
+	in := rundir.Inputs{Dataset: t.ds.ref(), Loss: t.loss.ref()}
+	if !t.several() {
+		var bb plannedPlugin // none when planning stopped before the backbone
+		if len(t.spaces) > 0 {
+			bb = t.spaces[0].bb
+		}
+		in.Backbone = bb.ref()
+		return in
+	}
+	for _, s := range t.spaces {
+		in.Spaces = append(in.Spaces, rundir.Space{Name: s.name, Backbone: s.bb.ref(), Used: s.used})
+	}
+	return in
 }
 
 // pluginBook launches each plugin once while planning and remembers its
@@ -434,8 +474,17 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 			}
 		}
 	}
-	bb, br, bbOK := section(cfg.Backbone, core.KindBackbone)
-	p.bb, p.bbInfo = bb, br.bb
+	bbOK := true
+	for _, sec := range cfg.Backbones {
+		bb, br, ok := section(sec, core.KindBackbone)
+		bbOK = bbOK && ok
+		name := sec.Space
+		if name == "" {
+			name = br.bb.Name
+		}
+		used := cfg.Space == "" || cfg.Space == name
+		p.spaces = append(p.spaces, plannedSpace{name: name, bb: bb, info: br.bb, used: used})
+	}
 	lossOK := true
 	if withLoss {
 		p.loss, _, lossOK = section(cfg.Loss, core.KindLoss)
@@ -459,7 +508,7 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 		case p.clusters > p.trainN:
 			add(cfg.ErrorAt("clusters", "%d clusters for %d train samples; lower clusters", p.clusters, p.trainN))
 		}
-		if cfg.Neighbours.K >= p.trainN {
+		if cfg.Neighbours.K >= p.trainN && !p.loss.desc.NoNeighbours {
 			add(cfg.ErrorAt("neighbours.k", "%d neighbours need more than the %d train images; lower neighbours.k", cfg.Neighbours.K, p.trainN))
 		}
 		if cfg.Baselines.KNNClassifier && cfg.Baselines.KNNClassifierK > p.trainN {
@@ -471,7 +520,19 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 	}
 
 	// Names, identity and run directory.
-	resolved := map[string]core.Options{"dataset": p.ds.resolved, "backbone": p.bb.resolved}
+	resolved := map[string]core.Options{"dataset": p.ds.resolved}
+	inputs := map[string]any{"dataset": p.ds.desc.Identity, "loss": p.loss.desc.Identity}
+	if !p.several() {
+		resolved["backbone"] = p.spaces[0].bb.resolved
+		inputs["backbone"] = p.spaces[0].bb.desc.Identity
+	} else {
+		ids := map[string]string{}
+		for _, s := range p.spaces {
+			resolved[s.bb.section] = s.bb.resolved
+			ids[s.name] = s.bb.desc.Identity
+		}
+		inputs[config.KeyBackbones] = ids
+	}
 	if withLoss {
 		resolved["loss"] = p.loss.resolved
 	}
@@ -479,8 +540,7 @@ func (b *pluginBook) planTrial(cfg *config.Config, withLoss bool) (*trialPlan, [
 	for _, k := range []string{"experiment", "trial", "runs_dir", "cache_dir"} {
 		delete(m, k)
 	}
-	doc, err := json.Marshal(map[string]any{"config": m, "inputs": map[string]string{
-		"dataset": p.ds.desc.Identity, "backbone": p.bb.desc.Identity, "loss": p.loss.desc.Identity}})
+	doc, err := json.Marshal(map[string]any{"config": m, "inputs": inputs})
 	if err != nil {
 		return p, []error{err}
 	}
@@ -713,8 +773,12 @@ func pluginOf(p *trialPlan, key string) string {
 	switch sectionOf(key) {
 	case "dataset":
 		return p.ds.desc.Name
-	case "backbone":
-		return p.bb.desc.Name
+	case "backbone", config.KeyBackbones:
+		for _, s := range p.spaces {
+			if strings.HasPrefix(key, s.bb.section+".") {
+				return s.bb.desc.Name
+			}
+		}
 	}
 	return p.loss.desc.Name
 }

@@ -22,9 +22,18 @@ import (
 )
 
 // launched holds the source plugins of a run: the dataset and the
-// backbone (the fit stage launches the loss plugin itself).
+// backbone of the space being embedded (the fit stage launches the loss
+// plugin itself).
 type launched struct {
 	ds, bb *plugins.Client
+}
+
+// killBackbone stops the backbone plugin, if one runs.
+func (l *launched) killBackbone() {
+	if l.bb != nil {
+		l.bb.Kill()
+		l.bb = nil
+	}
 }
 
 // kill stops the plugins launched (again: nothing).
@@ -50,26 +59,12 @@ func launch(ctx context.Context, kind string, p plannedPlugin) (*plugins.Client,
 	return c, nil
 }
 
-// launchSources launches the dataset and backbone plugins of a plan.
-func launchSources(ctx context.Context, p *trialPlan, pl *launched) error {
+// launchDataset launches the dataset plugin of a plan (embedSpaces
+// launches each backbone in turn).
+func launchDataset(ctx context.Context, p *trialPlan, pl *launched) error {
 	var err error
-	if pl.ds, err = launch(ctx, core.KindDataset, p.ds); err != nil {
-		return err
-	}
-	pl.bb, err = launch(ctx, core.KindBackbone, p.bb)
+	pl.ds, err = launch(ctx, core.KindDataset, p.ds)
 	return err
-}
-
-// embed computes or reuses the embeddings of every split.
-func embed(ctx context.Context, st *store.Store, p *trialPlan, pl *launched) (map[string]splitData, error) {
-	return embedWith(ctx, st, p, pl, trialLog{})
-}
-
-// embedWith is embed, writing its lines on log.
-func embedWith(ctx context.Context, st *store.Store, p *trialPlan, pl *launched, log trialLog) (map[string]splitData, error) {
-	dsRef := pluginRef{Name: p.dsInfo.Name, Identity: p.dsInfo.Identity, Options: p.ds.resolved}
-	bbRef := pluginRef{Name: p.bbInfo.Name, Identity: p.bbInfo.Identity, Options: p.bb.resolved}
-	return embedAll(ctx, st, pl.ds.Dataset(), p.dsInfo, dsRef, pl.bb.Backbone(), p.bbInfo, bbRef, log)
 }
 
 // runExperiment runs one planned trial and returns its run directory. A
@@ -138,15 +133,20 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	}
 	defer unmap()
 
-	t = time.Now()
-	nb, err := neighboursStage(ctx, neighboursInput{Store: st, Backend: be.Backend, Train: train, K: cfg.Neighbours.K, Log: log})
-	if err != nil {
-		return err
+	// A loss that reads no k-NN graph (TURTLE) gets none: on MNIST pixels
+	// it is a minute and a half of work nothing else uses.
+	var nb neighboursOutput
+	if !p.loss.desc.NoNeighbours {
+		t = time.Now()
+		nb, err = neighboursStage(ctx, neighboursInput{Store: st, Backend: be.Backend, Train: train, K: cfg.Neighbours.K, Log: log})
+		if err != nil {
+			return err
+		}
+		if err := rec.setNeighbours(nb.Graph); err != nil {
+			return err
+		}
+		lap("knn", t)
 	}
-	if err := rec.setNeighbours(nb.Graph); err != nil {
-		return err
-	}
-	lap("knn", t)
 
 	if err := writeReportInputs(p.runDir, p.dsInfo, data.Labels); err != nil {
 		return err
@@ -177,7 +177,17 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	}
 	seconds["silhouette"] = sc.seconds
 
-	_, err = reportStage(ctx, reportInput{Plan: p, Data: data, Fit: fit, Results: append(bl.Results, scored.Results...),
+	results := append(bl.Results, scored.Results...)
+	secs, err := generalizationStage(ctx, generalizationInput{Data: data, Results: results,
+		Train: trainAssignments(p.runDir, fit, results), Options: selectionOptionsOf(cfg), Log: log})
+	if err != nil {
+		return err
+	}
+	if secs > 0 {
+		seconds["generalization"] = secs
+	}
+
+	_, err = reportStage(ctx, reportInput{Plan: p, Data: data, Fit: fit, Results: results,
 		Seconds: seconds, Started: started, Record: rec, Stdout: stdout, Log: log})
 	return err
 }

@@ -50,7 +50,7 @@ func (s *scorer) score(method, selection, split string, pred []int32) (rundir.Re
 	if err != nil {
 		return rundir.Result{}, err
 	}
-	return rundir.Result{Method: method, Selection: selection, Split: split, Scores: sc, MajorityACC: majority, Silhouette: sil}, nil
+	return rundir.Result{Method: method, Selection: selection, Split: split, Scores: sc, MajorityACC: majority, Silhouette: sil, Generalization: math.NaN()}, nil
 }
 
 // silhouette is the silhouette of pred on the split's sample.

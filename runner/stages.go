@@ -41,7 +41,12 @@ import (
 // embedded is the output of the embed stage: every split's embeddings in
 // the store, and their ground-truth labels.
 type embedded struct {
+	// Splits are the features of every method but TURTLE: the one space
+	// used, or the concatenation of the spaces used (concatSpaces).
 	Splits map[string]splitData
+	// Spaces are the spaces used, each as its backbone gave it, in order
+	// (TURTLE's separate spaces, and the generalization score's).
+	Spaces []spaceSplits
 	Names  []string           // the split names, train first (rundir.SortSplits)
 	Labels map[string][]int32 // per split, [N]
 }
@@ -54,20 +59,27 @@ type embedInput struct {
 }
 
 // embedStage launches the dataset and backbone plugins, computes (or finds
-// in the store) the embeddings of every split, stops the plugins and reads
-// the labels.
+// in the store) the embeddings of every split in every space the run
+// uses, stops the plugins, concatenates several spaces and reads the
+// labels.
 func embedStage(ctx context.Context, in embedInput) (embedded, error) {
 	var pl launched
 	defer pl.kill()
-	if err := launchSources(ctx, in.Plan, &pl); err != nil {
+	if err := launchDataset(ctx, in.Plan, &pl); err != nil {
 		return embedded{}, err
 	}
-	splits, err := embedWith(ctx, in.Store, in.Plan, &pl, in.Log)
+	spaces, err := embedSpaces(ctx, in.Store, in.Plan, in.Plan.usedSpaces(), &pl, in.Log)
 	if err != nil {
 		return embedded{}, err
 	}
 	pl.kill()
-	out := embedded{Splits: splits, Names: sortedSplits(splits), Labels: map[string][]int32{}}
+	splits := spaces[0].Splits
+	if len(spaces) > 1 {
+		if splits, err = concatSpaces(ctx, in.Store, spaces, in.Log); err != nil {
+			return embedded{}, err
+		}
+	}
+	out := embedded{Splits: splits, Spaces: spaces, Names: sortedSplits(splits), Labels: map[string][]int32{}}
 	for _, name := range out.Names {
 		l, _, err := npy.ReadInt32(splits[name].Labels)
 		if err != nil {
@@ -157,13 +169,14 @@ type baselineOptions struct {
 	KMeansMaxIter  int
 	KNNClassifier  bool
 	KNNClassifierK int
+	LinearProbe    bool
 }
 
 // baselineOptionsOf reads the baselines section of a config.
 func baselineOptionsOf(cfg *config.Config) baselineOptions {
 	b := cfg.Baselines
 	return baselineOptions{KMeans: b.KMeans, KMeansNInit: b.KMeansNInit, KMeansMaxIter: b.KMeansMaxIter,
-		KNNClassifier: b.KNNClassifier, KNNClassifierK: b.KNNClassifierK}
+		KNNClassifier: b.KNNClassifier, KNNClassifierK: b.KNNClassifierK, LinearProbe: b.LinearProbe}
 }
 
 // baselinesInput is what the baselines stage reads.
@@ -260,10 +273,19 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 		}
 		// A classifier is not a clustering: no silhouette.
 		r := rundir.Result{Method: "knn-classifier", Selection: fmt.Sprintf("k=%d", opt.KNNClassifierK), Split: core.SplitTest,
-			Scores: sc, MajorityACC: majority, Silhouette: math.NaN()}
+			Scores: sc, MajorityACC: majority, Silhouette: math.NaN(), Generalization: math.NaN()}
 		r.Supervised = true
 		out.Results = append(out.Results, r)
 		out.Seconds["knn_classifier"] = time.Since(t0).Seconds()
+	}
+	if hasTest && opt.LinearProbe && trainLabelled > 0 && labelled(in.Data.Labels[core.SplitTest]) > 0 {
+		t0 := time.Now()
+		r, err := linearProbe(ctx, x, in.Train.N, d, in.Data.Labels[core.SplitTrain], test, in.Data.Labels[core.SplitTest], in.Log)
+		if err != nil {
+			return baselinesOutput{}, err
+		}
+		out.Results = append(out.Results, r)
+		out.Seconds["linear_probe"] = time.Since(t0).Seconds()
 	}
 	return out, nil
 }
@@ -302,6 +324,14 @@ func fitStage(ctx context.Context, in fitInput) (fitOutput, error) {
 	for n, sd := range in.Data.Splits {
 		assign[n] = sd.Embeddings
 	}
+	var spaces []core.Space
+	for _, sp := range in.Data.Spaces {
+		s := core.Space{Name: sp.Name, Train: sp.Splits[core.SplitTrain].Embeddings, Assign: map[string]string{}}
+		for n, sd := range sp.Splits {
+			s.Assign[n] = sd.Embeddings
+		}
+		spaces = append(spaces, s)
+	}
 	var bar *progress
 	defer func() {
 		if bar != nil {
@@ -310,7 +340,7 @@ func fitStage(ctx context.Context, in fitInput) (fitOutput, error) {
 	}()
 	res, err := c.Loss().Fit(ctx, core.FitRequest{
 		Options: in.Loss.resolved, Train: in.Data.Splits[core.SplitTrain].Embeddings, Neighbours: in.Neighbours, Assign: assign,
-		Clusters: in.Clusters, Seed: in.Seed, Backend: in.Backend, OutDir: in.RunDir,
+		Clusters: in.Clusters, Seed: in.Seed, Backend: in.Backend, OutDir: in.RunDir, Spaces: spaces,
 	}, func(pr core.Progress) {
 		if pr.Message != "" {
 			in.Log.Logf("%s: %s", name, pr.Message)

@@ -202,7 +202,7 @@ func TestBaselinesStage(t *testing.T) {
 			runDir := t.TempDir()
 			in := baselinesInput{
 				Backend: be, Train: trainFeatures{X: trainX, N: 200, D: d}, Data: data, Clusters: k, Seed: 5,
-				Options: baselineOptions{KMeans: true, KMeansNInit: 3, KMeansMaxIter: 100, KNNClassifier: true, KNNClassifierK: 5},
+				Options: baselineOptions{KMeans: true, KMeansNInit: 3, KMeansMaxIter: 100, KNNClassifier: true, KNNClassifierK: 5, LinearProbe: true},
 				RunDir:  runDir, Scorer: newScorer(context.Background(), data, 5),
 			}
 			in.Log, _ = bufferLog("")
@@ -221,10 +221,10 @@ func TestBaselinesStage(t *testing.T) {
 					t.Errorf("%s/%s on %s: silhouette %v", r.Method, r.Selection, r.Split, sil)
 				}
 			}
-			if want := []string{"kmeans/all/train/false", "kmeans/all/test/false", "knn-classifier/k=5/test/true"}; !slices.Equal(got, want) {
+			if want := []string{"kmeans/all/train/false", "kmeans/all/test/false", "knn-classifier/k=5/test/true", "linear-probe/C=1/test/true"}; !slices.Equal(got, want) {
 				t.Errorf("results %v, want %v", got, want)
 			}
-			if _, ok := out.Seconds["kmeans"]; !ok || len(out.Seconds) != 2 {
+			if _, ok := out.Seconds["linear_probe"]; !ok || len(out.Seconds) != 3 {
 				t.Errorf("seconds %v", out.Seconds)
 			}
 			// The files of the run directory: the train labels of k-means
@@ -630,5 +630,67 @@ func TestAdoptFitOutputs(t *testing.T) {
 	res.Assignments["test"] = filepath.Join(elsewhere, "gone.npy")
 	if err := adoptFitOutputs(runDir, "own", &res, trialLog{c: newConsole(&out, false)}); err == nil || !strings.Contains(err.Error(), "gone.npy") {
 		t.Errorf("a missing assignment file: %v", err)
+	}
+}
+
+// The generalization stage scores each method's train assignment on every
+// space and writes the score on all of that method's results; a labelling
+// without a score (one cluster) keeps NaN and is noted.
+func TestGeneralizationStage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const n, k = 300, 3
+	xa, y := blobMatrix(rng, n, 6, k)
+	xb := make([]float32, n*4) // a second space: the classes along one axis
+	for i := range n {
+		xb[i*4] = float32(y[i])*5 + float32(rng.NormFloat64())
+		for j := 1; j < 4; j++ {
+			xb[i*4+j] = float32(rng.NormFloat64())
+		}
+	}
+	dir := t.TempDir()
+	data := embedded{Spaces: []spaceSplits{
+		{Name: "a", Splits: map[string]splitData{"train": writeSplit(t, dir, "a", xa, y, 6)}},
+		{Name: "b", Splits: map[string]splitData{"train": writeSplit(t, dir, "b", xb, y, 4)}},
+	}}
+	// temi's selected head (row 1) is the classes; row 0 is noise;
+	// k-means put everything in one cluster.
+	heads := make([]int32, 2*n)
+	for i := range n {
+		heads[i], heads[n+i] = int32(rng.IntN(k)), y[i]
+	}
+	assign, one := filepath.Join(dir, "assign_train.npy"), filepath.Join(dir, "kmeans_train.npy")
+	if err := npy.WriteInt32(assign, heads, 2, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteInt32(one, make([]int32, n), n); err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	results := []rundir.Result{
+		{Method: "kmeans", Selection: "all", Split: "train", Generalization: nan},
+		{Method: "kmeans", Selection: "all", Split: "test", Generalization: nan},
+		{Method: "temi", Selection: "head-1", Split: "train", Generalization: nan},
+		{Method: "temi", Selection: "best-head", Split: "train", Generalization: nan},
+		{Method: "temi", Selection: "best-head", Split: "test", Generalization: nan},
+	}
+	log, buf := bufferLog("")
+	secs, err := generalizationStage(context.Background(), generalizationInput{Data: data, Results: results,
+		Train:   map[methodKey]trainAssignment{{"temi", "best-head"}: {Path: assign, Row: 1}, {"kmeans", "all"}: {Path: one}},
+		Options: selectionOptions{Generalization: true, Folds: 5}, Log: log})
+	if err != nil || secs <= 0 {
+		t.Fatal(secs, err)
+	}
+	for _, r := range results {
+		scored := r.Method == "temi" && r.Selection == "best-head"
+		if got := r.Generalization; scored != !math.IsNaN(got) || scored && got < 0.95 {
+			t.Errorf("%s/%s/%s: generalization %v", r.Method, r.Selection, r.Split, got)
+		}
+	}
+	if !strings.Contains(buf.String(), "note: kmeans (all) has no generalization score") {
+		t.Errorf("the undefined score is not noted:\n%s", buf.String())
+	}
+	// Off: nothing computed.
+	if secs, err := generalizationStage(context.Background(), generalizationInput{Data: data, Results: results, Options: selectionOptions{}}); secs != 0 || err != nil {
+		t.Errorf("generalization off: %v %v", secs, err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,7 +45,13 @@ var envNotConfig = map[string]bool{"PLUGIN_PATH": true, "DEBUG": true, "XLA_PLUG
 // switching plugins is one key; the runner checks this against the
 // plugins' schemas.
 type Section struct {
-	Name string // dataset, backbone or loss
+	// Name is the section's key: dataset, backbone, loss, or
+	// backbones.<space> for one of several representation spaces.
+	Name string
+	// Space is the name of the representation space a backbone section
+	// gives: the key under backbones:, or "" for the single backbone:
+	// section (its space is named after its plugin).
+	Space string
 	// Plugin is a plugin name (found by discovery) or a path to a plugin
 	// executable (any value with a '/').
 	Plugin string
@@ -67,7 +75,14 @@ type Config struct {
 	RunsDir    string
 	CacheDir   string
 	Dataset    Section
-	Backbone   Section
+	// Backbones are the representation spaces: the one backbone: section,
+	// or every section under backbones:, sorted by space name.
+	Backbones []Section
+	// Space, when set, is the one space of Backbones every method of the
+	// run uses; empty: all of them (TURTLE takes them as separate spaces,
+	// every other method their concatenation after per-space L2
+	// normalisation).
+	Space      string
 	Loss       Section
 	Neighbours struct{ K int }
 	Baselines  struct {
@@ -76,6 +91,14 @@ type Config struct {
 		KMeansMaxIter  int
 		KNNClassifier  bool
 		KNNClassifierK int
+		LinearProbe    bool
+	}
+	// Selection is the label-free model selection: TURTLE's generalization
+	// score of every method's train assignment.
+	Selection struct {
+		Generalization bool
+		Folds          int
+		MaxRows        int
 	}
 	// Sweep is set when the config has a sweep: section (the trials).
 	Sweep *Sweep
@@ -95,6 +118,7 @@ var topSchema = []core.Option{
 	{Name: "clusters", Type: core.TypeInt, Default: 0, Min: core.Bound(0), Help: "number of clusters K; 0 = number of classes"},
 	{Name: "runs_dir", Type: core.TypeString, Default: "runs", Help: "where run directories are written"},
 	{Name: "cache_dir", Type: core.TypeString, Default: "cache", Help: "the embedding store (embeddings, backbone state, k-NN graphs)"},
+	{Name: "space", Type: core.TypeString, Default: "", Help: "with several backbones: the one space (a key of backbones) every method of the run uses; empty = all (TURTLE uses them as separate spaces, the other methods and the baselines their concatenation after per-space L2 normalisation)"},
 }
 
 var neighboursSchema = []core.Option{
@@ -107,9 +131,24 @@ var baselinesSchema = []core.Option{
 	{Name: "kmeans_max_iter", Type: core.TypeInt, Default: 300, Min: core.Bound(1), Help: "Lloyd iterations per restart"},
 	{Name: "knn_classifier", Type: core.TypeBool, Default: true, Help: "supervised k-NN classifier accuracy (train labels -> test) as an upper reference"},
 	{Name: "knn_classifier_k", Type: core.TypeInt, Default: 20, Min: core.Bound(1), Help: "neighbours of the k-NN classifier"},
+	{Name: "linear_probe", Type: core.TypeBool, Default: true, Help: "supervised linear probe (multinomial logistic regression, L2, C = 1, as scikit-learn's LogisticRegression; train labels -> test ACC), an upper reference"},
+}
+
+// DefaultSelectionMaxRows bounds the rows the generalization score fits
+// on by default (a stratified subsample; see core/selection.Subsample).
+const DefaultSelectionMaxRows = 20000
+
+var selectionSchema = []core.Option{
+	{Name: "generalization", Type: core.TypeBool, Default: true, Help: "TURTLE's label-free generalization score of each method's train assignment: held-out accuracy of a multinomial logistic regression (L2, C = 1) fitted to the assignment with stratified k-fold cross-validation, averaged over folds and spaces"},
+	{Name: "folds", Type: core.TypeInt, Default: 10, Min: core.Bound(2), Max: core.Bound(100), Help: "cross-validation folds of the generalization score (the authors' 10)"},
+	{Name: "max_rows", Type: core.TypeInt, Default: DefaultSelectionMaxRows, Min: core.Bound(0), Help: "score a stratified subsample of at most this many train rows (the same rows for every method and seed); 0 = every row, as the authors"},
 }
 
 var pluginSections = []string{"dataset", "backbone", "loss"}
+
+// KeyBackbones is the section of several representation spaces, a mapping
+// from space name to a backbone section (instead of backbone:).
+const KeyBackbones = "backbones"
 
 // KeySHA256 is the reserved key of a plugin section that pins the plugin
 // executable's sha256; `plugin` is the other.
@@ -235,7 +274,7 @@ func fromKoanf(file string, k *koanf.Koanf, sources Sources) (*Config, error) {
 	var unknown []string
 	for key, v := range all {
 		switch {
-		case key == "dataset" || key == "backbone" || key == "loss" || key == "neighbours" || key == "baselines":
+		case key == "dataset" || key == "backbone" || key == KeyBackbones || key == "loss" || key == "neighbours" || key == "baselines" || key == "selection":
 		default:
 			if isSchemaKey(topSchema, key) {
 				if _, isMap := v.(map[string]any); isMap {
@@ -271,8 +310,15 @@ func fromKoanf(file string, k *koanf.Koanf, sources Sources) (*Config, error) {
 	c.Clusters = opts.Int("clusters")
 	c.RunsDir = opts.String("runs_dir")
 	c.CacheDir = opts.String("cache_dir")
+	c.Space = opts.String("space")
 
 	for _, name := range pluginSections {
+		if name == "backbone" {
+			if err := c.backbones(all["backbone"], all[KeyBackbones]); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		sec, err := c.section(name, all[name])
 		if err != nil {
 			return nil, err
@@ -280,8 +326,6 @@ func fromKoanf(file string, k *koanf.Koanf, sources Sources) (*Config, error) {
 		switch name {
 		case "dataset":
 			c.Dataset = sec
-		case "backbone":
-			c.Backbone = sec
 		case "loss":
 			c.Loss = sec
 		}
@@ -300,7 +344,76 @@ func fromKoanf(file string, k *koanf.Koanf, sources Sources) (*Config, error) {
 	c.Baselines.KMeansMaxIter = bl.Int("kmeans_max_iter")
 	c.Baselines.KNNClassifier = bl.Bool("knn_classifier")
 	c.Baselines.KNNClassifierK = bl.Int("knn_classifier_k")
+	c.Baselines.LinearProbe = bl.Bool("linear_probe")
+	sel, err := c.subSection("selection", selectionSchema, all["selection"])
+	if err != nil {
+		return nil, err
+	}
+	c.Selection.Generalization = sel.Bool("generalization")
+	c.Selection.Folds = sel.Int("folds")
+	c.Selection.MaxRows = sel.Int("max_rows")
 	return c, nil
+}
+
+// spaceName is what a representation space may be called: it names files
+// and table columns.
+var spaceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// backbones reads the representation spaces: either the one backbone:
+// section or the backbones: mapping of space name to section.
+func (c *Config) backbones(single, several any) error {
+	switch {
+	case single != nil && several != nil:
+		return c.ErrorAt(KeyBackbones, "give either backbone: (one representation space) or backbones: (several, by name), not both")
+	case several == nil:
+		sec, err := c.section("backbone", single)
+		if err != nil {
+			return err
+		}
+		c.Backbones = []Section{sec}
+		if c.Space != "" {
+			return c.ErrorAt("space", "%q picks one of several spaces, but the config has one backbone: section; remove space or list the spaces under backbones:", c.Space)
+		}
+		return nil
+	}
+	m, ok := several.(map[string]any)
+	if !ok || len(m) == 0 {
+		return c.ErrorAt(KeyBackbones, "want a mapping from space name to backbone section, e.g. backbones: {clip: {plugin: dinov2, preset: clip, model: clip.onnx}, dinov2: {plugin: dinov2, model: dinov2.onnx}}")
+	}
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !spaceName.MatchString(name) {
+			return c.ErrorAt(KeyBackbones+"."+name, "a space name is letters, digits, '_', '-' or '.', starting with a letter or digit")
+		}
+		sec, err := c.section(KeyBackbones+"."+name, m[name])
+		if err != nil {
+			return err
+		}
+		sec.Space = name
+		c.Backbones = append(c.Backbones, sec)
+	}
+	if c.Space != "" && !slices.Contains(names, c.Space) {
+		return c.ErrorAt("space", "no space %q; the backbones are %s", c.Space, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// SpacesUsed are the backbone sections the methods of the run use: the
+// one named by space, or all.
+func (c *Config) SpacesUsed() []Section {
+	if c.Space == "" {
+		return c.Backbones
+	}
+	for _, b := range c.Backbones {
+		if b.Space == c.Space {
+			return []Section{b}
+		}
+	}
+	return nil
 }
 
 func (c *Config) section(name string, v any) (Section, error) {
@@ -404,7 +517,7 @@ func isSchemaKey(schema []core.Option, key string) bool {
 }
 
 func knownTop() []string {
-	names := []string{"dataset", "backbone", "loss", "neighbours", "baselines"}
+	names := []string{"dataset", "backbone", KeyBackbones, "loss", "neighbours", "baselines", "selection"}
 	for _, o := range topSchema {
 		names = append(names, o.Name)
 	}
@@ -431,9 +544,18 @@ func (c *Config) Map(resolved map[string]core.Options) map[string]any {
 			"kmeans_max_iter":  c.Baselines.KMeansMaxIter,
 			"knn_classifier":   c.Baselines.KNNClassifier,
 			"knn_classifier_k": c.Baselines.KNNClassifierK,
+			"linear_probe":     c.Baselines.LinearProbe,
+		},
+		"selection": map[string]any{
+			"generalization": c.Selection.Generalization,
+			"folds":          c.Selection.Folds,
+			"max_rows":       c.Selection.MaxRows,
 		},
 	}
-	for _, sec := range []Section{c.Dataset, c.Backbone, c.Loss} {
+	if c.Space != "" {
+		out["space"] = c.Space
+	}
+	for _, sec := range append([]Section{c.Dataset, c.Loss}, c.Backbones...) {
 		m := map[string]any{"plugin": sec.Plugin}
 		if sec.SHA256 != "" {
 			m[KeySHA256] = sec.SHA256
@@ -445,7 +567,16 @@ func (c *Config) Map(resolved map[string]core.Options) map[string]any {
 		for k, v := range opts {
 			m[k] = v
 		}
-		out[sec.Name] = m
+		if sec.Space == "" {
+			out[sec.Name] = m
+			continue
+		}
+		several, _ := out[KeyBackbones].(map[string]any)
+		if several == nil {
+			several = map[string]any{}
+			out[KeyBackbones] = several
+		}
+		several[sec.Space] = m
 	}
 	return out
 }

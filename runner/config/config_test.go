@@ -43,8 +43,8 @@ func TestLoadLayers(t *testing.T) {
 	if c.Loss.Plugin != "temi" || c.Loss.Options["epochs"] != int64(7) && c.Loss.Options["epochs"] != 7 {
 		t.Fatalf("env did not override loss.epochs: %v", c.Loss.Options)
 	}
-	if c.Loss.Options["beta"] != 0.8 || c.Backbone.Options["pca_dims"] != 32 {
-		t.Fatalf("--set did not apply: %v %v", c.Loss.Options, c.Backbone.Options)
+	if c.Loss.Options["beta"] != 0.8 || c.Backbones[0].Options["pca_dims"] != 32 {
+		t.Fatalf("--set did not apply: %v %v", c.Loss.Options, c.Backbones[0].Options)
 	}
 	if !c.Baselines.KMeans || c.Baselines.KMeansNInit != 10 {
 		t.Fatalf("baseline defaults: %+v", c.Baselines)
@@ -149,8 +149,8 @@ func TestUnsetAndPerPluginSections(t *testing.T) {
 	if _, ok := c.Loss.Options["beta"]; ok {
 		t.Errorf("--unset loss.beta left %v", c.Loss.Options)
 	}
-	if _, ok := c.Backbone.Options["pca_dims"]; ok {
-		t.Errorf("--set backbone.pca_dims=null left %v", c.Backbone.Options)
+	if _, ok := c.Backbones[0].Options["pca_dims"]; ok {
+		t.Errorf("--set backbone.pca_dims=null left %v", c.Backbones[0].Options)
 	}
 	if c.Loss.PerPlugin["pmi"]["weight"] != "head" || c.Loss.PerPlugin["temi"]["beta"] != 0.7 {
 		t.Errorf("per-plugin sections: %v", c.Loss.PerPlugin)
@@ -186,8 +186,8 @@ func TestShippedConfigsLoad(t *testing.T) {
 		if strings.Contains(f, "ablations") && (c.Sweep == nil || len(c.Sweep.Trials) < 9) {
 			t.Errorf("%s: want a sweep of at least 9 trials", f)
 		}
-		if c.Dataset.Plugin == "" || c.Backbone.Plugin == "" || c.Loss.Plugin != "temi" {
-			t.Errorf("%s: sections %+v %+v %+v", f, c.Dataset, c.Backbone, c.Loss)
+		if c.Dataset.Plugin == "" || len(c.Backbones) == 0 || c.Backbones[0].Plugin == "" || c.Loss.Plugin == "" {
+			t.Errorf("%s: sections %+v %+v %+v", f, c.Dataset, c.Backbones, c.Loss)
 		}
 	}
 }
@@ -262,5 +262,64 @@ func TestPluginSHA256(t *testing.T) {
 	_, err = LoadBytes("p.yaml", []byte(lossLast+"  plugin_sha256: 12\n"), nil, Overrides{})
 	if err == nil || !strings.Contains(err.Error(), `p.yaml:8: key "loss.plugin_sha256"`) {
 		t.Errorf("a number as pin: %v", err)
+	}
+}
+
+const twoSpaces = `
+seed: 3
+dataset: {plugin: idx, name: mnist}
+backbones:
+  dinov2: {plugin: dinov2, model: d.onnx}
+  clip: {plugin: dinov2, model: c.onnx, mean: "0.5,0.5,0.5"}
+loss: {plugin: turtle}
+`
+
+// Several representation spaces: backbones: maps space names to sections,
+// sorted by name; space: picks one; keys reach them with --set; the
+// rendered config keeps the mapping.
+func TestSeveralSpaces(t *testing.T) {
+	c, err := LoadBytes("two.yaml", []byte(twoSpaces), nil, Overrides{Sets: []string{"backbones.clip.model=other.onnx"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Backbones) != 2 || c.Backbones[0].Space != "clip" || c.Backbones[1].Space != "dinov2" ||
+		c.Backbones[0].Name != "backbones.clip" || c.Backbones[0].Options["model"] != "other.onnx" {
+		t.Fatalf("backbones %+v", c.Backbones)
+	}
+	if c.Space != "" || len(c.SpacesUsed()) != 2 {
+		t.Fatalf("space %q, used %v", c.Space, c.SpacesUsed())
+	}
+	m := c.Map(nil)
+	several, _ := m[KeyBackbones].(map[string]any)
+	if _, single := m["backbone"]; single || len(several) != 2 || several["clip"].(map[string]any)["model"] != "other.onnx" {
+		t.Fatalf("map %v", m)
+	}
+	if _, ok := m["space"]; ok {
+		t.Fatalf("an unset space entered the config map (and every trial's identity): %v", m)
+	}
+	c, err = LoadBytes("two.yaml", []byte(twoSpaces+"space: dinov2\n"), nil, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := c.SpacesUsed(); len(used) != 1 || used[0].Space != "dinov2" || c.Map(nil)["space"] != "dinov2" {
+		t.Fatalf("space dinov2: used %+v", used)
+	}
+
+	bad := map[string]struct {
+		yaml string
+		want string
+	}{
+		"both":          {twoSpaces + "backbone: {plugin: pixels}\n", `key "backbones": give either backbone:`},
+		"unknown space": {twoSpaces + "space: dino\n", `two.yaml:8: key "space": no space "dino"; the backbones are clip, dinov2`},
+		"space of one":  {base + "space: pixels\n", `key "space": "pixels" picks one of several spaces`},
+		"empty":         {"dataset: {plugin: idx}\nbackbones: {}\nloss: {plugin: temi}\n", `key "backbones": want a mapping from space name`},
+		"no plugin":     {"dataset: {plugin: idx}\nbackbones: {a: {model: x}}\nloss: {plugin: temi}\n", `key "backbones.a.plugin": missing`},
+		"bad name":      {"dataset: {plugin: idx}\nbackbones: {\"a b\": {plugin: pixels}}\nloss: {plugin: temi}\n", `key "backbones.a b": a space name is`},
+	}
+	for name, tc := range bad {
+		_, err := LoadBytes("two.yaml", []byte(tc.yaml), nil, Overrides{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
 	}
 }

@@ -93,7 +93,7 @@ func FuzzLoadBytes(f *testing.F) {
 			return
 		}
 		check := func(c *Config) {
-			if c.File != file || c.Dataset.Plugin == "" || c.Backbone.Plugin == "" || c.Loss.Plugin == "" {
+			if c.File != file || c.Dataset.Plugin == "" || c.Backbones[0].Plugin == "" || c.Loss.Plugin == "" {
 				t.Fatalf("loaded config lacks its file or a plugin: %+v", c)
 			}
 			if strings.ContainsAny(c.Experiment, `/\`) || strings.ContainsAny(c.Trial, `/\`) {

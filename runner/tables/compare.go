@@ -13,11 +13,16 @@ import (
 )
 
 // metricNames are the compared metrics: the four label metrics, then the
-// label-free silhouette.
-var metricNames = []string{"ACC", "NMI", "ARI", "AMI", "silhouette"}
+// label-free silhouette and generalization score.
+var metricNames = []string{"ACC", "NMI", "ARI", "AMI", "silhouette", "gen. score"}
 
-// silhouetteMetric is the index of the silhouette in metricNames.
-const silhouetteMetric = 4
+// silhouetteMetric and generalizationMetric are the indices of the
+// label-free metrics in metricNames.
+const (
+	silhouetteMetric     = 4
+	generalizationMetric = 5
+	nMetrics             = 6
+)
 
 func metricOf(r rundir.Result, i int) float64 {
 	switch i {
@@ -29,16 +34,21 @@ func metricOf(r rundir.Result, i int) float64 {
 		return r.ARI
 	case 3:
 		return r.AMI
+	case silhouetteMetric:
+		return r.Silhouette
 	}
-	return r.Silhouette
+	return r.Generalization
 }
 
 // metricColumn is the column of metric i of split.
 func metricColumn(split string, i int) Column {
 	m := metricNames[i]
 	c := Column{Key: snake(split) + "_" + strings.ToLower(m), Title: split + " " + m, Kind: KindStat, Unit: UnitFraction}
-	if i == silhouetteMetric { // in [-1, 1], not a percentage
+	switch i {
+	case silhouetteMetric: // in [-1, 1], not a percentage
 		c.Unit, c.Decimals = "", 3
+	case generalizationMetric: // of the train assignment, whatever the split
+		c.Key, c.Title = "generalization", m
 	}
 	return c
 }
@@ -50,7 +60,7 @@ type group struct {
 	runs    []rundir.Run
 	// Of the finished trials with a result on the split (len(used) of
 	// them):
-	vals                [5][]float64
+	vals                [nMetrics][]float64
 	used, secs          []float64
 	clusters            int
 	bestHead, headMean  []float64
@@ -167,6 +177,7 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		Column{Key: "clusters_used", Title: "clusters used", Kind: KindRatio, Decimals: 1, DenKey: "clusters", Unit: UnitCount},
 		Column{Key: "fit_seconds", Title: "fit seconds", Kind: KindFloat, Decimals: 1, Unit: UnitSeconds},
 		Column{Key: "status", Title: "status", Kind: KindText},
+		Column{Key: "choice", Title: "choice", Kind: KindText},
 		Column{Key: "inputs", Title: "inputs", Kind: KindText},
 	)
 	taken := map[string]bool{"best": true}
@@ -201,7 +212,7 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		} else {
 			row = append(row, Missing())
 		}
-		row = append(row, Text(statusText(g.runs)), textOrMissing(strings.Join(g.inputs, ", ")))
+		row = append(row, Text(statusText(g.runs)), Missing(), textOrMissing(strings.Join(g.inputs, ", ")))
 		t.Rows = append(t.Rows, row)
 	}
 	var compared, notCompared []string
@@ -219,7 +230,7 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		for range keys {
 			row = append(row, Missing())
 		}
-		var vals [5][]float64
+		var vals [nMetrics][]float64
 		var used []float64
 		for _, seed := range b.order {
 			r := b.seeds[seed]
@@ -241,9 +252,10 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		} else {
 			row = append(row, Ratio(mean(used), b.clusters))
 		}
-		row = append(row, Missing(), Missing(), textOrMissing(b.inputs))
+		row = append(row, Missing(), Missing(), Missing(), textOrMissing(b.inputs))
 		t.Rows = append(t.Rows, row)
 	}
+	choiceNote := markChoices(t.Rows, firstMetric, firstMetric+len(metricNames)+4)
 
 	// Mark the best of each metric column among the unsupervised rows.
 	marked := false
@@ -283,17 +295,75 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 		}
 		head = append(head, s+")")
 	}
+	var sup []string
 	for _, b := range bases {
-		if b.supervised && b.method == "knn-classifier" {
-			head = append(head, "knn-classifier is supervised (train labels), an upper reference; its row shows ACC only.")
-			break
+		if b.supervised && !slices.Contains(sup, b.method) {
+			sup = append(sup, b.method)
 		}
 	}
+	if len(sup) > 0 {
+		head = append(head, supervisedNote(sup))
+	}
 	head = append(head, "n = finished trials (seeds) the mean is over; failed and unfinished trials are in the status column and listed below.",
-		"silhouette: label-free quality in [-1, 1], higher is better (scikit-learn's silhouette score, Euclidean, of the L2-normalised embeddings on a seeded sample of at most 2000 samples); its best row is the choice one can make without labels.")
+		"silhouette: label-free quality in [-1, 1], higher is better (scikit-learn's silhouette score, Euclidean, of the L2-normalised embeddings on a seeded sample of at most 2000 samples).")
+	if hasValues(t.Rows, firstMetric+generalizationMetric) {
+		head = append(head, generalizationNote)
+	}
+	if choiceNote != "" {
+		head = append(head, choiceNote)
+	}
 	t.Notes = append(append(head, notes...), inputsNotes(runs)...)
 
 	return []Table{t, compareHeads(groups, split)}, nil
+}
+
+// generalizationNote says what the gen. score columns hold.
+const generalizationNote = "gen. score: TURTLE's label-free generalization score of the method's train assignment, higher is better: held-out accuracy of a multinomial logistic regression (L2, C = 1) fitted to the assignment, 10-fold stratified cross-validation, averaged over the folds and the spaces used."
+
+// markChoices fills the choice column of the trained rows (variants): the
+// label-free choice is the row of the highest mean generalization score,
+// the choice by labels the row of the highest mean ACC. It returns the
+// note that says so, or "" when fewer than two variants have both.
+func markChoices(rows [][]Cell, firstMetric, choiceCol int) string {
+	acc, gen := firstMetric, firstMetric+generalizationMetric
+	var trained [][]Cell
+	for _, row := range rows {
+		if row[1].Text == RoleTrained && row[acc].Kind == KindStat && row[gen].Kind == KindStat {
+			trained = append(trained, row)
+		}
+	}
+	if len(trained) < 2 {
+		return ""
+	}
+	best := func(col int) []Cell {
+		b := trained[0]
+		for _, row := range trained[1:] {
+			if row[col].Value > b[col].Value {
+				b = row
+			}
+		}
+		return b
+	}
+	free, byLabels := best(gen), best(acc)
+	free[choiceCol] = Text("label-free")
+	if sameRow(free, byLabels) {
+		free[choiceCol] = Text("label-free = by labels")
+	} else {
+		byLabels[choiceCol] = Text("by labels")
+	}
+	return "choice: label-free = the variant with the highest gen. score, the choice one can make without labels; by labels = the variant with the highest ACC, which needs the labels (an optimistic reference, not a choice one can make in practice)."
+}
+
+func sameRow(a, b []Cell) bool { return &a[0] == &b[0] }
+
+// hasValues says whether any row has a number in column col.
+func hasValues(rows [][]Cell, col int) bool {
+	for _, row := range rows {
+		if row[col].Kind == KindStat && !math.IsNaN(row[col].Value) {
+			return true
+		}
+	}
+	return false
 }
 
 // describe names a baseline in the note on marks.
@@ -303,6 +373,8 @@ func describe(method string, supervised bool) string {
 		return "k-means"
 	case method == "knn-classifier":
 		return "the supervised k-NN classifier"
+	case method == "linear-probe":
+		return "the supervised linear probe"
 	case supervised:
 		return "the supervised " + method
 	}

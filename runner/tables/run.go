@@ -20,7 +20,23 @@ const (
 )
 
 // Baseline methods whose seconds metrics.json records under another name.
-var secondsKey = map[string]string{"kmeans": "kmeans", "knn-classifier": "knn_classifier"}
+var secondsKey = map[string]string{"kmeans": "kmeans", "knn-classifier": "knn_classifier", "linear-probe": "linear_probe"}
+
+// supervisedNote says what the supervised rows (methods) are.
+func supervisedNote(methods []string) string {
+	verb := "is"
+	if len(methods) > 1 {
+		verb = "are"
+	}
+	s := strings.Join(methods, " and ") + " " + verb + " supervised (train labels), an upper reference; its row shows ACC only."
+	if len(methods) > 1 {
+		s = strings.Replace(s, "an upper reference; its row shows", "upper references; their rows show", 1)
+	}
+	if slices.Contains(methods, "linear-probe") {
+		s += " linear-probe: a multinomial logistic regression (L2, C = 1, as scikit-learn's LogisticRegression) on the train embeddings and labels, test ACC."
+	}
+	return s
+}
 
 // Run returns the tables of one run directory.
 //
@@ -72,6 +88,10 @@ func runTable(run rundir.Run, splits []string) Table {
 		}
 		t.Columns = append(t.Columns, silhouetteColumn(s))
 	}
+	withGen := slices.ContainsFunc(mf.Results, func(r rundir.Result) bool { return finite(r.Generalization) })
+	if withGen {
+		t.Columns = append(t.Columns, Column{Key: "generalization", Title: "gen. score", Kind: KindPercent, Unit: UnitFraction})
+	}
 	t.Columns = append(t.Columns,
 		Column{Key: "clusters_used", Title: "clusters used", Kind: KindRatio, DenKey: "clusters", Unit: UnitCount},
 		Column{Key: "smallest_cluster", Title: "smallest", Kind: KindInt, Unit: UnitCount},
@@ -96,7 +116,7 @@ func runTable(run rundir.Run, splits []string) Table {
 	// The trained method first, then the baselines in the order of
 	// metrics.json.
 	sort.SliceStable(order, func(i, j int) bool { return order[i].method == mf.Loss && order[j].method != mf.Loss })
-	supervised := false
+	var supervised []string
 	for _, k := range order {
 		role := RoleBaseline
 		if k.method == mf.Loss {
@@ -104,7 +124,10 @@ func runTable(run rundir.Run, splits []string) Table {
 		}
 		for _, r := range byKey[k] {
 			if r.Supervised {
-				role, supervised = RoleSupervised, true
+				role = RoleSupervised
+				if !slices.Contains(supervised, k.method) {
+					supervised = append(supervised, k.method)
+				}
 			}
 		}
 		row := []Cell{Text(k.method), Text(k.sel), Text(role)}
@@ -134,6 +157,15 @@ func runTable(run rundir.Run, splits []string) Table {
 				row = append(row, Missing())
 			}
 		}
+		if withGen {
+			gen := Missing()
+			for _, r := range byKey[k] {
+				if finite(r.Generalization) {
+					gen = Percent(r.Generalization)
+				}
+			}
+			row = append(row, gen)
+		}
 		loss := Missing()
 		// The rows leave the heads (head-N) out: the trained method's row
 		// is the selected head's.
@@ -157,9 +189,13 @@ func runTable(run rundir.Run, splits []string) Table {
 		t.Notes = append(t.Notes, fmt.Sprintf("clusters used, smallest and largest cluster: on the %s split.", splits[len(splits)-1]))
 	}
 	t.Notes = append(t.Notes, labelNotes(mf.Results, splits)...)
-	t.Notes = append(t.Notes, silhouetteNote, "loss: the head's mean training loss in the last epoch (label-free; comparable between runs of the same loss only).")
-	if supervised {
-		t.Notes = append(t.Notes, "knn-classifier is supervised (train labels), an upper reference; its row shows ACC only.")
+	t.Notes = append(t.Notes, silhouetteNote)
+	if withGen {
+		t.Notes = append(t.Notes, generalizationNote)
+	}
+	t.Notes = append(t.Notes, "loss: the head's mean training loss in the last epoch (label-free; comparable between runs of the same loss only).")
+	if len(supervised) > 0 {
+		t.Notes = append(t.Notes, supervisedNote(supervised))
 	}
 	if s := inputsShort(run.Record.Inputs); s != "" {
 		t.Notes = append(t.Notes, "inputs "+inputsNote(run.Record.Inputs))
@@ -386,12 +422,24 @@ func snake(s string) string {
 }
 
 // inputsShort is the short id of a run's features: dataset name@ID and
-// backbone name@ID; "" when run.json did not record them (format 1).
+// backbone name@ID, or for a run of several spaces each space used as
+// name=backbone@ID joined by "," (TURTLE takes them as separate spaces, the
+// other methods their L2-normalised concatenation); "" when run.json did
+// not record them (format 1).
 func inputsShort(in rundir.Inputs) string {
-	if in.Dataset.Name == "" && in.Backbone.Name == "" {
+	if in.Dataset.Name == "" && in.Backbone.Name == "" && len(in.Spaces) == 0 {
 		return ""
 	}
-	return plugShort(in.Dataset) + "+" + plugShort(in.Backbone)
+	if len(in.Spaces) == 0 {
+		return plugShort(in.Dataset) + "+" + plugShort(in.Backbone)
+	}
+	var used []string
+	for _, s := range in.Spaces {
+		if s.Used {
+			used = append(used, s.Name+"="+plugShort(s.Backbone))
+		}
+	}
+	return plugShort(in.Dataset) + "+" + strings.Join(used, ",")
 }
 
 func plugShort(p rundir.Plugin) string {
@@ -414,5 +462,20 @@ func inputsNote(in rundir.Inputs) string {
 		}
 		return s
 	}
-	return inputsShort(in) + " = " + full("dataset", in.Dataset) + ", " + full("backbone", in.Backbone) + " (their identities, with the sha256 of every file read, are in run.json)"
+	backbones := full("backbone", in.Backbone)
+	if len(in.Spaces) > 0 {
+		var parts []string
+		for _, s := range in.Spaces {
+			part := "space " + s.Name + ": " + full("backbone", s.Backbone)
+			if !s.Used {
+				part += " (not used)"
+			}
+			parts = append(parts, part)
+		}
+		backbones = strings.Join(parts, ", ")
+		if len(in.SpacesUsed()) > 1 {
+			backbones += "; turtle uses the spaces separately, every other method and the baselines their concatenation after per-space L2 normalisation"
+		}
+	}
+	return inputsShort(in) + " = " + full("dataset", in.Dataset) + ", " + backbones + " (their identities, with the sha256 of every file read, are in run.json)"
 }

@@ -28,6 +28,7 @@ func res(method, sel, split string, acc, nmi float64, used int) rundir.Result {
 	r.ACC, r.NMI, r.ARI, r.AMI = acc, nmi, nmi-0.1, nmi-0.01
 	r.ClustersUsed, r.N = used, 100
 	r.Silhouette = math.NaN() // as in runs written before it was computed
+	r.Generalization = math.NaN()
 	return r
 }
 
@@ -50,7 +51,7 @@ func finished(vname string, variant map[string]any, index int, seed int64, acc, 
 			res("temi", "head-1", "test", acc, nmi, 10),
 			res("temi", "head-2", "test", acc+0.02, nmi, 10),
 			res("kmeans", "all", "test", 0.5+0.01*float64(seed), 0.9, 10),
-			{Method: "knn-classifier", Selection: "k=20", Split: "test", Scores: scores(0.97), Supervised: true},
+			{Method: "knn-classifier", Selection: "k=20", Split: "test", Scores: scores(0.97), Supervised: true, Generalization: math.NaN()},
 		},
 		Seconds: map[string]float64{"fit": 70 + float64(seed), "kmeans": 2.2, "knn_classifier": 1.0},
 	}
@@ -230,7 +231,8 @@ func TestCompareCSV(t *testing.T) {
 		"test_acc_mean,test_acc_std,test_acc_n,test_nmi_mean,test_nmi_std,test_nmi_n," +
 		"test_ari_mean,test_ari_std,test_ari_n,test_ami_mean,test_ami_std,test_ami_n," +
 		"test_silhouette_mean,test_silhouette_std,test_silhouette_n," +
-		"n,clusters_used,clusters,fit_seconds,status,inputs"
+		"generalization_mean,generalization_std,generalization_n," +
+		"n,clusters_used,clusters,fit_seconds,status,choice,inputs"
 	if header != want {
 		t.Fatalf("csv header\n%s\nwant\n%s", header, want)
 	}
@@ -698,4 +700,65 @@ func colIndex(t Table, key string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// withGeneralization sets the generalization score of every result of
+// method in a finished run.
+func withGeneralization(r rundir.Run, method string, score float64) rundir.Run {
+	for i := range r.Metrics.Results {
+		if r.Metrics.Results[i].Method == method {
+			r.Metrics.Results[i].Generalization = score
+		}
+	}
+	return r
+}
+
+// With generalization scores, the variants table marks the variant of the
+// highest mean score as the label-free choice and the variant of the
+// highest ACC as the choice by labels, each said for what it is; the run
+// table shows the score of each method.
+func TestGeneralizationChoice(t *testing.T) {
+	b1 := map[string]any{"loss.beta": 1.0}
+	b06 := map[string]any{"loss.beta": 0.6}
+	runs := []rundir.Run{
+		withGeneralization(withGeneralization(finished("beta=1", b1, 0, 0, 0.60, 0.6), "temi", 0.91), "kmeans", 0.95),
+		withGeneralization(withGeneralization(finished("beta=1", b1, 1, 1, 0.62, 0.6), "temi", 0.93), "kmeans", 0.95),
+		withGeneralization(withGeneralization(finished("beta=0.6", b06, 2, 0, 0.70, 0.6), "temi", 0.80), "kmeans", 0.95),
+	}
+	v := compare(t, runs)[0]
+	choice, gen := col(t, v, "choice"), col(t, v, "generalization")
+	got := map[string]string{}
+	for _, row := range v.Rows {
+		got[row[0].Text] = row[choice].Text
+	}
+	if got["beta=1"] != "label-free" || got["beta=0.6"] != "by labels" || got["kmeans (baseline)"] != "" {
+		t.Errorf("choices %q", got)
+	}
+	if c := v.Rows[0][gen]; c.Kind != KindStat || math.Abs(c.Value-0.92) > 1e-12 || c.N != 2 {
+		t.Errorf("beta=1 gen. score %+v, want the mean 0.92 of 2", c)
+	}
+	if !v.Rows[2][gen].Best {
+		t.Error("k-means has the best gen. score and is not marked")
+	}
+	notes := strings.Join(v.Notes, "\n")
+	if !strings.Contains(notes, "label-free = the variant with the highest gen. score") || !strings.Contains(notes, "gen. score: TURTLE's label-free generalization score") {
+		t.Errorf("notes do not say what the choices and the score are:\n%s", notes)
+	}
+
+	// One variant: nothing to choose between.
+	one := compare(t, runs[:2])[0]
+	for _, row := range one.Rows {
+		if c := row[col(t, one, "choice")]; c.Text != "" {
+			t.Errorf("a lone variant is marked %q", c.Text)
+		}
+	}
+
+	rt, err := Run(runs[0], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := col(t, rt[0], "generalization")
+	if rt[0].Rows[0][g].Value != 0.91 || rt[0].Rows[1][g].Value != 0.95 || rt[0].Rows[2][g].Kind != KindMissing {
+		t.Errorf("run table gen. score: %+v %+v %+v", rt[0].Rows[0][g], rt[0].Rows[1][g], rt[0].Rows[2][g])
+	}
 }
