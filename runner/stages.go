@@ -349,7 +349,13 @@ func fitStage(ctx context.Context, in fitInput) (fitOutput, error) {
 			if bar == nil {
 				bar = in.Log.Progress("train "+name, "step", pr.Steps)
 			}
-			bar.Set(pr.Step, fmt.Sprintf("epoch %d/%d loss %.4f", pr.Epoch, pr.Epochs, pr.Loss))
+			// A loss whose steps are its epochs (TURTLE's outer
+			// iterations) shows the step count only once.
+			what := fmt.Sprintf("epoch %d/%d loss %.4f", pr.Epoch, pr.Epochs, pr.Loss)
+			if pr.Epochs == pr.Steps {
+				what = fmt.Sprintf("loss %.4f", pr.Loss)
+			}
+			bar.Set(pr.Step, what)
 		}
 	})
 	if err != nil {

@@ -318,7 +318,7 @@ func Compare(runs []rundir.Run, split string) ([]Table, error) {
 }
 
 // generalizationNote says what the gen. score columns hold.
-const generalizationNote = "gen. score: TURTLE's label-free generalization score of the method's train assignment, higher is better: held-out accuracy of a multinomial logistic regression (L2, C = 1) fitted to the assignment, 10-fold stratified cross-validation, averaged over the folds and the spaces used."
+const generalizationNote = "gen. score: TURTLE's label-free generalization score of the method's train assignment, higher is better: held-out accuracy of a multinomial logistic regression (L2, C = 1) fitted to the assignment, stratified k-fold cross-validation (selection.folds, 10; on at most selection.max_rows train rows), averaged over the folds and the spaces used. k-means's clusters are cells of a linear partition of the same features, which a linear classifier recovers almost perfectly: its score is high by construction, and the label-free choice is made among the trained variants."
 
 // markChoices fills the choice column of the trained rows (variants): the
 // label-free choice is the row of the highest mean generalization score,
@@ -355,6 +355,9 @@ func markChoices(rows [][]Cell, firstMetric, choiceCol int) string {
 }
 
 func sameRow(a, b []Cell) bool { return &a[0] == &b[0] }
+
+// sameValue is a == b, with NaN (a metric not computed) equal to NaN.
+func sameValue(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
 
 // hasValues says whether any row has a number in column col.
 func hasValues(rows [][]Cell, col int) bool {
@@ -493,7 +496,7 @@ func baselines(runs []rundir.Run, split string) ([]*baseline, []string) {
 			}
 			seed := mf.Seed
 			if prev, ok := b.seeds[seed]; ok {
-				if !b.conflict && (prev.ACC != res.ACC || prev.NMI != res.NMI) {
+				if !b.conflict && (!sameValue(prev.ACC, res.ACC) || !sameValue(prev.NMI, res.NMI)) {
 					b.conflict = true
 					notes = append(notes, fmt.Sprintf("%s gave different results for seed %d in different trials (for instance %s); the row keeps the first.", res.Method, seed, runName(r)))
 				}

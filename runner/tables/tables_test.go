@@ -762,3 +762,20 @@ func TestGeneralizationChoice(t *testing.T) {
 		t.Errorf("run table gen. score: %+v %+v %+v", rt[0].Rows[0][g], rt[0].Rows[1][g], rt[0].Rows[2][g])
 	}
 }
+
+// A supervised baseline whose other metrics are not computed (NaN) is the
+// same result in every trial of a seed: no conflict is reported.
+func TestNaNMetricsAreNoConflict(t *testing.T) {
+	probe := rundir.Result{Method: "linear-probe", Selection: "C=1", Split: "test", Supervised: true, Silhouette: math.NaN(), Generalization: math.NaN()}
+	probe.ACC, probe.NMI = 0.9, math.NaN()
+	var runs []rundir.Run
+	for i, v := range []string{"a", "b"} {
+		r := finished(v, map[string]any{"loss.beta": float64(i)}, i, 0, 0.6, 0.6)
+		r.Metrics.Results = append(r.Metrics.Results, probe)
+		runs = append(runs, r)
+	}
+	v := compare(t, runs)[0]
+	if notes := strings.Join(v.Notes, "\n"); strings.Contains(notes, "gave different results") {
+		t.Errorf("NaN metrics read as a conflict:\n%s", notes)
+	}
+}
