@@ -264,6 +264,8 @@ func addOverrideFlags(cmd *cobra.Command, ov *config.Overrides) {
 
 func newRunCmd() *cobra.Command {
 	var ov config.Overrides
+	var trialIndex int
+	var shard string
 	cmd := &cobra.Command{
 		Use:     "run CONFIG",
 		GroupID: groupExperiments,
@@ -290,14 +292,22 @@ Ctrl-C stops the run (exit 130), a second Ctrl-C at once.
   clusterlab run configs/mnist_temi.yaml --set loss.plugin=scan --unset loss.beta
   clusterlab run configs/mnist_temi.yaml --set loss.epochs=2 --set baselines.kmeans=false
   CLUSTERLAB_LOSS__EPOCHS=5 clusterlab run configs/mnist_temi.yaml
-  clusterlab run configs/ablations/mnist_losses.yaml     # a sweep`,
+  clusterlab run configs/ablations/mnist_losses.yaml     # a sweep
+  clusterlab run configs/ablations/mnist_losses.yaml --trial-index 4   # its fifth trial only
+  clusterlab run configs/ablations/mnist_losses.yaml --shard 1/3       # trials 1, 4, 7`,
 		Args:              exactArgs(1, "run takes exactly one CONFIG file"),
 		ValidArgsFunction: completeConfig,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmdRun(cmd.Context(), args[0], ov, cmd.OutOrStdout())
+			sub, err := parseSubset(trialIndex, cmd.Flags().Changed("trial-index"), shard)
+			if err != nil {
+				return err
+			}
+			return cmdRun(cmd.Context(), args[0], ov, sub, cmd.OutOrStdout())
 		},
 	}
 	addOverrideFlags(cmd, &ov)
+	cmd.Flags().IntVar(&trialIndex, "trial-index", 0, "run only the trial of this 0-based `INDEX` in the sweep's order (a Slurm array task: --trial-index $SLURM_ARRAY_TASK_ID); every trial is still checked")
+	cmd.Flags().StringVar(&shard, "shard", "", "run only shard `i/n` of the trials: those whose index is i modulo n, 0 <= i < n (Kubernetes indexed Jobs, GNU parallel, a loop over machines)")
 	return cmd
 }
 

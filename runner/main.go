@@ -114,18 +114,27 @@ func signalContext() (context.Context, func()) {
 
 // cmdRun is `clusterlab run CONFIG`: one experiment, or every trial of a
 // sweep.
-func cmdRun(ctx context.Context, configFile string, ov config.Overrides, stdout io.Writer) error {
+func cmdRun(ctx context.Context, configFile string, ov config.Overrides, sub trialSubset, stdout io.Writer) error {
 	cfg, err := config.Load(configFile, ov)
 	if err != nil {
 		return err
 	}
-	// Every trial is resolved and validated before any work starts.
+	// Every trial is resolved and validated before any work starts, also
+	// when this invocation runs a subset: all invocations see one list.
 	plans, err := planRun(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
+	total := len(plans)
+	if plans, err = sub.pick(plans); err != nil {
+		return err
+	}
+	if len(plans) == 0 { // a shard of more shards than trials
+		logf("note: this shard has none of the %d trial(s); nothing to run", total)
+		return nil
+	}
 	if cfg.Sweep != nil {
-		dir, err := runSweep(ctx, cfg, plans, stdout)
+		dir, err := runSweep(ctx, cfg, plans, !sub.all(), stdout)
 		if err != nil {
 			return err
 		}

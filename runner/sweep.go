@@ -25,10 +25,23 @@ import (
 // others wait and reuse). A finished trial is skipped; an interrupted one
 // resumes from its checkpoint. At the end it prints the sweep table, with
 // the failed trials in it, and returns their errors.
-func runSweep(ctx context.Context, cfg *config.Config, plans []*trialPlan, stdout io.Writer) (string, error) {
+//
+// With part set, plans are a subset of the sweep's trials (--trial-index,
+// --shard): their table is printed but the experiment's table files are
+// left alone, since other invocations run the other trials; `clusterlab
+// table` gathers them all.
+func runSweep(ctx context.Context, cfg *config.Config, plans []*trialPlan, part bool, stdout io.Writer) (string, error) {
 	sw := cfg.Sweep
 	expDir := filepath.Join(cfg.RunsDir, cfg.Experiment)
-	logf("sweep: %d trials, %d at a time, in %s", len(plans), sw.Parallel, expDir)
+	if part {
+		var names []string
+		for _, p := range plans {
+			names = append(names, p.trial)
+		}
+		logf("sweep: %d of its trials here (%s), %d at a time, in %s", len(plans), strings.Join(names, ", "), sw.Parallel, expDir)
+	} else {
+		logf("sweep: %d trials, %d at a time, in %s", len(plans), sw.Parallel, expDir)
+	}
 	jobs := make(chan *trialPlan)
 	var mu sync.Mutex
 	var errs []error
@@ -70,6 +83,15 @@ func runSweep(ctx context.Context, cfg *config.Config, plans []*trialPlan, stdou
 	runs, err := loadRuns(dirs)
 	if err != nil {
 		return expDir, errors.Join(append(errs, err)...)
+	}
+	if part {
+		if len(runs) > 0 {
+			if err := writeSweepTables("", runs, stdout); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		logf("sweep: the other trials run elsewhere; `clusterlab table %s` gathers every trial", expDir)
+		return expDir, errors.Join(errs...)
 	}
 	if err := writeSweepTables(expDir, runs, stdout); err != nil {
 		errs = append(errs, err)

@@ -93,11 +93,15 @@ func writeTables(run rundir.Run, stdout io.Writer) error {
 }
 
 // writeSweepTables renders the sweep's tables, failed trials included,
-// into the experiment directory and prints them.
+// into the experiment directory (none when expDir is "": a subset of the
+// trials) and prints them.
 func writeSweepTables(expDir string, runs []rundir.Run, stdout io.Writer) error {
 	ts, err := tables.Compare(runs, "test")
 	if err != nil {
 		return err
+	}
+	if expDir == "" {
+		return tables.Render(stdout, "text", ts)
 	}
 	if err := writeTableFiles(expDir, rundir.SweepTablesText, rundir.SweepTablesMarkdown, ts); err != nil {
 		return err
