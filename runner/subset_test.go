@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/rundir"
@@ -110,5 +111,38 @@ sweep:
 	r = clusterlab(t, dir, nil, "run", "sweep.yaml", "--trial-index", "4")
 	if r.code != 2 || !strings.Contains(r.stderr, "4 trial(s), indices 0 to 3") {
 		t.Errorf("--trial-index 4 (%d):\n%s", r.code, r.stderr)
+	}
+}
+
+// A trial that another live process is running is skipped by a second
+// invocation of the sweep, which runs the rest, succeeds and prints the
+// table of every trial.
+func TestSweepSkipsTrialRunElsewhere(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("end-to-end test runs on Linux")
+	}
+	dir := t.TempDir()
+	cfg := strings.Replace(smallConfig, "epochs: 3", "epochs: 40", 1) + `
+sweep:
+  variants:
+    - {name: temi, loss.plugin: temi}
+  seeds: [0, 1]
+`
+	os.WriteFile(filepath.Join(dir, "sweep.yaml"), []byte(cfg), 0o644)
+	first := startRunner(t, dir, "run", "sweep.yaml", "--trial-index", "0")
+	if !first.waitLine(firstStepLine) {
+		t.Fatalf("the first invocation never trained:\n%s", first.stderr())
+	}
+	r := clusterlab(t, dir, nil, "run", "sweep.yaml")
+	first.cmd.Process.Signal(syscall.SIGINT)
+	first.exitCode()
+	if r.code != 0 || !strings.Contains(r.stderr, "sweep: trial temi-seed0 skipped") || !strings.Contains(r.stderr, "in use by process") {
+		t.Fatalf("second invocation (%d) did not skip the busy trial:\n%s", r.code, r.stderr)
+	}
+	// Its table has both trials (seed 0 as running or, when the first
+	// invocation finished meanwhile, finished).
+	if !strings.Contains(r.stderr, "sweep: trial temi-seed1 done") || !strings.Contains(r.stdout, "sweep e2e: 2 trials") {
+		t.Errorf("the second invocation should run seed 1 and print the table of both:\n%s\n%s", r.stdout, r.stderr)
 	}
 }

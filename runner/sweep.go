@@ -55,6 +55,14 @@ func runSweep(ctx context.Context, cfg *config.Config, plans []*trialPlan, part 
 				var out bytes.Buffer
 				dir, err := runExperiment(ctx, p, &out)
 				mu.Lock()
+				if errors.Is(err, store.ErrLocked) {
+					// Another live process runs this trial (another
+					// invocation of the sweep, a shard): not a failure;
+					// the table shows it as running.
+					logf("sweep: trial %s skipped: %v", p.trial, err)
+					mu.Unlock()
+					continue
+				}
 				if err != nil {
 					errs = append(errs, fmt.Errorf("trial %s: %w", p.trial, err))
 					logf("sweep: trial %s failed: %v", p.trial, err)
