@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/npy"
 )
 
@@ -15,27 +16,35 @@ type matrix struct {
 	Rows, Cols int
 }
 
-// readEmbeddings reads an [N, D] float .npy file, checks that every value
-// is finite and returns it with a CRC of its bytes (for checkpoint keys).
-func readEmbeddings(path, what string) (matrix, uint32, error) {
+// ReadEmbeddings reads an [N, D] float .npy file of embeddings as float32,
+// checks that every value is finite and returns it with the CRC-32C of its
+// data bytes (for checkpoint keys), for a loss with its own loop as for
+// the shared trainer. A bad file is invalid input (core.ErrInvalidInput);
+// what names the embeddings in messages ("train", "test clip").
+func ReadEmbeddings(path, what string) (data []float32, rows, cols int, crc uint32, err error) {
 	h, raw, err := npy.ReadFile(path)
 	if err != nil {
-		return matrix{}, 0, fmt.Errorf("read %s embeddings: %w", what, err)
+		return nil, 0, 0, 0, fmt.Errorf("read the %s embeddings: %w", what, err)
 	}
 	if len(h.Shape) != 2 || h.Shape[0] < 1 || h.Shape[1] < 1 {
-		return matrix{}, 0, fmt.Errorf("%s embeddings %s have shape %v; want [N, D] with N, D >= 1", what, path, h.Shape)
+		return nil, 0, 0, 0, core.InvalidInput(fmt.Errorf("the %s embeddings %s have shape %v; want [N, D] with N, D >= 1", what, path, h.Shape))
 	}
-	data, err := npy.ToFloat32(h, raw)
-	if err != nil {
-		return matrix{}, 0, fmt.Errorf("%s embeddings %s: %w", what, path, err)
+	if data, err = npy.ToFloat32(h, raw); err != nil {
+		return nil, 0, 0, 0, core.InvalidInput(fmt.Errorf("the %s embeddings %s: %w", what, path, err))
 	}
-	m := matrix{Data: data, Rows: h.Shape[0], Cols: h.Shape[1]}
+	rows, cols = h.Shape[0], h.Shape[1]
 	for i, v := range data {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return matrix{}, 0, fmt.Errorf("%s embeddings %s: value %v at row %d, column %d is not finite; recompute the embeddings", what, path, v, i/m.Cols, i%m.Cols)
+			return nil, 0, 0, 0, core.InvalidInput(fmt.Errorf("the %s embeddings %s: value %v at row %d, column %d is not finite; recompute the embeddings", what, path, v, i/cols, i%cols))
 		}
 	}
-	return m, crc32.Checksum(raw, crc32.MakeTable(crc32.Castagnoli)), nil
+	return data, rows, cols, crc32.Checksum(raw, crc32.MakeTable(crc32.Castagnoli)), nil
+}
+
+// readEmbeddings is ReadEmbeddings as the trainer's matrix.
+func readEmbeddings(path, what string) (matrix, uint32, error) {
+	data, rows, cols, crc, err := ReadEmbeddings(path, what)
+	return matrix{Data: data, Rows: rows, Cols: cols}, crc, err
 }
 
 // neighbours is the train k-NN graph [N, k], most similar first.

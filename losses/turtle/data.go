@@ -2,36 +2,18 @@ package main
 
 import (
 	"fmt"
-	"hash/crc32"
-	"math"
 	"os"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/core/train"
 )
 
-// readEmbeddings reads an [N, D] float .npy file, checks that every value
-// is finite and returns it with a CRC of its bytes (for the checkpoint
-// key). Bad contents are invalid input; what names them is what.
+// readEmbeddings is train.ReadEmbeddings (a finite [N, D] float32 file and
+// the CRC of its data) as TURTLE's matrix.
 func readEmbeddings(path, what string) (matrix[float32], uint32, error) {
-	h, raw, err := npy.ReadFile(path)
-	if err != nil {
-		return matrix[float32]{}, 0, fmt.Errorf("read the %s embeddings: %w", what, err)
-	}
-	if len(h.Shape) != 2 || h.Shape[0] < 1 || h.Shape[1] < 1 {
-		return matrix[float32]{}, 0, core.InvalidInput(fmt.Errorf("the %s embeddings %s have shape %v; want [N, D] with N, D >= 1", what, path, h.Shape))
-	}
-	data, err := npy.ToFloat32(h, raw)
-	if err != nil {
-		return matrix[float32]{}, 0, core.InvalidInput(fmt.Errorf("the %s embeddings %s: %w", what, path, err))
-	}
-	m := matrix[float32]{Data: data, Rows: h.Shape[0], Cols: h.Shape[1]}
-	for i, v := range data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return matrix[float32]{}, 0, core.InvalidInput(fmt.Errorf("the %s embeddings %s: value %v at row %d, column %d is not finite; recompute the embeddings", what, path, v, i/m.Cols, i%m.Cols))
-		}
-	}
-	return m, crc32.Checksum(raw, crc32.MakeTable(crc32.Castagnoli)), nil
+	data, rows, cols, crc, err := train.ReadEmbeddings(path, what)
+	return matrix[float32]{Data: data, Rows: rows, Cols: cols}, crc, err
 }
 
 // npyShape is the shape of the .npy file at path, from its header.
