@@ -134,29 +134,9 @@ func trainAssignments(runDir string, fit fitOutput, results []rundir.Result) map
 // linearProbe fits the linear probe (core/selection.LinearProbe: scikit-
 // learn's LogisticRegression, C = 1) to the labelled train rows and
 // returns its result on the labelled test rows: test ACC only, supervised.
-func linearProbe(ctx context.Context, x []float32, n, d int, trainLabels []int32, test splitData, testLabels []int32, log trialLog) (rundir.Result, error) {
-	xl, yl := x, trainLabels
-	if m := labelled(trainLabels); m < n {
-		xl, yl = make([]float32, 0, m*d), make([]int32, 0, m)
-		for i, y := range trainLabels {
-			if y >= 0 {
-				xl, yl = append(xl, x[i*d:(i+1)*d]...), append(yl, y)
-			}
-		}
-	}
-	xt, _, err := npy.ReadFloat32(test.Embeddings)
-	if err != nil {
-		return rundir.Result{}, err
-	}
-	xtl, ytl := xt, testLabels
-	if m := labelled(testLabels); m < test.N {
-		xtl, ytl = make([]float32, 0, m*d), make([]int32, 0, m)
-		for i, y := range testLabels {
-			if y >= 0 {
-				xtl, ytl = append(xtl, xt[i*d:(i+1)*d]...), append(ytl, y)
-			}
-		}
-	}
+func linearProbe(ctx context.Context, x []float32, d int, trainLabels []int32, xt []float32, testLabels []int32, log trialLog) (rundir.Result, error) {
+	xl, yl := labelledRows(x, trainLabels, d)
+	xtl, ytl := labelledRows(xt, testLabels, d)
 	p := log.Progress("linear probe", "fit", 1)
 	pr, err := selection.LinearProbe(ctx, selection.Matrix{Data: xl, Rows: len(yl), Cols: d}, yl,
 		selection.Matrix{Data: xtl, Rows: len(ytl), Cols: d}, ytl, logreg.Options{})
@@ -171,6 +151,6 @@ func linearProbe(ctx context.Context, x []float32, n, d int, trainLabels []int32
 	p.Done(fmt.Sprintf("test ACC %.1f%% (%d L-BFGS iterations%s)", 100*pr.TestAccuracy, pr.Iterations, conv))
 	r := rundir.Result{Method: "linear-probe", Selection: "C=1", Split: core.SplitTest, Silhouette: math.NaN(), Generalization: math.NaN(), Supervised: true}
 	r.ACC, r.NMI, r.ARI, r.AMI, r.MajorityACC = pr.TestAccuracy, math.NaN(), math.NaN(), math.NaN(), math.NaN()
-	r.N, r.Unlabelled = test.N, test.N-len(ytl)
+	r.N, r.Unlabelled = len(testLabels), len(testLabels)-len(ytl)
 	return r, nil
 }

@@ -247,22 +247,19 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 	if hasTest && opt.KNNClassifier && trainLabelled == 0 {
 		in.Log.Logf("note: k-NN classifier skipped: the train split has no labels to classify with")
 	}
-	if hasTest && opt.KNNClassifier && trainLabelled > 0 {
-		t0 := time.Now()
-		xt, _, err := npy.ReadFloat32(test.Embeddings)
-		if err != nil {
+	// The test embeddings, read once for both supervised references.
+	var xt []float32
+	if hasTest && trainLabelled > 0 && (opt.KNNClassifier || opt.LinearProbe) {
+		var err error
+		if xt, _, err = npy.ReadFloat32(test.Embeddings); err != nil {
 			return baselinesOutput{}, err
 		}
+	}
+	if hasTest && opt.KNNClassifier && trainLabelled > 0 {
+		t0 := time.Now()
 		// Train samples without a label do not vote.
-		xl, yl, nl := x, in.Data.Labels[core.SplitTrain], in.Train.N
-		if m := trainLabelled; m < nl {
-			xl, yl, nl = make([]float32, 0, m*d), make([]int32, 0, m), m
-			for i, y := range in.Data.Labels[core.SplitTrain] {
-				if y >= 0 {
-					xl, yl = append(xl, x[i*d:(i+1)*d]...), append(yl, y)
-				}
-			}
-		}
+		xl, yl := labelledRows(x, in.Data.Labels[core.SplitTrain], d)
+		nl := len(yl)
 		pred, err := neighbours.Classify(ctx, in.Backend, xl, yl, nl, xt, test.N, d, min(opt.KNNClassifierK, nl))
 		if err != nil {
 			return baselinesOutput{}, fmt.Errorf("k-NN classifier: %w", err)
@@ -280,7 +277,7 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 	}
 	if hasTest && opt.LinearProbe && trainLabelled > 0 && labelled(in.Data.Labels[core.SplitTest]) > 0 {
 		t0 := time.Now()
-		r, err := linearProbe(ctx, x, in.Train.N, d, in.Data.Labels[core.SplitTrain], test, in.Data.Labels[core.SplitTest], in.Log)
+		r, err := linearProbe(ctx, x, d, in.Data.Labels[core.SplitTrain], xt, in.Data.Labels[core.SplitTest], in.Log)
 		if err != nil {
 			return baselinesOutput{}, err
 		}
@@ -466,6 +463,22 @@ func scoreStage(in scoreInput) (scoreOutput, error) {
 }
 
 // labelled counts the labels that are known (not negative).
+// labelledRows returns the rows of x ([len(labels), d], row-major) whose
+// label is known (not negative), with their labels; x itself when all are.
+func labelledRows(x []float32, labels []int32, d int) ([]float32, []int32) {
+	m := labelled(labels)
+	if m == len(labels) {
+		return x, labels
+	}
+	xl, yl := make([]float32, 0, m*d), make([]int32, 0, m)
+	for i, y := range labels {
+		if y >= 0 {
+			xl, yl = append(xl, x[i*d:(i+1)*d]...), append(yl, y)
+		}
+	}
+	return xl, yl
+}
+
 func labelled(labels []int32) int {
 	n := 0
 	for _, y := range labels {

@@ -24,13 +24,9 @@ var secondsKey = map[string]string{"kmeans": "kmeans", "knn-classifier": "knn_cl
 
 // supervisedNote says what the supervised rows (methods) are.
 func supervisedNote(methods []string) string {
-	verb := "is"
+	s := methods[0] + " is supervised (train labels), an upper reference; its row shows ACC only."
 	if len(methods) > 1 {
-		verb = "are"
-	}
-	s := strings.Join(methods, " and ") + " " + verb + " supervised (train labels), an upper reference; its row shows ACC only."
-	if len(methods) > 1 {
-		s = strings.Replace(s, "an upper reference; its row shows", "upper references; their rows show", 1)
+		s = strings.Join(methods, " and ") + " are supervised (train labels), upper references; their rows show ACC only."
 	}
 	if slices.Contains(methods, "linear-probe") {
 		s += " linear-probe: a multinomial logistic regression (L2, C = 1, as scikit-learn's LogisticRegression) on the train embeddings and labels, test ACC."
