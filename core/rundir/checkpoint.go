@@ -88,3 +88,17 @@ func OpenCheckpoint(path string, meta any) (*npy.NPZ, error) {
 	}
 	return z, nil
 }
+
+// ErrOtherConfig is wrapped by CheckCheckpointKey's error: the checkpoint
+// was written for another configuration, and a run starts afresh.
+var ErrOtherConfig = errors.New("checkpoint from another configuration")
+
+// CheckCheckpointKey compares a checkpoint's key with the run's; a
+// mismatch is an error wrapping ErrOtherConfig that shows both, shortened.
+func CheckCheckpointKey(path, got, want string) error {
+	if got == want {
+		return nil
+	}
+	short := func(s string) string { return s[:min(len(s), 12)] }
+	return fmt.Errorf("%w (%s key %s, this run %s)", ErrOtherConfig, path, short(got), short(want))
+}

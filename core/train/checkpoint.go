@@ -2,7 +2,6 @@ package train
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -73,7 +72,7 @@ func writeCheckpoint(path string, meta checkpointMeta, specs []paramSpec, stateV
 var errNoCheckpoint = rundir.ErrNoCheckpoint
 
 // errOtherConfig means the checkpoint belongs to another configuration.
-var errOtherConfig = errors.New("checkpoint from another configuration")
+var errOtherConfig = rundir.ErrOtherConfig
 
 // readCheckpoint loads a checkpoint written for key. It returns
 // errNoCheckpoint when there is none, an error wrapping errOtherConfig when
@@ -89,8 +88,8 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 	if meta.Format != rundir.CheckpointFormat {
 		return nil, meta, fmt.Errorf("checkpoint %s: format %q, want %q", path, meta.Format, rundir.CheckpointFormat)
 	}
-	if meta.Key != key {
-		return nil, meta, fmt.Errorf("%w (%s key %s, this run %s)", errOtherConfig, path, short(meta.Key), short(key))
+	if err := rundir.CheckCheckpointKey(path, meta.Key, key); err != nil {
+		return nil, meta, err
 	}
 	read := func(name string, shape []int) ([]float32, error) {
 		v, _, err := z.Float32(name, shape)
@@ -118,13 +117,6 @@ func readCheckpoint(path, key string, specs []paramSpec, stateVars []StateVar) (
 		return nil, meta, fmt.Errorf("checkpoint %s: %d history records for %d epochs", path, len(meta.History), meta.Epoch)
 	}
 	return h, meta, nil
-}
-
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 // checkpointPath is where Fit keeps its checkpoint.

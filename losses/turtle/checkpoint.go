@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -112,7 +111,7 @@ func writeCheckpoint(path string, meta checkpointMeta, state [][]float32) error 
 var errNoCheckpoint = rundir.ErrNoCheckpoint
 
 // errOtherConfig means the checkpoint belongs to another configuration.
-var errOtherConfig = errors.New("checkpoint from another configuration")
+var errOtherConfig = rundir.ErrOtherConfig
 
 // readCheckpoint loads a checkpoint written for key whose arrays are
 // want. It returns errNoCheckpoint when there is none, an error wrapping
@@ -128,8 +127,8 @@ func readCheckpoint(path, key string, want []rundir.CheckpointArray) ([][]float3
 	if meta.Format != checkpointFormat {
 		return nil, meta, fmt.Errorf("%w (%s has format %q, this loss writes %q)", errOtherConfig, path, meta.Format, checkpointFormat)
 	}
-	if meta.Key != key {
-		return nil, meta, fmt.Errorf("%w (%s key %s, this run %s)", errOtherConfig, path, short(meta.Key), short(key))
+	if err := rundir.CheckCheckpointKey(path, meta.Key, key); err != nil {
+		return nil, meta, err
 	}
 	if len(meta.History) != meta.Iteration || meta.Iteration < 0 {
 		return nil, meta, fmt.Errorf("checkpoint %s: %d history records for %d iterations", path, len(meta.History), meta.Iteration)
@@ -141,11 +140,4 @@ func readCheckpoint(path, key string, want []rundir.CheckpointArray) ([][]float3
 		}
 	}
 	return state, meta, nil
-}
-
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }

@@ -326,35 +326,33 @@ const generalizationNote = "gen. score: TURTLE's label-free generalization score
 // note that says so, or "" when fewer than two variants have both.
 func markChoices(rows [][]Cell, firstMetric, choiceCol int) string {
 	acc, gen := firstMetric, firstMetric+generalizationMetric
-	var trained [][]Cell
-	for _, row := range rows {
+	var trained []int // indices of the rows that can be chosen
+	for i, row := range rows {
 		if row[1].Text == RoleTrained && row[acc].Kind == KindStat && row[gen].Kind == KindStat {
-			trained = append(trained, row)
+			trained = append(trained, i)
 		}
 	}
 	if len(trained) < 2 {
 		return ""
 	}
-	best := func(col int) []Cell {
+	best := func(col int) int {
 		b := trained[0]
-		for _, row := range trained[1:] {
-			if row[col].Value > b[col].Value {
-				b = row
+		for _, i := range trained[1:] {
+			if rows[i][col].Value > rows[b][col].Value {
+				b = i
 			}
 		}
 		return b
 	}
 	free, byLabels := best(gen), best(acc)
-	free[choiceCol] = Text("label-free")
-	if sameRow(free, byLabels) {
-		free[choiceCol] = Text("label-free = by labels")
+	rows[free][choiceCol] = Text("label-free")
+	if free == byLabels {
+		rows[free][choiceCol] = Text("label-free = by labels")
 	} else {
-		byLabels[choiceCol] = Text("by labels")
+		rows[byLabels][choiceCol] = Text("by labels")
 	}
 	return "choice: label-free = the variant with the highest gen. score, the choice one can make without labels; by labels = the variant with the highest ACC, which needs the labels (an optimistic reference, not a choice one can make in practice)."
 }
-
-func sameRow(a, b []Cell) bool { return &a[0] == &b[0] }
 
 // sameValue is a == b, with NaN (a metric not computed) equal to NaN.
 func sameValue(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
