@@ -180,6 +180,10 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	if done := meta.Iter - meta.Epoch*ipe; done < 0 || done >= ipe || (done > 0 && len(meta.PartialSums) != cfg.Heads) {
 		return core.FitResult{}, fmt.Errorf("checkpoint %s is inconsistent (iteration %d, epoch %d, %d partial sums); delete it to start the run afresh", ckpt, meta.Iter, meta.Epoch, len(meta.PartialSums))
 	}
+	// saved is the iteration of the checkpoint on disk (meta.Iter moves on
+	// at every epoch's end, also when checkpoint_every skips the write):
+	// an interrupt saves the steps done since.
+	saved := meta.Iter
 	lastReport := time.Time{}
 	for epoch := meta.Epoch; epoch < cfg.Epochs; epoch++ {
 		epochStart := time.Now()
@@ -198,7 +202,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 			}
 			if err := ctx.Err(); err != nil {
 				// Save the steps done since the last checkpoint, then stop.
-				if it := epoch*ipe + b; it > meta.Iter {
+				if it := epoch*ipe + b; it > saved {
 					meta.Iter, meta.PartialSums = it, sums
 					h, herr := run.toHost()
 					if herr == nil {
@@ -252,6 +256,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 			if err := writeCheckpoint(ckpt, meta, specs, stateVars, h); err != nil {
 				return core.FitResult{}, err
 			}
+			saved = meta.Iter
 		}
 		if err := rundir.WriteHistory(filepath.Join(req.OutDir, HistoryFile), history); err != nil {
 			return core.FitResult{}, err

@@ -455,6 +455,41 @@ func testResume(t *testing.T, backendName string) {
 			}
 		}
 	}
+	// With a checkpoint every 3 epochs only, an interrupt at the first step
+	// of epoch 2 still saves epoch 1, which no periodic checkpoint wrote.
+	sparse := filepath.Join(b.dir, "sparse")
+	sopts := blobOptions(4)
+	sopts[OptHeads], sopts[OptCheckpointEvery] = 2, 3
+	ctx, cancel = context.WithCancel(context.Background())
+	afterStep = func(it int) {
+		if it == 4-1 {
+			cancel()
+		}
+	}
+	_, err = l.Fit(ctx, withBackend(blobRequest(b, sopts, sparse), backendName), nil)
+	afterStep = nil
+	cancel()
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "epoch 2 step 1; checkpoint written") {
+		t.Fatalf("run cancelled at an epoch's start: %v", err)
+	}
+	var from string
+	if _, err := l.Fit(context.Background(), withBackend(blobRequest(b, sopts, sparse), backendName), func(p core.Progress) {
+		if strings.Contains(p.Message, "resuming") {
+			from = p.Message
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(from, "after epoch 1 of") {
+		t.Errorf("resumed %q, want after epoch 1", from)
+	}
+	for _, f := range []string{"assign_train.npy", "assign_test.npy", rundir.ProbsFile("test")} {
+		a, _ := os.ReadFile(filepath.Join(full, f))
+		c, err := os.ReadFile(filepath.Join(sparse, f))
+		if err != nil || !bytes.Equal(a, c) {
+			t.Errorf("%s differs after an interrupt between sparse checkpoints (%v)", f, err)
+		}
+	}
 	// A finished run resumes straight to the assignment, without training,
 	// and replaces the file an older trainer wrote instead of probs_<split>.npy.
 	legacy := filepath.Join(full, rundir.LegacyProbsFile("test"))
