@@ -3,7 +3,9 @@ package plugins
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -25,10 +27,10 @@ import (
 // started it is still alive.
 const parentPollInterval = 500 * time.Millisecond
 
-// inflight counts the streaming work calls (Read, Fit, Embed) in progress,
-// so that serve lets them wind down when the plugin is stopped.
-var inflight sync.WaitGroup
-
+// inflightGrace bounds how long a stopping plugin waits for its work
+// calls to wind down (see workCalls): when the runner stopped it, and on
+// SIGTERM. (The runner kills a plugin that has not stopped a few seconds
+// after it asked it to; Slurm sends SIGKILL KillWait after SIGTERM.)
 const inflightGrace = 10 * time.Second
 
 // ServeDataset serves d as a dataset plugin. It is the whole main of a
@@ -68,6 +70,10 @@ func serve(kind string, register func(*grpc.Server)) {
 	// guard) so that the runner reads it straight from the pipe.
 	realStderr := os.Stderr
 	go watchParent(os.Getppid(), realStderr, exe)
+	// Slurm signals every process of a job, the plugins too: on SIGTERM
+	// the work in progress stops as when the runner cancels it (the
+	// trainer saves its checkpoint) before the process exits.
+	handleSIGTERM(work, inflightGrace, realStderr, exe)
 
 	// go-plugin's own log: errors only (such as why it cannot create its
 	// socket), everything with CLUSTERLAB_DEBUG=1.
@@ -79,7 +85,7 @@ func serve(kind string, register func(*grpc.Server)) {
 		restore sync.Once
 		served  atomic.Bool
 	)
-	g := guard{restoreStderr: func() {
+	g := guard{exe: exe, stderr: realStderr, restoreStderr: func() {
 		restore.Do(func() {
 			os.Stderr = realStderr
 			served.Store(true)
@@ -106,12 +112,7 @@ func serve(kind string, register func(*grpc.Server)) {
 	// still running finish their cleanup, such as the trainer's checkpoint
 	// on cancellation, before the process exits. Bounded: the runner kills
 	// a plugin that does not stop within a few seconds anyway.
-	finished := make(chan struct{})
-	go func() { inflight.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(inflightGrace):
-	}
+	work.wait(inflightGrace)
 	if !served.Load() {
 		// go-plugin gave up before serving anything, without exiting.
 		fmt.Fprintf(realStderr, "%s: could not start serving the clusterlab plugin protocol (see the error above)\n", exe)
@@ -140,8 +141,14 @@ func watchParent(ppid int, stderr *os.File, exe string) {
 // guard wraps every RPC of the plugin: it restores the real stderr (the
 // first RPC comes after go-plugin has swapped it) and turns a panic of the
 // implementation into an INTERNAL error, with the stack on stderr, so that
-// the runner reports the panic's message rather than only a crash.
-type guard struct{ restoreStderr func() }
+// the runner reports the panic's message rather than only a crash. It
+// registers the streaming work calls with work, whose SIGTERM handling
+// cancels them.
+type guard struct {
+	exe           string
+	stderr        io.Writer // the real stderr
+	restoreStderr func()
+}
 
 func (g guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	g.restoreStderr()
@@ -153,17 +160,54 @@ func (g guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h
 	return handler(ctx, req)
 }
 
+// workMethods are the streaming work calls of the protocol. go-plugin's
+// own streams (its stdio and broker streams) last as long as the process
+// and are not work to wait for.
+var workMethods = map[string]bool{
+	pb.Dataset_Read_FullMethodName:   true,
+	pb.Backbone_Fit_FullMethodName:   true,
+	pb.Backbone_Embed_FullMethodName: true,
+	pb.Loss_Fit_FullMethodName:       true,
+}
+
 func (g guard) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-	inflight.Add(1)
-	defer inflight.Done()
 	g.restoreStderr()
+	if !workMethods[info.FullMethod] {
+		return handler(srv, ss)
+	}
+	ctx, end, ok := work.begin(ss.Context())
+	if !ok {
+		return status.Errorf(codes.Unavailable, "%s: the plugin is stopping", info.FullMethod)
+	}
+	defer end()
 	defer func() {
 		if r := recover(); r != nil {
 			err = panicError(info.FullMethod, r)
 		}
+		// The process exits as soon as the stopped calls have returned,
+		// possibly before their status reaches the runner: say on stderr
+		// (which the runner quotes) how the call ended, such as where the
+		// trainer saved its checkpoint.
+		if work.stopping() {
+			outcome := "done"
+			if err != nil {
+				outcome = status.Convert(err).Message()
+			}
+			fmt.Fprintf(g.stderr, "%s: %s ended after SIGTERM: %s\n", g.exe, path.Base(info.FullMethod), outcome)
+		}
 	}()
-	return handler(srv, ss)
+	return handler(srv, stoppableStream{ServerStream: ss, ctx: ctx})
 }
+
+// stoppableStream is a server stream whose context is also cancelled when
+// the plugin process receives SIGTERM (see workCalls.begin): the servers
+// hand stream.Context() to the implementation.
+type stoppableStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s stoppableStream) Context() context.Context { return s.ctx }
 
 func panicError(method string, r any) error {
 	fmt.Fprintf(os.Stderr, "panic: %v\n\n%s\n", r, debug.Stack())

@@ -66,7 +66,15 @@ type runnerProc struct {
 
 func startRunner(t *testing.T, dir string, args ...string) *runnerProc {
 	t.Helper()
+	return startRunnerEnv(t, dir, nil, args...)
+}
+
+// startRunnerEnv is startRunner with env added to the runner's
+// environment.
+func startRunnerEnv(t *testing.T, dir string, env []string, args ...string) *runnerProc {
+	t.Helper()
 	cmd := runnerCmd(t, dir, args...)
+	cmd.Env = append(cmd.Env, env...)
 	// Its own process group: the kill below targets exactly the runner, and
 	// the cleanup can reach anything it left without touching the test.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
