@@ -8,6 +8,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/clusterlab/clusterlab/core/npy"
@@ -218,25 +218,25 @@ func (e Entry) Invalidate() error {
 }
 
 // Lock takes an exclusive lock on the entry (a lock file beside it), so two
-// runs sharing a cache do not compute and write the same entry at once. The
-// second waits, then finds the entry committed. Unlock with the returned
-// function.
+// runs sharing a cache, on this machine or on others sharing the
+// filesystem (see "The lock primitive" in lock.go), do not compute and
+// write the same entry at once. The second waits, then finds the entry
+// committed. Unlock with the returned function. LockWait also says who it
+// waits for, and stops waiting when its context ends.
 func (e Entry) Lock() (func(), error) {
-	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(e.Dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", e.Dir, err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return e.LockWait(context.Background(), nil)
+}
+
+// LockWait is Lock that, when another process holds the entry, first
+// calls onWait (when not nil) with that process as the lock file names it
+// (Holder.String gives "process 4242 on node12 since ...", or "another
+// process" when the file names none), then waits until the lock is free
+// or ctx ends; an ended ctx gives an error wrapping ctx.Err(). The lock
+// file records this process (see LockHolder) once it holds the lock. A
+// filesystem that refuses locks gives an error wrapping
+// ErrLockUnsupported that says what to do.
+func (e Entry) LockWait(ctx context.Context, onWait func(Holder)) (func(), error) {
+	return lockEntryDir(ctx, e.Dir, onWait)
 }
 
 // FileSHA256 returns the hex sha256 of a file (for identities and
