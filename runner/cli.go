@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -146,8 +148,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetHelpCommandGroupID(groupTool)
 	root.SetCompletionCommandGroupID(groupTool)
 	root.AddCommand(
-		newRunCmd(), newEmbedCmd(),
-		newTableCmd(), newReportCmd(), newScoreCmd(), newAssignCmd(), newExportCmd(),
+		newRunCmd(), newEmbedCmd(), newPrepareCmd(),
+		newTableCmd(), newStatusCmd(), newReportCmd(), newScoreCmd(), newAssignCmd(), newExportCmd(),
 		newPluginsCmd(), newVersionCmd(),
 	)
 	adaptDefaultCommands(root)
@@ -265,7 +267,7 @@ func addOverrideFlags(cmd *cobra.Command, ov *config.Overrides) {
 func newRunCmd() *cobra.Command {
 	var ov config.Overrides
 	var trialIndex int
-	var shard string
+	var shard, executor, submission string
 	cmd := &cobra.Command{
 		Use:     "run CONFIG",
 		GroupID: groupExperiments,
@@ -287,6 +289,14 @@ Running the same command again skips finished trials and resumes an
 interrupted one from its checkpoint; a changed input or key is a new trial.
 Ctrl-C stops the run (exit 130), a second Ctrl-C at once.
 
+With --executor slurm (or executor: {kind: slurm} in the config) the
+trials go to Slurm instead: a prepare job fills the cache (embeddings,
+k-NN graphs), then an array job runs a task per trial (task i runs
+clusterlab run CONFIG --trial-index i), each logging into its trial's run
+directory. The command prints the job ids and returns; clusterlab status
+follows them, and running it again resubmits only the trials that are not
+done, queued or running.
+
 ` + overridesHelp,
 		Example: `  clusterlab run configs/mnist_temi.yaml
   clusterlab run configs/mnist_temi.yaml --set loss.plugin=scan --unset loss.beta
@@ -294,7 +304,8 @@ Ctrl-C stops the run (exit 130), a second Ctrl-C at once.
   CLUSTERLAB_LOSS__EPOCHS=5 clusterlab run configs/mnist_temi.yaml
   clusterlab run configs/ablations/mnist_losses.yaml     # a sweep
   clusterlab run configs/ablations/mnist_losses.yaml --trial-index 4   # its fifth trial only
-  clusterlab run configs/ablations/mnist_losses.yaml --shard 1/3       # trials 1, 4, 7`,
+  clusterlab run configs/ablations/mnist_losses.yaml --shard 1/3       # trials 1, 4, 7
+  clusterlab run configs/ablations/mnist_losses.yaml --executor slurm  # on a Slurm cluster`,
 		Args:              exactArgs(1, "run takes exactly one CONFIG file"),
 		ValidArgsFunction: completeConfig,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -302,10 +313,22 @@ Ctrl-C stops the run (exit 130), a second Ctrl-C at once.
 			if err != nil {
 				return err
 			}
-			return cmdRun(cmd.Context(), args[0], ov, sub, cmd.OutOrStdout())
+			if executor != "" && executor != config.ExecutorLocal && executor != config.ExecutorSlurm {
+				return usageError{fmt.Sprintf("--executor %q: want local or slurm", executor)}
+			}
+			if executor == config.ExecutorSlurm && !sub.all() {
+				return usageError{"--trial-index and --shard run trials here; they do not go with --executor slurm"}
+			}
+			return cmdRun(cmd.Context(), args[0], ov, runOptions{subset: sub, executor: executor, submission: submission}, cmd.OutOrStdout())
 		},
 	}
 	addOverrideFlags(cmd, &ov)
+	cmd.Flags().StringVar(&executor, "executor", "", "where the trials run: `local` (here) or slurm (submitted as a prepare job and an array job); default: the config's executor.kind, else local")
+	cmd.RegisterFlagCompletionFunc("executor", cobra.FixedCompletions([]string{config.ExecutorLocal, config.ExecutorSlurm}, cobra.ShellCompDirectiveNoFileComp))
+	// The submission a Slurm array task belongs to: the task checks that
+	// its trial is the one submitted. Written into the batch script.
+	cmd.Flags().StringVar(&submission, "submission", "", "the Slurm submission `DIR` this array task belongs to (set by the batch script)")
+	cmd.Flags().MarkHidden("submission")
 	cmd.Flags().IntVar(&trialIndex, "trial-index", 0, "run only the trial of this 0-based `INDEX` in the sweep's order (a Slurm array task: --trial-index $SLURM_ARRAY_TASK_ID); every trial is still checked")
 	cmd.Flags().StringVar(&shard, "shard", "", "run only shard `i/n` of the trials: those whose index is i modulo n, 0 <= i < n (Kubernetes indexed Jobs, GNU parallel, a loop over machines)")
 	return cmd
@@ -345,6 +368,77 @@ embedded; set swept backbone keys with --set).
 	return cmd
 }
 
+func newPrepareCmd() *cobra.Command {
+	var ov config.Overrides
+	cmd := &cobra.Command{
+		Use:     "prepare CONFIG",
+		GroupID: groupExperiments,
+		Short:   "Fill the cache with every trial's embeddings and k-NN graph",
+		Long: `Fill the cache (cache_dir) with what every trial of a config reads before
+it trains: the embeddings of every split in every representation space it
+uses, their concatenation, and the k-NN graph (not for losses that read
+none, such as turtle). Each distinct input is computed once; what is
+already cached is reused. Trials run afterwards, anywhere that shares the
+cache (shards on other machines, Slurm array tasks), then find their
+inputs ready instead of computing them side by side. A Slurm submission's
+prepare job runs this command.
+
+The config is checked as for run (every trial), exit 2 on bad input.
+
+` + overridesHelp,
+		Example: `  clusterlab prepare configs/ablations/mnist_losses.yaml
+  clusterlab prepare configs/ablations/mnist_losses.yaml && parallel clusterlab run configs/ablations/mnist_losses.yaml --shard {}/4 ::: 0 1 2 3`,
+		Args:              exactArgs(1, "prepare takes exactly one CONFIG file"),
+		ValidArgsFunction: completeConfig,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmdPrepare(cmd.Context(), args[0], ov, cmd.OutOrStdout())
+		},
+	}
+	addOverrideFlags(cmd, &ov)
+	return cmd
+}
+
+func newStatusCmd() *cobra.Command {
+	o := statusOptions{interval: 10 * time.Second}
+	cmd := &cobra.Command{
+		Use:     "status EXPERIMENT",
+		GroupID: groupResults,
+		Short:   "Where each trial of an experiment stands (Slurm jobs included)",
+		Long: `Show every trial of an experiment as done, running, queued or failed (or
+not submitted), with its Slurm job (<array job>_<task>) and Slurm's state,
+and the end of each failed trial's log. EXPERIMENT is an experiment
+directory (runs_dir/<experiment>) or a config file.
+
+The states join the trials' run directories (run.json) with what squeue
+says of their Slurm tasks; Slurm forgets finished jobs after MinJobAge,
+and the run directories say the rest. Running the submitting command
+again resubmits the failed and unsubmitted trials only.
+
+With --wait it polls until no trial is queued or running, then prints the
+states; it exits 1 unless every trial is done.`,
+		Example: `  clusterlab status runs/mnist_losses
+  clusterlab status configs/ablations/mnist_losses.yaml --wait
+  clusterlab status runs/mnist_losses --format json`,
+		Args:              exactArgs(1, "status takes exactly one EXPERIMENT directory (or config file)"),
+		ValidArgsFunction: completeDirs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(tables.Formats, o.format) {
+				return usageError{fmt.Sprintf("--format %q: want one of %s", o.format, strings.Join(tables.Formats, ", "))}
+			}
+			if o.interval <= 0 {
+				return usageError{"--interval must be positive"}
+			}
+			return cmdStatus(cmd.Context(), args[0], o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "text", "output `FORMAT`: "+strings.Join(tables.Formats, ", "))
+	f.BoolVar(&o.wait, "wait", false, "wait until no trial is queued or running; exit 1 unless every trial is done")
+	f.DurationVar(&o.interval, "interval", o.interval, "how often --wait asks Slurm (a `DURATION` such as 10s)")
+	cmd.RegisterFlagCompletionFunc("format", completeFormats)
+	return cmd
+}
+
 func newTableCmd() *cobra.Command {
 	var o tableOptions
 	cmd := &cobra.Command{
@@ -381,6 +475,7 @@ stderr.`,
 	f.StringVar(&o.format, "format", "text", "output `FORMAT`: "+strings.Join(tables.Formats, ", "))
 	f.StringVar(&o.split, "split", "", "the `NAME` of the split to show (one run: all its splits by default; several: test)")
 	f.StringVar(&o.table, "table", "", "show only the table `NAME` (run, heads, status; variants, heads)")
+	f.BoolVar(&o.noTiming, "no-timing", false, "leave out the columns of seconds, which differ between machines and runs, so that the tables of two runs of the same trials compare byte for byte")
 	cmd.RegisterFlagCompletionFunc("format", completeFormats)
 	cmd.RegisterFlagCompletionFunc("split", cobra.FixedCompletions([]string{"train", "test"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("table", cobra.FixedCompletions([]string{"run", "heads", "status", "variants"}, cobra.ShellCompDirectiveNoFileComp))

@@ -129,7 +129,7 @@ func embedAll(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core
 	if bbInfo.NeedsFit {
 		e := backboneStateEntry(st, dsRef.Name, dsRef.Identity, bbRef.Name, bbRef.Identity)
 		stateDir = e.Dir
-		if _, err := withEntry(e, log.Logf, func() (map[string]string, []string, error) {
+		if _, err := withEntry(ctx, e, log.Logf, func() (map[string]string, []string, error) {
 			train, ok := dsInfo.Split(core.SplitTrain)
 			if !ok {
 				return nil, nil, fmt.Errorf("backbone %s must be fitted on the train split, which dataset %s does not have", bbRef.Name, dsRef.Name)
@@ -162,11 +162,18 @@ func embedAll(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo core
 // already committed and intact; a damaged entry is reported and recomputed.
 // compute returns the identity for meta.json and the array names written.
 // It returns the entry's verified meta (shapes and checksums of its arrays).
-func withEntry(e store.Entry, logf func(string, ...any), compute func() (map[string]string, []string, error)) (store.Meta, error) {
+func withEntry(ctx context.Context, e store.Entry, logf func(string, ...any), compute func() (map[string]string, []string, error)) (store.Meta, error) {
 	if m, err := e.Load(); err == nil {
 		return m, nil
 	}
-	unlock, err := e.Lock()
+	// Another process (a trial beside this one, a job on another machine
+	// sharing the cache) may be computing it: say whom we wait for.
+	unlock, err := e.LockWait(ctx, func(h store.Holder) {
+		logf("waiting for %s: in use by %s", e.Dir, h)
+	})
+	if errors.Is(err, store.ErrLockUnsupported) {
+		return store.Meta{}, core.OptionFault("cache_dir", err)
+	}
 	if err != nil {
 		return store.Meta{}, err
 	}
@@ -195,7 +202,7 @@ func embedSplit(ctx context.Context, st *store.Store, ds core.Dataset, dsInfo co
 	bb core.Backbone, bbRef pluginRef, stateDir string, sp core.SplitInfo, log trialLog) (splitData, error) {
 	e := st.Entry("embeddings", store.Hash("embeddings", dsRef.Name, dsRef.Identity, sp.Name, bbRef.Name, bbRef.Identity))
 	sd := splitData{Split: sp.Name, Embeddings: e.Path("embeddings"), Labels: e.Path("labels"), N: sp.Count, Cached: true}
-	meta, err := withEntry(e, log.Logf, func() (map[string]string, []string, error) {
+	meta, err := withEntry(ctx, e, log.Logf, func() (map[string]string, []string, error) {
 		sd.Cached = false
 		p := log.Progress("embed "+sp.Name, "img", sp.Count)
 		defer p.Stop()

@@ -112,29 +112,60 @@ func signalContext() (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
+// runOptions are the flags of `clusterlab run` besides the overrides.
+type runOptions struct {
+	subset trialSubset
+	// executor overrides the config's executor.kind ("": keep it).
+	executor string
+	// submission is the Slurm submission an array task belongs to.
+	submission string
+}
+
 // cmdRun is `clusterlab run CONFIG`: one experiment, or every trial of a
-// sweep.
-func cmdRun(ctx context.Context, configFile string, ov config.Overrides, sub trialSubset, stdout io.Writer) error {
+// sweep, here or submitted to Slurm.
+func cmdRun(ctx context.Context, configFile string, ov config.Overrides, o runOptions, stdout io.Writer) error {
 	cfg, err := config.Load(configFile, ov)
 	if err != nil {
 		return err
 	}
+	executor := cfg.Executor.Kind
+	if o.executor != "" {
+		executor = o.executor
+	}
+	sub := o.subset
 	// Every trial is resolved and validated before any work starts, also
 	// when this invocation runs a subset: all invocations see one list.
-	plans, err := planRun(ctx, cfg, true)
+	all, err := planRun(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
-	total := len(plans)
-	if plans, err = sub.pick(plans); err != nil {
+	// --trial-index and --shard run their trials here, whatever the
+	// config's executor: they are how the executors run trials.
+	if executor == config.ExecutorSlurm && sub.all() {
+		return submitSlurm(ctx, cfg, configFile, ov, all, stdout)
+	}
+	plans, err := sub.pick(all)
+	if err != nil {
 		return err
 	}
 	if len(plans) == 0 { // a shard of more shards than trials
-		logf("note: this shard has none of the %d trial(s); nothing to run", total)
+		logf("note: this shard has none of the %d trial(s); nothing to run", len(all))
 		return nil
 	}
+	if !sub.all() {
+		// A subset: the other trials run elsewhere, maybe on other
+		// machines sharing the cache and runs directory.
+		warnSharedLocks(all)
+	}
+	if o.submission != "" {
+		for _, p := range plans {
+			if err := checkSubmitted(o.submission, p); err != nil {
+				return err
+			}
+		}
+	}
 	if cfg.Sweep != nil {
-		dir, err := runSweep(ctx, cfg, plans, !sub.all(), stdout)
+		dir, err := runSweep(ctx, cfg, plans, all, stdout)
 		if err != nil {
 			return err
 		}
@@ -152,6 +183,7 @@ func cmdRun(ctx context.Context, configFile string, ov config.Overrides, sub tri
 // tableOptions are the flags of `clusterlab table`.
 type tableOptions struct {
 	format, split, table string
+	noTiming             bool
 }
 
 // cmdTable is `clusterlab table RUN_DIR...`: the stored results of runs,
@@ -178,6 +210,9 @@ func cmdTable(dirs []string, o tableOptions, stdout io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.noTiming {
+		ts = tables.WithoutUnit(ts, tables.UnitSeconds)
 	}
 	return printTables(stdout, o.format, o.table, ts)
 }

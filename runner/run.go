@@ -301,6 +301,8 @@ func lockRunDir(runDir string) (func(), error) {
 	unlock, err := store.TryLockDir(runDir)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%w; wait for that run to finish (or stop it), or give this one another trial name", err)
+	} else if errors.Is(err, store.ErrLockUnsupported) {
+		return nil, core.OptionFault("runs_dir", err)
 	} else if err != nil {
 		return nil, fmt.Errorf("create run directory: %w; set runs_dir to a writable folder", err)
 	}
@@ -320,7 +322,8 @@ func supersede(runDir, identity string, log trialLog) (string, error) {
 	}
 	empty := true
 	for _, e := range entries {
-		if e.Name() != store.LockFileName && !strings.HasPrefix(e.Name(), ".") {
+		// A Slurm task's log is written before the run starts: not a run.
+		if e.Name() != store.LockFileName && !strings.HasPrefix(e.Name(), ".") && !rundir.IsSchedulerLog(e.Name()) {
 			empty = false
 		}
 	}

@@ -75,7 +75,7 @@ func concatSpaces(ctx context.Context, st *store.Store, spaces []spaceSplits, lo
 		}
 		e := st.Entry("embeddings", store.Hash(parts...))
 		sd := splitData{Split: split, Embeddings: e.Path("embeddings"), Labels: first.Labels, Names: first.Names, N: first.N, D: dims, Cached: true}
-		meta, err := withEntry(e, log.Logf, func() (map[string]string, []string, error) {
+		meta, err := withEntry(ctx, e, log.Logf, func() (map[string]string, []string, error) {
 			sd.Cached = false
 			if err := store.CheckFree(e.Dir, uint64(first.N)*uint64(dims)*4, fmt.Sprintf("the %d x %d concatenated embeddings of split %s", first.N, dims, split)); err != nil {
 				return nil, nil, err

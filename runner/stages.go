@@ -136,7 +136,7 @@ func neighboursStage(ctx context.Context, in neighboursInput) (neighboursOutput,
 	}
 	sum := train.SHA256
 	e := in.Store.Entry("knn", store.Hash("knn", sum, strconv.Itoa(k)))
-	meta, err := withEntry(e, in.Log.Logf, func() (map[string]string, []string, error) {
+	meta, err := withEntry(ctx, e, in.Log.Logf, func() (map[string]string, []string, error) {
 		if err := store.CheckFree(e.Dir, uint64(train.N)*uint64(k)*8, fmt.Sprintf("the k-NN graph (%d x %d)", train.N, k)); err != nil {
 			return nil, nil, err
 		}

@@ -26,11 +26,13 @@ import (
 // resumes from its checkpoint. At the end it prints the sweep table, with
 // the failed trials in it, and returns their errors.
 //
-// With part set, plans are a subset of the sweep's trials (--trial-index,
-// --shard): their table is printed but the experiment's table files are
-// left alone, since other invocations run the other trials; `clusterlab
-// table` gathers them all.
-func runSweep(ctx context.Context, cfg *config.Config, plans []*trialPlan, part bool, stdout io.Writer) (string, error) {
+// When plans are a subset of the sweep's trials, all (--trial-index,
+// --shard), their table is printed; the experiment's table files are
+// written only once every trial of the sweep has finished (by whichever
+// invocation finishes last), since other invocations run the other
+// trials; `clusterlab table` gathers them at any time.
+func runSweep(ctx context.Context, cfg *config.Config, plans, all []*trialPlan, stdout io.Writer) (string, error) {
+	part := len(plans) < len(all)
 	sw := cfg.Sweep
 	expDir := filepath.Join(cfg.RunsDir, cfg.Experiment)
 	if part {
@@ -98,13 +100,48 @@ func runSweep(ctx context.Context, cfg *config.Config, plans []*trialPlan, part 
 				errs = append(errs, err)
 			}
 		}
-		logf("sweep: the other trials run elsewhere; `clusterlab table %s` gathers every trial", expDir)
+		if allFinished(all) {
+			// The last trial of the sweep: its tables, as a whole sweep
+			// run here would write them.
+			if err := writeAllTables(expDir, all); err != nil {
+				errs = append(errs, err)
+			} else {
+				logf("sweep: every trial of %s has finished; its tables are in %s", cfg.Experiment, filepath.Join(expDir, rundir.SweepTablesText))
+			}
+		} else {
+			logf("sweep: the other trials run elsewhere; `clusterlab table %s` gathers every trial", expDir)
+		}
 		return expDir, errors.Join(errs...)
 	}
 	if err := writeSweepTables(expDir, runs, stdout); err != nil {
 		errs = append(errs, err)
 	}
 	return expDir, errors.Join(errs...)
+}
+
+// allFinished says whether every planned trial has finished with its
+// identity.
+func allFinished(plans []*trialPlan) bool {
+	for _, p := range plans {
+		if !finishedWith(p.runDir, p.identity) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeAllTables writes the table files of a sweep all of whose trials
+// have finished.
+func writeAllTables(expDir string, plans []*trialPlan) error {
+	var dirs []string
+	for _, p := range plans {
+		dirs = append(dirs, p.runDir)
+	}
+	runs, err := loadRuns(dirs)
+	if err != nil {
+		return err
+	}
+	return writeSweepTables(expDir, runs, io.Discard)
 }
 
 // loadRuns reads run directories, finished or not; a directory that is not

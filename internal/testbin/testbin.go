@@ -315,3 +315,8 @@ func isModuleRoot(gomod string) bool {
 	}
 	return false
 }
+
+// ModuleRoot is the folder of this module's go.mod (the repository root),
+// found from the working directory: for tests that run the repository's
+// scripts.
+func ModuleRoot() (string, error) { return moduleRoot() }

@@ -100,6 +100,8 @@ type Config struct {
 		Folds          int
 		MaxRows        int
 	}
+	// Executor says where the trials run (executor: section).
+	Executor Executor
 	// Sweep is set when the config has a sweep: section (the trials).
 	Sweep *Sweep
 	// TrialInfo is set on the trials of a sweep.
@@ -274,7 +276,7 @@ func fromKoanf(file string, k *koanf.Koanf, sources Sources) (*Config, error) {
 	var unknown []string
 	for key, v := range all {
 		switch {
-		case key == "dataset" || key == "backbone" || key == KeyBackbones || key == "loss" || key == "neighbours" || key == "baselines" || key == "selection":
+		case key == "dataset" || key == "backbone" || key == KeyBackbones || key == "loss" || key == "neighbours" || key == "baselines" || key == "selection" || key == "executor":
 		default:
 			if isSchemaKey(topSchema, key) {
 				if _, isMap := v.(map[string]any); isMap {
@@ -352,6 +354,9 @@ func fromKoanf(file string, k *koanf.Koanf, sources Sources) (*Config, error) {
 	c.Selection.Generalization = sel.Bool("generalization")
 	c.Selection.Folds = sel.Int("folds")
 	c.Selection.MaxRows = sel.Int("max_rows")
+	if err := c.executor(all["executor"]); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -517,7 +522,7 @@ func isSchemaKey(schema []core.Option, key string) bool {
 }
 
 func knownTop() []string {
-	names := []string{"dataset", "backbone", KeyBackbones, "loss", "neighbours", "baselines", "selection"}
+	names := []string{"dataset", "backbone", KeyBackbones, "loss", "neighbours", "baselines", "selection", "executor"}
 	for _, o := range topSchema {
 		names = append(names, o.Name)
 	}

@@ -194,6 +194,9 @@ func parseSweep(file string, k *koanf.Koanf, raw any, sources Sources) (*Sweep, 
 		if key == "seed" || key == "trial" || key == "experiment" {
 			return nil, errAt("sweep", "%s cannot be swept (use sweep.seeds for seeds)", key)
 		}
+		if key == "executor" || strings.HasPrefix(key, "executor.") {
+			return nil, errAt("sweep", "%s cannot be swept: every trial of a sweep runs on the same executor with the same resources; set it outside sweep:", key)
+		}
 		sw.Keys = append(sw.Keys, key)
 	}
 	sort.Strings(sw.Keys)

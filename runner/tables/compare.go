@@ -417,7 +417,7 @@ func groupRuns(runs []rundir.Run, split string, oneExperiment bool) ([]*group, [
 			g.variant = variant
 		}
 		g.runs = append(g.runs, r)
-		if id := inputsShort(r.Record.Inputs); id != "" && !slices.Contains(g.inputs, id) {
+		if id := InputsShort(r.Record.Inputs); id != "" && !slices.Contains(g.inputs, id) {
 			g.inputs = append(g.inputs, id)
 		}
 		if !r.Finished() {
@@ -476,7 +476,7 @@ func baselines(runs []rundir.Run, split string) ([]*baseline, []string) {
 			continue
 		}
 		mf := r.Metrics
-		in := inputsShort(r.Record.Inputs)
+		in := InputsShort(r.Record.Inputs)
 		for _, res := range mf.Results {
 			if res.Method == mf.Loss || res.Split != split || strings.HasPrefix(res.Selection, "head-") {
 				continue
@@ -597,7 +597,7 @@ func inputsNotes(runs []rundir.Run) []string {
 	var ids, out []string
 	unknown := 0
 	for _, r := range runs {
-		id := inputsShort(r.Record.Inputs)
+		id := InputsShort(r.Record.Inputs)
 		if id == "" {
 			unknown++
 			continue

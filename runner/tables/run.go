@@ -193,7 +193,7 @@ func runTable(run rundir.Run, splits []string) Table {
 	if len(supervised) > 0 {
 		t.Notes = append(t.Notes, supervisedNote(supervised))
 	}
-	if s := inputsShort(run.Record.Inputs); s != "" {
+	if s := InputsShort(run.Record.Inputs); s != "" {
 		t.Notes = append(t.Notes, "inputs "+inputsNote(run.Record.Inputs))
 	}
 	return t
@@ -297,7 +297,7 @@ func statusTable(run rundir.Run) Table {
 		},
 	}
 	inputs := Missing()
-	if s := inputsShort(rec.Inputs); s != "" {
+	if s := InputsShort(rec.Inputs); s != "" {
 		inputs = Text(s)
 		t.Notes = append(t.Notes, "inputs "+inputsNote(rec.Inputs))
 	}
@@ -417,12 +417,12 @@ func snake(s string) string {
 	return b.String()
 }
 
-// inputsShort is the short id of a run's features: dataset name@ID and
+// InputsShort is the short id of a run's features: dataset name@ID and
 // backbone name@ID, or for a run of several spaces each space used as
 // name=backbone@ID joined by "," (TURTLE takes them as separate spaces, the
 // other methods their L2-normalised concatenation); "" when run.json did
 // not record them (format 1).
-func inputsShort(in rundir.Inputs) string {
+func InputsShort(in rundir.Inputs) string {
 	if in.Dataset.Name == "" && in.Backbone.Name == "" && len(in.Spaces) == 0 {
 		return ""
 	}
@@ -473,5 +473,5 @@ func inputsNote(in rundir.Inputs) string {
 			backbones += "; turtle uses the spaces separately, every other method and the baselines their concatenation after per-space L2 normalisation"
 		}
 	}
-	return inputsShort(in) + " = " + full("dataset", in.Dataset) + ", " + backbones + " (their identities, with the sha256 of every file read, are in run.json)"
+	return InputsShort(in) + " = " + full("dataset", in.Dataset) + ", " + backbones + " (their identities, with the sha256 of every file read, are in run.json)"
 }

@@ -233,3 +233,34 @@ func (t Table) check() error {
 	}
 	return nil
 }
+
+// WithoutUnit returns the tables without their columns of the given unit:
+// WithoutUnit(ts, UnitSeconds) leaves out the timings, which differ from
+// machine to machine and run to run, so that the tables of two runs of
+// the same trials compare byte for byte.
+func WithoutUnit(ts []Table, unit string) []Table {
+	out := make([]Table, len(ts))
+	for i, t := range ts {
+		var keep []int
+		for j, c := range t.Columns {
+			if c.Unit != unit {
+				keep = append(keep, j)
+			}
+		}
+		nt := t
+		nt.Columns = make([]Column, 0, len(keep))
+		for _, j := range keep {
+			nt.Columns = append(nt.Columns, t.Columns[j])
+		}
+		nt.Rows = make([][]Cell, len(t.Rows))
+		for r, row := range t.Rows {
+			cells := make([]Cell, 0, len(keep))
+			for _, j := range keep {
+				cells = append(cells, row[j])
+			}
+			nt.Rows[r] = cells
+		}
+		out[i] = nt
+	}
+	return out
+}

@@ -779,3 +779,15 @@ func TestNaNMetricsAreNoConflict(t *testing.T) {
 		t.Errorf("NaN metrics read as a conflict:\n%s", notes)
 	}
 }
+
+func TestWithoutUnit(t *testing.T) {
+	ts := []Table{{Name: "x", Columns: []Column{{Key: "a", Kind: KindText}, {Key: "s", Kind: KindFloat, Unit: UnitSeconds}, {Key: "m", Kind: KindPercent, Unit: UnitFraction}},
+		Rows: [][]Cell{{Text("r1"), Float(1.5), Percent(0.5)}, {Text("r2"), Float(2), Percent(0.25)}}}}
+	got := WithoutUnit(ts, UnitSeconds)
+	if len(got[0].Columns) != 2 || got[0].Columns[1].Key != "m" || got[0].Rows[1][1].Value != 0.25 || got[0].Rows[0][0].Text != "r1" {
+		t.Errorf("%+v", got[0])
+	}
+	if len(ts[0].Columns) != 3 || len(ts[0].Rows[0]) != 3 {
+		t.Error("WithoutUnit changed its argument")
+	}
+}
