@@ -57,10 +57,6 @@ func trialStates(ctx context.Context, expDir string, plans []*trialPlan) ([]tria
 		return nil, err
 	}
 	// The latest submission of each trial, and the state of its jobs.
-	type submitted struct {
-		sub   rundir.Submission
-		trial rundir.SubmittedTrial
-	}
 	latest := map[string]submitted{}
 	for _, s := range subs {
 		for _, t := range s.Trials {
@@ -156,53 +152,71 @@ func trialStates(ctx context.Context, expDir string, plans []*trialPlan) ([]tria
 				}
 			}
 		}
-		switch {
-		case rerr == nil && run.Finished() && (r.identity == "" || run.Record.Identity == r.identity):
-			st.State = stateDone
-		case known && task.Active() && task.Pending():
-			st.State = stateQueued
-			if task.Reason == "Dependency" {
-				st.Note = "waits for the prepare job " + s.sub.PrepareJob
-			}
-		case known && task.Active():
-			st.State = stateRunning
-		case rerr == nil && run.Record.Status == rundir.StatusRunning && !known:
-			// No Slurm task says otherwise (a run outside Slurm, or one
-			// Slurm forgot): the record's process, which markDead found
-			// alive or cannot check on another host.
-			st.State = stateRunning
-			st.Note = fmt.Sprintf("process %d on %s", run.Record.PID, run.Record.Host)
-		case !wasSubmitted && rerr != nil:
-			st.State = stateNotSubmitted
-		default:
-			st.State = stateFailed
-			var notes []string
-			switch {
-			case rerr == nil && run.Record.Status == rundir.StatusRunning:
-				notes = append(notes, "the task ended while the run was under way, without recording why (killed by Slurm: out of memory, time limit, node failure?); it resumes from its checkpoint when resubmitted")
-			case rerr == nil && run.Record.Status == rundir.StatusInterrupted:
-				notes = append(notes, "interrupted; resumes from its checkpoint when resubmitted ("+run.Record.Error+")")
-			case rerr == nil && run.Record.Error != "":
-				notes = append(notes, run.Record.Status+": "+run.Record.Error)
-			}
-			switch {
-			case known && task.Reason == "DependencyNeverSatisfied":
-				notes = append(notes, fmt.Sprintf("the prepare job %s failed, so the task never ran", s.sub.PrepareJob))
-				st.Log = s.sub.PrepareLog
-			case wasSubmitted && !known && slurmErr == nil:
-				notes = append(notes, fmt.Sprintf("Slurm no longer knows task %s and the trial did not finish", st.Job))
-			case wasSubmitted && slurmErr != nil:
-				notes = append(notes, "Slurm not asked: "+slurmErr.Error())
-			}
-			if rerr != nil && !errors.Is(rerr, rundir.ErrNotRun) {
-				notes = append(notes, rerr.Error())
-			}
-			st.Note = strings.Join(notes, "; ")
-			st.LogTail = tailLines(st.Log, logTailLines)
+		var from *submitted
+		if wasSubmitted {
+			from = &s
 		}
+		st.decide(run, rerr, r.identity, from, task, known, slurmErr)
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// submitted is a trial's task in its latest submission.
+type submitted struct {
+	sub   rundir.Submission
+	trial rundir.SubmittedTrial
+}
+
+// decide sets the trial's state from its run directory (run, or rerr when
+// it holds no readable run), the identity it must have ("" for any), its
+// latest submission (nil: never submitted) and what Slurm says of the
+// task (known false: nothing, for slurmErr or because Slurm forgot it).
+func (t *trialState) decide(run rundir.Run, rerr error, identity string, sub *submitted, task slurm.Task, known bool, slurmErr error) {
+	switch {
+	case rerr == nil && run.Finished() && (identity == "" || run.Record.Identity == identity):
+		t.State = stateDone
+	case known && task.Active() && task.Pending():
+		t.State = stateQueued
+		if task.Reason == "Dependency" {
+			t.Note = "waits for the prepare job " + sub.sub.PrepareJob
+		}
+	case known && task.Active():
+		t.State = stateRunning
+	case rerr == nil && run.Record.Status == rundir.StatusRunning && !known:
+		// No Slurm task says otherwise (a run outside Slurm, or one
+		// Slurm forgot): the record's process, which markDead found
+		// alive or cannot check on another host.
+		t.State = stateRunning
+		t.Note = fmt.Sprintf("process %d on %s", run.Record.PID, run.Record.Host)
+	case sub == nil && rerr != nil:
+		t.State = stateNotSubmitted
+	default:
+		t.State = stateFailed
+		var notes []string
+		switch {
+		case rerr == nil && run.Record.Status == rundir.StatusRunning:
+			notes = append(notes, "the task ended while the run was under way, without recording why (killed by Slurm: out of memory, time limit, node failure?); it resumes from its checkpoint when resubmitted")
+		case rerr == nil && run.Record.Status == rundir.StatusInterrupted:
+			notes = append(notes, "interrupted; resumes from its checkpoint when resubmitted ("+run.Record.Error+")")
+		case rerr == nil && run.Record.Error != "":
+			notes = append(notes, run.Record.Status+": "+run.Record.Error)
+		}
+		switch {
+		case known && task.Reason == "DependencyNeverSatisfied":
+			notes = append(notes, fmt.Sprintf("the prepare job %s failed, so the task never ran", sub.sub.PrepareJob))
+			t.Log = sub.sub.PrepareLog
+		case sub != nil && !known && slurmErr == nil:
+			notes = append(notes, fmt.Sprintf("Slurm no longer knows task %s and the trial did not finish", t.Job))
+		case sub != nil && slurmErr != nil:
+			notes = append(notes, "Slurm not asked: "+slurmErr.Error())
+		}
+		if rerr != nil && !errors.Is(rerr, rundir.ErrNotRun) {
+			notes = append(notes, rerr.Error())
+		}
+		t.Note = strings.Join(notes, "; ")
+		t.LogTail = tailLines(t.Log, logTailLines)
+	}
 }
 
 func paren(s string) string {
@@ -307,8 +321,10 @@ func cmdStatus(ctx context.Context, target string, o statusOptions, stdout io.Wr
 		return err
 	}
 	if o.wait {
-		if c := counts(states); c != fmt.Sprintf("%d %s", len(states), stateDone) {
-			return fmt.Errorf("not every trial is done: %s", c)
+		for _, s := range states {
+			if s.State != stateDone {
+				return fmt.Errorf("not every trial is done: %s", counts(states))
+			}
 		}
 	}
 	return nil
