@@ -135,7 +135,12 @@ func openONNX(cfg string) (*Opened, error) {
 	return &Opened{Backend: b, Name: "onnx:" + cfg}, nil
 }
 
-func openXLA(plugin string) (*Opened, error) {
+// openXLA opens the xla backend with a PJRT plugin, cfg being the
+// plugin's path optionally followed by go-xla's options after a comma
+// (xla:/path/xla_cuda_plugin.so,tf32=false: on CUDA go-xla computes
+// float32 products in TF32 unless told otherwise).
+func openXLA(cfg string) (*Opened, error) {
+	plugin, opts, _ := strings.Cut(cfg, ",")
 	if plugin == "" {
 		return nil, fmt.Errorf("backend xla: name the PJRT plugin, e.g. backend: xla:/path/to/xla_cuda_plugin.so, or set $%s (nothing is downloaded)", XLAPluginEnv)
 	}
@@ -149,11 +154,15 @@ func openXLA(plugin string) (*Opened, error) {
 	if !fileExists(plugin) {
 		return nil, fmt.Errorf("backend xla: PJRT plugin %s not found", plugin)
 	}
-	b, err := compute.NewWithConfig("xla:" + plugin)
-	if err != nil {
-		return nil, fmt.Errorf("open xla backend with plugin %s: %w", plugin, err)
+	spec := plugin
+	if opts != "" {
+		spec += "," + opts
 	}
-	return &Opened{Backend: b, Name: "xla:" + plugin}, nil
+	b, err := compute.NewWithConfig("xla:" + spec)
+	if err != nil {
+		return nil, fmt.Errorf("open xla backend with plugin %s: %w", spec, err)
+	}
+	return &Opened{Backend: b, Name: "xla:" + spec}, nil
 }
 
 // OrtTelemetryEnv, set to 1, keeps ONNX Runtime's telemetry from starting
@@ -272,8 +281,8 @@ func Check(spec string) error {
 		if cfg == "" {
 			return core.InvalidInput(fmt.Errorf("backend xla: name the PJRT plugin, e.g. backend: xla:/path/to/xla_cuda_plugin.so, or set $%s (nothing is downloaded)", XLAPluginEnv))
 		}
-		if !fileExists(cfg) {
-			return core.InvalidInput(fmt.Errorf("backend xla: PJRT plugin %s not found", cfg))
+		if plugin, _, _ := strings.Cut(cfg, ","); !fileExists(plugin) {
+			return core.InvalidInput(fmt.Errorf("backend xla: PJRT plugin %s not found", plugin))
 		}
 		return nil
 	}

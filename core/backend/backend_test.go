@@ -52,6 +52,9 @@ func TestOpenUnknown(t *testing.T) {
 	if _, err := Open("xla:relative.so"); err == nil {
 		t.Fatal("want error for missing xla plugin")
 	}
+	if _, err := Open("xla:/no/such/plugin.so,tf32=false"); err == nil || !strings.Contains(err.Error(), "PJRT plugin /no/such/plugin.so not found") {
+		t.Fatalf("xla with options: %v, want the plugin path without them", err)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -64,7 +67,9 @@ func TestCheck(t *testing.T) {
 		"cuda":                   `unknown backend "cuda"`,
 		"onnx:tpu":               "want onnx, onnx:cpu or onnx:cuda",
 		"xla:/no/such/plugin.so": "/no/such/plugin.so not found",
-		"auto:x":                 "auto takes no setting",
+		// go-xla's options follow the plugin's path after a comma.
+		"xla:/no/such/plugin.so,tf32=false": "PJRT plugin /no/such/plugin.so not found",
+		"auto:x":                            "auto takes no setting",
 	} {
 		err := Check(spec)
 		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, core.ErrInvalidInput) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/internal/testbackends"
 	"github.com/clusterlab/clusterlab/internal/testblobs"
 	"github.com/gomlx/compute"
 )
@@ -29,6 +30,10 @@ var (
 	backendsErr  error
 	openedGo     compute.Backend
 	openedONNX   compute.Backend
+	// openedExtra are the backends of $CLUSTERLAB_TEST_BACKENDS (xla on a
+	// GPU), in order.
+	openedExtra      []compute.Backend
+	openedExtraNames []string
 )
 
 func paths(t testing.TB) []path {
@@ -47,6 +52,13 @@ func paths(t testing.TB) []path {
 			}
 			openedONNX = o.Backend
 		}
+		for _, name := range testbackends.Extra() {
+			if o, err = backend.Open(name); err != nil {
+				backendsErr = err
+				return
+			}
+			openedExtra, openedExtraNames = append(openedExtra, o.Backend), append(openedExtraNames, name)
+		}
 	})
 	if backendsErr != nil {
 		t.Fatal(backendsErr)
@@ -56,6 +68,9 @@ func paths(t testing.TB) []path {
 		ps = append(ps, path{name: "onnx", b: openedONNX, force: true})
 	} else {
 		t.Log("SKIPPING the onnx backend: built without -tags onnx (run `go test -tags onnx ./core/baselines/`)")
+	}
+	for i, b := range openedExtra {
+		ps = append(ps, path{name: openedExtraNames[i], b: b, force: true})
 	}
 	return ps
 }

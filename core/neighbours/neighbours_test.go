@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/internal/testbackends"
 	"github.com/gomlx/compute"
 )
 
@@ -29,7 +30,15 @@ var (
 	backendsErr  error
 	openedGo     compute.Backend
 	openedONNX   compute.Backend
+	// openedExtra are the backends of $CLUSTERLAB_TEST_BACKENDS (xla on a
+	// GPU), by name.
+	openedExtra []namedBackend
 )
+
+type namedBackend struct {
+	name string
+	b    compute.Backend
+}
 
 func openBackends(t testing.TB) {
 	t.Helper()
@@ -47,6 +56,14 @@ func openBackends(t testing.TB) {
 				return
 			}
 			openedONNX = o.Backend
+		}
+		for _, name := range testbackends.Extra() {
+			o, err := backend.Open(name)
+			if err != nil {
+				backendsErr = err
+				return
+			}
+			openedExtra = append(openedExtra, namedBackend{name, o.Backend})
 		}
 	})
 	if backendsErr != nil {
@@ -67,6 +84,9 @@ func paths(t *testing.T, blockBytes int) []path {
 		ps = append(ps, path{name: "onnx", b: openedONNX, tu: tuning{forceDevice: true, blockBytes: blockBytes}})
 	} else {
 		t.Log("SKIPPING the onnx backend: built without -tags onnx (run `go test -tags onnx ./core/neighbours/`)")
+	}
+	for _, e := range openedExtra {
+		ps = append(ps, path{name: e.name, b: e.b, tu: tuning{forceDevice: true, blockBytes: blockBytes}})
 	}
 	return ps
 }

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/clusterlab/clusterlab/internal/testbackends"
 )
 
 // TestGatherPathsAgree runs the same steps with the rows gathered on the
@@ -11,7 +13,7 @@ import (
 // of backends without shared buffers): the per-head losses and the whole
 // final state must be identical.
 func TestGatherPathsAgree(t *testing.T) {
-	for _, be := range []string{"go", "onnx"} {
+	for _, be := range append([]string{"go", "onnx"}, testbackends.Extra()...) {
 		t.Run(be, func(t *testing.T) {
 			if be == "onnx" {
 				skipWithoutONNX(t)

@@ -5,13 +5,15 @@ import (
 	"testing"
 
 	"github.com/clusterlab/clusterlab/core/backend"
+	"github.com/clusterlab/clusterlab/internal/testbackends"
 	"github.com/gomlx/compute"
 )
 
 // Backends a loss must run on. The onnx one needs `go test -tags onnx`
 // (the Makefile's test target builds with it); without the tag its
-// subtests skip with a loud message.
-var Backends = []string{"go", "onnx"}
+// subtests skip with a loud message. $CLUSTERLAB_TEST_BACKENDS adds
+// others (xla on a GPU: internal/testbackends).
+var Backends = append([]string{"go", "onnx"}, testbackends.Extra()...)
 
 var (
 	backendsMu sync.Mutex
