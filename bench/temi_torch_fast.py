@@ -84,6 +84,7 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeat", type=int, default=5, help="gemm: timed repetitions per shape")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="tuned variant: matrix products in bfloat16 (torch.autocast on the CPU; oneDNN, AMX where present), loss and AdamW state in float32")
     a = p.parse_args(argv)
     r = dict(RECIPES[a.recipe])
     if a.batch:
@@ -375,11 +376,17 @@ class TunedStep:
             lr=1e-4 * a.batch / 256, betas=(0.9, 0.999), eps=1e-8, foreach=True)
         self.prior = torch.full((a.heads, a.clusters), 1 / a.clusters)
         self.s_params, self.t_params = list(self.student.parameters()), list(self.teacher.parameters())
+        self.bf16 = getattr(a, "bf16", False)
 
     def __call__(self, x):
-        with torch.inference_mode():
-            t_logits = self.teacher(x)
-        per_head, self.prior, self.last_weight = temi_loss_tuned(self.student(x), t_logits, self.prior)
+        # --bf16: the products in bfloat16 (torch.autocast: oneDNN, AMX
+        # where the CPU has it), the loss, the gradients' accumulation and
+        # AdamW's state in float32.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            with torch.inference_mode():
+                t_logits = self.teacher(x)
+            s_logits = self.student(x)
+        per_head, self.prior, self.last_weight = temi_loss_tuned(s_logits.float(), t_logits.float(), self.prior)
         loss = per_head.mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -427,7 +434,7 @@ def job_time(a):
     fl = step_flops(a.dim, a.heads, a.hidden, a.bottleneck, a.clusters, a.batch)
     med = statistics.median(times)
     print(json.dumps({
-        "variant": a.variant, "recipe": a.recipe, "dim": a.dim, "clusters": a.clusters, "batch": a.batch,
+        "variant": a.variant + ("-bf16" if getattr(a, "bf16", False) else ""), "recipe": a.recipe, "dim": a.dim, "clusters": a.clusters, "batch": a.batch,
         "rows": a.rows, "heads": a.heads, "threads": torch.get_num_threads(), "blas_threads": a.blas_threads,
         "steps_timed": n, "steps_per_epoch": ipe,
         "median_ms_per_step": round(1000 * med, 2), "mean_ms_per_step": round(1000 * wall / n, 2),
