@@ -13,6 +13,11 @@ import (
 // the step graph (the path of backends without shared buffers).
 var graphGatherOnly bool
 
+// graphOptimizerOnly, set by a test, makes every backend run AdamW and
+// the EMA in the step graph (the path of backends without shared
+// buffers) instead of on the host (optimizer.go).
+var graphOptimizerOnly bool
+
 // deviceRun holds the training state on the backend between steps: the
 // outputs of one step are the inputs of the next and never leave the
 // device except for checkpoints (the per-head losses [H] come back each
@@ -25,14 +30,25 @@ var graphGatherOnly bool
 // cost more there, as compute-onnx lowers it to a Transpose of the whole
 // [N, D] operand (a copy of every train embedding, every step) followed
 // by a GatherND. Elsewhere (a GPU) the step gathers the rows itself.
+//
+// On the same shared-buffer backends the optimizer runs on the host
+// (sb.hostOptimizer, optimizer.go): the graph returns the gradients, and
+// one fused pass updates the student and teacher in their shared buffers
+// in place (the next step reads them there) and the AdamW moments, which
+// only the host reads, in Go slices.
 type deviceRun struct {
-	be     compute.Backend
-	sb     *stepBuilder
-	exec   *graph.Exec
-	state  []*tensors.Tensor // student, teacher, adam_m, adam_v (P each), loss state (S)
-	data   *tensors.Tensor   // all train embeddings [N, D]
-	batch  *tensors.Tensor   // with sb.hostGather: the step's rows [2B, D], a shared buffer
-	donate bool              // donate the state's buffers to each step
+	be compute.Backend
+	sb *stepBuilder
+	// exec is the step graph.
+	exec *graph.Exec
+	// state: student, teacher, adam_m, adam_v (P each), loss state (S);
+	// with sb.hostOptimizer student, teacher (shared buffers, updated in
+	// place), loss state, and the moments are m and v.
+	state  []*tensors.Tensor
+	m, v   [][]float32     // with sb.hostOptimizer: AdamW's moments
+	data   *tensors.Tensor // all train embeddings [N, D]
+	batch  *tensors.Tensor // with sb.hostGather: the step's rows [2B, D], a shared buffer
+	donate bool            // donate the state's buffers to each step (not with sb.hostOptimizer)
 }
 
 // newDeviceRun uploads the state and the train matrix. With donate, each
@@ -44,15 +60,32 @@ type deviceRun struct {
 func newDeviceRun(be compute.Backend, sb *stepBuilder, h *hostState, train matrix, donate bool) (*deviceRun, error) {
 	sbRun := *sb
 	sbRun.hostGather = be.HasSharedBuffers() && !graphGatherOnly
+	sbRun.hostOptimizer = be.HasSharedBuffers() && !graphOptimizerOnly
 	sb = &sbRun
 	exec, err := graph.NewExec(be, sb.build)
 	if err != nil {
 		return nil, fmt.Errorf("build training step: %w", err)
 	}
-	r := &deviceRun{be: be, sb: sb, exec: exec.WithName("train_step"), donate: donate}
-	for _, group := range [][][]float32{h.Student, h.Teacher, h.M, h.V} {
-		for i, s := range sb.specs {
-			r.state = append(r.state, tensors.FromFlatDataAndDimensions(group[i], s.Shape...))
+	r := &deviceRun{be: be, sb: sb, exec: exec.WithName("train_step"), donate: donate && !sb.hostOptimizer}
+	if sb.hostOptimizer {
+		// Student and teacher in shared buffers the host updates in place;
+		// the moments in Go memory (copies: h stays the caller's).
+		for _, group := range [][][]float32{h.Student, h.Teacher} {
+			for i, s := range sb.specs {
+				t, err := sharedTensor(be, group[i], s.Shape)
+				if err != nil {
+					r.close()
+					return nil, err
+				}
+				r.state = append(r.state, t)
+			}
+		}
+		r.m, r.v = clone2(h.M), clone2(h.V)
+	} else {
+		for _, group := range [][][]float32{h.Student, h.Teacher, h.M, h.V} {
+			for i, s := range sb.specs {
+				r.state = append(r.state, tensors.FromFlatDataAndDimensions(group[i], s.Shape...))
+			}
 		}
 	}
 	for i, shape := range sb.stateShapes {
@@ -66,6 +99,28 @@ func newDeviceRun(be compute.Backend, sb *stepBuilder, h *hostState, train matri
 		return nil, fmt.Errorf("upload the train embeddings to the device: %w", err)
 	}
 	return r, nil
+}
+
+// sharedTensor returns a tensor in a shared buffer of be holding a copy of
+// values.
+func sharedTensor(be compute.Backend, values []float32, shape []int) (*tensors.Tensor, error) {
+	t, err := tensors.FromShapeForBackend(be, 0, shapes.Make(floatDType, shape...))
+	if err != nil {
+		return nil, fmt.Errorf("allocate the training state on the device: %w", err)
+	}
+	if err := t.MutableFlatData(func(flat any) { copy(flat.([]float32), values) }); err != nil {
+		_ = t.FinalizeAll()
+		return nil, fmt.Errorf("upload the training state: %w", err)
+	}
+	return t, nil
+}
+
+func clone2(a [][]float32) [][]float32 {
+	out := make([][]float32, len(a))
+	for i := range a {
+		out[i] = append([]float32(nil), a[i]...)
+	}
+	return out
 }
 
 // gather copies the embeddings of rows into r.batch, (re)creating it on
@@ -137,6 +192,9 @@ func (r *deviceRun) step(rows []int32, scalars []float32) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("training step: %w", err)
 	}
+	if r.sb.hostOptimizer {
+		return r.finishHostStep(outs, scalars)
+	}
 	if len(outs) != len(r.state)+1 {
 		return nil, fmt.Errorf("training step returned %d outputs, want %d", len(outs), len(r.state)+1)
 	}
@@ -147,12 +205,78 @@ func (r *deviceRun) step(rows []int32, scalars []float32) ([]float32, error) {
 		_ = t.FinalizeAll()
 		r.state[i] = outs[i]
 	}
-	perHead, err := tensors.CopyFlatData[float32](outs[len(outs)-1])
-	_ = outs[len(outs)-1].FinalizeAll()
+	return r.perHead(outs[len(outs)-1])
+}
+
+// perHead copies the per-head losses out of t and releases it.
+func (r *deviceRun) perHead(t *tensors.Tensor) ([]float32, error) {
+	perHead, err := tensors.CopyFlatData[float32](t)
+	_ = t.FinalizeAll()
 	if err != nil {
 		return nil, fmt.Errorf("read per-head losses: %w", err)
 	}
 	return perHead, nil
+}
+
+// finishHostStep takes the outputs of a gradient-only step (grads[P],
+// loss state[S], perHead), applies AdamW and the EMA to the state in
+// place, and returns the per-head losses. The gradients' buffers go back
+// to the executable's pool.
+func (r *deviceRun) finishHostStep(outs []*tensors.Tensor, scalars []float32) ([]float32, error) {
+	P, S := r.sb.numParams(), r.sb.numState()
+	release := func(ts []*tensors.Tensor) {
+		for _, t := range ts {
+			_ = t.FinalizeAll()
+		}
+	}
+	if len(outs) != P+S+1 {
+		release(outs)
+		return nil, fmt.Errorf("training step returned %d outputs, want %d", len(outs), P+S+1)
+	}
+	grads := outs[:P]
+	defer release(grads)
+	// The loss state is fed back like the in-graph state.
+	for i := range S {
+		_ = r.state[2*P+i].FinalizeAll()
+		r.state[2*P+i] = outs[P+i]
+	}
+	perHead, err := r.perHead(outs[P+S])
+	if err != nil {
+		return nil, err
+	}
+	if err := r.applyOptimizer(grads, scalars); err != nil {
+		return nil, err
+	}
+	return perHead, nil
+}
+
+// applyOptimizer runs the fused AdamW + EMA of every parameter, the
+// student's and teacher's shared buffers and the gradients read in place.
+// The tensors' accessors hold each tensor's lock only while its slice is
+// taken: the slices stay valid as the buffers are neither finalized nor
+// reallocated before the update ends, and nothing else touches them.
+func (r *deviceRun) applyOptimizer(grads []*tensors.Tensor, scalars []float32) error {
+	P := r.sb.numParams()
+	tasks := make([]optTask, P)
+	for i, spec := range r.sb.specs {
+		tk := optTask{m: r.m[i], v: r.v[i], c: coefFor(spec, scalars)}
+		if err := grads[i].ConstFlatData(func(flat any) { tk.g = flat.([]float32) }); err != nil {
+			return fmt.Errorf("training step: read the gradient of %s: %w", spec.Name, err)
+		}
+		if err := r.state[i].MutableFlatData(func(flat any) { tk.p = flat.([]float32) }); err != nil {
+			return fmt.Errorf("training step: update %s: %w", spec.Name, err)
+		}
+		if err := r.state[P+i].MutableFlatData(func(flat any) { tk.t = flat.([]float32) }); err != nil {
+			return fmt.Errorf("training step: update the teacher's %s: %w", spec.Name, err)
+		}
+		if n := spec.size(); len(tk.g) != n || len(tk.p) != n || len(tk.t) != n || len(tk.m) != n || len(tk.v) != n {
+			return fmt.Errorf("training step: %s has %d values, gradient %d, teacher %d, moments %d and %d; want %d",
+				spec.Name, len(tk.p), len(tk.g), len(tk.t), len(tk.m), len(tk.v), n)
+		}
+		tasks[i] = tk
+	}
+	runOptimizer(tasks)
+	return nil
 }
 
 // toHost copies the whole state to the host, for a checkpoint.
@@ -165,6 +289,9 @@ func (r *deviceRun) toHost() (*hostState, error) {
 			return nil, fmt.Errorf("copy training state from the device: %w", err)
 		}
 		flat[i] = v
+	}
+	if r.sb.hostOptimizer {
+		return &hostState{Student: flat[0:P], Teacher: flat[P : 2*P], M: clone2(r.m), V: clone2(r.v), Loss: flat[2*P:]}, nil
 	}
 	return &hostState{
 		Student: flat[0:P], Teacher: flat[P : 2*P], M: flat[2*P : 3*P], V: flat[3*P : 4*P],

@@ -68,14 +68,6 @@ func freshHost(specs []paramSpec, sv []StateVar, seed int64) *hostState {
 	return h
 }
 
-func clone2(a [][]float32) [][]float32 {
-	out := make([][]float32, len(a))
-	for i := range a {
-		out[i] = append([]float32(nil), a[i]...)
-	}
-	return out
-}
-
 // perturb adds noise to the student so that teacher != student (a fresh
 // run has them equal, which would hide a swapped input).
 func perturb(h *hostState, seed uint64, scale float64) {

@@ -22,14 +22,21 @@ import (
 // Outputs: student'[P], teacher'[P], adam_m'[P], adam_v'[P],
 // lossState'[S], perHead [H]. The trainer feeds the outputs of one step
 // back as the inputs of the next, so the state stays on the device.
+//
+// With hostOptimizer the graph stops at the gradients: its inputs lack
+// adam_m and adam_v (student[P], teacher[P], lossState[S], then as above)
+// and its outputs are grads[P], lossState'[S], perHead [H]; the host
+// applies AdamW and the EMA in one fused pass (optimizer.go), the very
+// arithmetic of the update below.
 type stepBuilder struct {
-	arch        arch
-	specs       []paramSpec
-	loss        Step
-	lossName    string
-	stateShapes [][]int
-	studentTemp float64
-	hostGather  bool
+	arch          arch
+	specs         []paramSpec
+	loss          Step
+	lossName      string
+	stateShapes   [][]int
+	studentTemp   float64
+	hostGather    bool
+	hostOptimizer bool
 }
 
 func (sb *stepBuilder) numParams() int { return len(sb.specs) }
@@ -37,10 +44,14 @@ func (sb *stepBuilder) numState() int  { return len(sb.stateShapes) }
 
 // numInputs is the number of inputs of the step graph.
 func (sb *stepBuilder) numInputs() int {
-	if sb.hostGather {
-		return 4*sb.numParams() + sb.numState() + 2
+	n := 4*sb.numParams() + sb.numState() + 3
+	if sb.hostOptimizer {
+		n -= 2 * sb.numParams()
 	}
-	return 4*sb.numParams() + sb.numState() + 3
+	if sb.hostGather {
+		n--
+	}
+	return n
 }
 
 // lossAndGrads runs the heads on x [R, D] and returns the per-head losses
@@ -89,14 +100,18 @@ func (sb *stepBuilder) build(in []*graph.Node) []*graph.Node {
 		panic(fmt.Errorf("train step: got %d inputs, want %d", len(in), sb.numInputs()))
 	}
 	student, teacher := in[0:P], in[P:2*P]
-	adamM, adamV := in[2*P:3*P], in[3*P:4*P]
-	state := in[4*P : 4*P+S]
+	var adamM, adamV []*graph.Node
+	rest := in[2*P:]
+	if !sb.hostOptimizer {
+		adamM, adamV, rest = in[2*P:3*P], in[3*P:4*P], in[4*P:]
+	}
+	state := rest[:S]
 	var x, sc *graph.Node
 	if sb.hostGather {
-		x, sc = in[4*P+S], in[4*P+S+1]
+		x, sc = rest[S], rest[S+1]
 	} else {
-		data, rows := in[4*P+S], in[4*P+S+1]
-		sc = in[4*P+S+2]
+		data, rows := rest[S], rest[S+1]
+		sc = rest[S+2]
 		// The gradient never flows into data, so Gather's int64-index
 		// gradient restriction on onnx does not apply.
 		x = graph.Gather(data, graph.ExpandAxes(rows, -1)) // [2B, D]
@@ -105,6 +120,12 @@ func (sb *stepBuilder) build(in []*graph.Node) []*graph.Node {
 	scalar := func(i int) *graph.Node { return graph.Reshape(graph.Slice(sc, graph.AxisElem(i))) }
 
 	perHead, newState, grads := sb.lossAndGrads(student, teacher, state, x, scalar(scTeacherTemp))
+	if sb.hostOptimizer {
+		out := make([]*graph.Node, 0, P+S+1)
+		out = append(out, grads...)
+		out = append(out, newState...)
+		return append(out, perHead)
+	}
 
 	decay := scalar(scDecay)
 	stepBody, bc2Body := scalar(scStepBody), scalar(scBC2Body)
@@ -146,6 +167,8 @@ func (sb *stepBuilder) build(in []*graph.Node) []*graph.Node {
 		}
 		newStudent[i], newM[i], newV[i] = p, m, v
 		// Teacher EMA after the optimiser step: t*m + (1-m)*s.
+		// (optimizer.go's fusedAdamW repeats every operation of this loop
+		// in the same order: change both together.)
 		newTeacher[i] = graph.Add(graph.Mul(teacher[i], mom), graph.Mul(oneMinusM, p))
 	}
 	out := make([]*graph.Node, 0, 4*P+S+1)

@@ -416,8 +416,12 @@ func TestBackwardMatchesAutodiff(t *testing.T) {
 }
 
 // TestDonatedStep: donating the state's buffers (what the trainer does on
-// xla) gives the same steps as releasing them afterwards.
+// xla) gives the same steps as releasing them afterwards. Donation only
+// applies to the in-graph optimizer (the host optimizer updates its
+// buffers in place), so the test runs that path.
 func TestDonatedStep(t *testing.T) {
+	defer func(old bool) { graphOptimizerOnly = old }(graphOptimizerOnly)
+	graphOptimizerOnly = true
 	be := openBackend(t, "go")
 	a := smallArch()
 	gl := pmiLoss{}
@@ -431,6 +435,9 @@ func TestDonatedStep(t *testing.T) {
 		r, err := newDeviceRun(be, sb, h, data, donate)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if r.donate != donate {
+			t.Fatalf("donate %v, asked for %v", r.donate, donate)
 		}
 		for it := range 3 {
 			rows := make([]int32, 12)

@@ -19,9 +19,10 @@ func init() { stephook.WriteStepONNX = writeStepONNX }
 
 // writeStepONNX is stephook.WriteStepONNX: it writes the ONNX model of the
 // training step of loss at the sizes cfg, exactly as the onnx backend
-// compiles it for Fit (rows gathered on the host: inputs student[P],
-// teacher[P], adam_m[P], adam_v[P], loss state[S], batch [2B, D], scalars
-// [9]), to path: for profiling it with ONNX Runtime's own profiler
+// compiles it for Fit (rows gathered and the optimizer run on the host:
+// inputs student[P], teacher[P], loss state[S], batch [2B, D], scalars
+// [9]; outputs the gradients, the loss state and the per-head losses), to
+// path: for profiling it with ONNX Runtime's own profiler
 // (bench/ortprofile, through trainbench.WriteStepONNX).
 func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path string) error {
 	gl, ok := loss.(GraphLoss)
@@ -53,9 +54,9 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 	ob.SetKeepModelProto(true)
 	defer ob.SetKeepModelProto(false)
 	a := arch{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Layers: cfg.Layers, Hidden: cfg.Hidden, Bottle: cfg.Bottleneck}
-	sb := &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: desc.Name, studentTemp: c.StudentTemp, hostGather: true}
+	sb := &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: desc.Name, studentTemp: c.StudentTemp, hostGather: true, hostOptimizer: true}
 	var in []shapes.Shape
-	for range 4 {
+	for range 2 {
 		for _, s := range sb.specs {
 			in = append(in, shapes.Make(dtypes.Float32, s.Shape...))
 		}
