@@ -386,7 +386,9 @@ class TunedStep:
             with torch.inference_mode():
                 t_logits = self.teacher(x)
             s_logits = self.student(x)
-        per_head, self.prior, self.last_weight = temi_loss_tuned(s_logits.float(), t_logits.float(), self.prior)
+        if self.bf16:  # the loss in float32, from the bfloat16 products
+            s_logits, t_logits = s_logits.float(), t_logits.float()
+        per_head, self.prior, self.last_weight = temi_loss_tuned(s_logits, t_logits, self.prior)
         loss = per_head.mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
