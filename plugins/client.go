@@ -576,7 +576,12 @@ func (c *Client) describe(ctx context.Context, call func(context.Context) error)
 	cctx, cancel := context.WithTimeout(ctx, c.cfg.describeTimeout)
 	defer cancel()
 	err := call(cctx)
-	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+	// gRPC sends the deadline along, and the plugin's side may end the
+	// call (RST_STREAM CANCEL) a moment before this side's own timer
+	// fires: a call that fails within a hair of the deadline timed out.
+	dl, _ := cctx.Deadline()
+	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) || time.Until(dl) < 100*time.Millisecond
+	if err != nil && ctx.Err() == nil && timedOut {
 		return c.pluginError(fmt.Sprintf("did not answer Describe within %s", c.cfg.describeTimeout), err)
 	}
 	return c.callError(ctx, "Describe", err)
