@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/core/store"
@@ -208,10 +207,11 @@ func markDead(run rundir.Run) rundir.Run {
 	if r.Status != rundir.StatusRunning || r.PID <= 0 {
 		return run
 	}
-	if host, _ := os.Hostname(); r.Host != host {
+	h := store.Holder{Host: r.Host, PID: r.PID}
+	if !h.Local() {
 		return run // another machine's process: cannot tell
 	}
-	if err := syscall.Kill(r.PID, 0); err == nil || errors.Is(err, syscall.EPERM) {
+	if h.Alive() {
 		if unlock, lerr := store.TryLockDir(run.Dir); lerr != nil {
 			return run // its lock is held: it runs
 		} else {
