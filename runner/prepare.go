@@ -32,11 +32,15 @@ func cmdPrepare(ctx context.Context, configFile string, ov config.Overrides, std
 	}
 	embeddedFor := map[string]embedded{} // inputs key -> embeddings
 	graphs := map[string]bool{}
+	stores := map[string]*store.Store{} // by cache_dir, opened (probed) once
 	var rows [][]string
 	for _, p := range plans {
-		st, err := store.Open(p.cfg.CacheDir)
-		if err != nil {
-			return err
+		st := stores[p.cfg.CacheDir]
+		if st == nil {
+			if st, err = store.Open(p.cfg.CacheDir); err != nil {
+				return err
+			}
+			stores[p.cfg.CacheDir] = st
 		}
 		in := p.inputs()
 		in.Loss = rundir.Plugin{}

@@ -40,7 +40,12 @@ func submitSlurm(ctx context.Context, cfg *config.Config, configFile string, ov 
 	}
 	// The jobs need the cache and the runs directory: a path that cannot
 	// be a folder fails here, not in every job.
+	opened := map[string]bool{}
 	for _, p := range plans {
+		if opened[p.cfg.CacheDir] {
+			continue
+		}
+		opened[p.cfg.CacheDir] = true
 		if _, err := store.Open(p.cfg.CacheDir); err != nil {
 			return fmt.Errorf("%w; set cache_dir to a folder on a filesystem the cluster's nodes share", err)
 		}

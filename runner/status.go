@@ -90,17 +90,18 @@ func trialStates(ctx context.Context, expDir string, plans []*trialPlan) ([]tria
 		index        int
 		name, runDir string
 		identity     string
+		run          *rundir.Run // already read while listing the directory
 	}
 	var refs []trialRef
 	if plans != nil {
 		for _, p := range plans {
 			dir, _ := filepath.Abs(p.runDir)
-			refs = append(refs, trialRef{p.sweepIndex(), p.trial, dir, p.identity})
+			refs = append(refs, trialRef{p.sweepIndex(), p.trial, dir, p.identity, nil})
 		}
 	} else {
 		seen := map[string]bool{}
 		for name, s := range latest {
-			refs = append(refs, trialRef{s.trial.Index, name, s.trial.RunDir, ""})
+			refs = append(refs, trialRef{s.trial.Index, name, s.trial.RunDir, "", nil})
 			seen[name] = true
 		}
 		entries, _ := os.ReadDir(expDir)
@@ -116,7 +117,7 @@ func trialStates(ctx context.Context, expDir string, plans []*trialPlan) ([]tria
 			if run.Record.Sweep != nil {
 				idx = run.Record.Sweep.Index
 			}
-			refs = append(refs, trialRef{idx, run.Record.Trial, run.Dir, ""})
+			refs = append(refs, trialRef{idx, run.Record.Trial, run.Dir, "", &run})
 		}
 		sort.SliceStable(refs, func(i, j int) bool {
 			if refs[i].index != refs[j].index {
@@ -129,19 +130,27 @@ func trialStates(ctx context.Context, expDir string, plans []*trialPlan) ([]tria
 	var out []trialState
 	for _, r := range refs {
 		st := trialState{Index: r.index, Trial: r.name, RunDir: r.runDir}
-		run, rerr := rundir.Read(r.runDir)
+		var run rundir.Run
+		var rerr error
+		if r.run != nil {
+			run = *r.run
+		} else {
+			run, rerr = rundir.Read(r.runDir)
+		}
 		if rerr == nil {
 			run = markDead(run)
 		}
-		s, wasSubmitted := latest[r.name]
-		if wasSubmitted && r.identity != "" && s.trial.Identity != r.identity {
-			wasSubmitted = false // submitted with another config: not this trial
+		// The trial's latest submission, unless it was submitted with
+		// another config (then it is not this trial).
+		var sub *submitted
+		if s, ok := latest[r.name]; ok && (r.identity == "" || s.trial.Identity == r.identity) {
+			sub = &s
 		}
 		var task slurm.Task
 		known := false
-		if wasSubmitted {
-			st.Job, st.Log = s.sub.Task(s.trial), s.trial.Log
-			if slurmErr == nil && query(s.sub.ArrayJob) == nil {
+		if sub != nil {
+			st.Job, st.Log = sub.sub.Task(sub.trial), sub.trial.Log
+			if slurmErr == nil && query(sub.sub.ArrayJob) == nil {
 				task, known = tasks[st.Job]
 			}
 			if known {
@@ -152,11 +161,7 @@ func trialStates(ctx context.Context, expDir string, plans []*trialPlan) ([]tria
 				}
 			}
 		}
-		var from *submitted
-		if wasSubmitted {
-			from = &s
-		}
-		st.decide(run, rerr, r.identity, from, task, known, slurmErr)
+		st.decide(run, rerr, r.identity, sub, task, known, slurmErr)
 		out = append(out, st)
 	}
 	return out, nil
