@@ -72,6 +72,32 @@ def epoch_batches(gen, knn_table, batch):
     return torch.cat([anchors.view(steps, batch), partners.view(steps, batch)], dim=1)
 
 
+def timed_epochs(step, data, knn_table, gen, args, steps, sync=lambda: None, draw=None):
+    """Times args.epochs epochs of `steps` steps each: every epoch's pair
+    drawing (also timed on its own; draw, default epoch_batches) and steps.
+    sync waits for a device's queued work (a GPU's) before a clock is read.
+    Returns the clock's
+    figures, the seconds spent drawing pairs and the last epoch's mean loss."""
+    clock = ref.ThreadClock()
+    clock.start()
+    pairs = 0.0
+    loss = float("nan")
+    for _ in range(args.epochs):
+        t0 = time.perf_counter()
+        batches = (draw or epoch_batches)(gen, knn_table, args.batch)
+        sync()
+        pairs += time.perf_counter() - t0
+        total = 0.0
+        for b in range(steps):
+            total += step(data.index_select(0, batches[b]))
+        loss = total / steps
+    sync()
+    t = clock.stop()
+    if not math.isfinite(loss):
+        raise SystemExit("non-finite loss %r" % loss)
+    return t, pairs, loss
+
+
 def main(argv):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -87,21 +113,7 @@ def main(argv):
     for i in range(args.warmup):
         step(data.index_select(0, warm[i % len(warm)]))
 
-    clock = ref.ThreadClock()
-    clock.start()
-    pairs = 0.0
-    loss = float("nan")
-    for _ in range(args.epochs):
-        t0 = time.perf_counter()
-        batches = epoch_batches(gen, knn_table, args.batch)
-        pairs += time.perf_counter() - t0
-        total = 0.0
-        for b in range(steps):
-            total += step(data.index_select(0, batches[b]))
-        loss = total / steps
-    t = clock.stop()
-    if not math.isfinite(loss):
-        raise SystemExit("non-finite loss %r" % loss)
+    t, pairs, loss = timed_epochs(step, data, knn_table, gen, args, steps)
     n = args.epochs * steps
     pairs_s = pairs / args.epochs
     step_wall = (t["wall"] - pairs) / n

@@ -26,7 +26,6 @@ and "setup_s" (data, model and warm-up steps).
 """
 
 import json
-import math
 import os
 import sys
 import time
@@ -109,23 +108,8 @@ def main(argv):
     sync(dev)
     setup_s = time.perf_counter() - t_setup
 
-    clock = ref.ThreadClock()
-    clock.start()
-    pairs = 0.0
-    loss = float("nan")
-    for _ in range(args.epochs):
-        t0 = time.perf_counter()
-        batches = epoch_batches(gen, knn_table, args.batch)
-        sync(dev)
-        pairs += time.perf_counter() - t0
-        total = 0.0
-        for b in range(steps):
-            total += step(data.index_select(0, batches[b]))
-        loss = total / steps
-    sync(dev)
-    t = clock.stop()
-    if not math.isfinite(loss):
-        raise SystemExit("non-finite loss %r" % loss)
+    t, pairs, loss = epoch_ref.timed_epochs(step, data, knn_table, gen, args, steps,
+                                             sync=lambda: sync(dev), draw=epoch_batches)
     n = args.epochs * steps
     pairs_s = pairs / args.epochs
     step_wall = (t["wall"] - pairs) / n
