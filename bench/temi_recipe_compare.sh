@@ -11,18 +11,24 @@
 # Contenders (bench/temi_torch_fast.py, whose losses pass the float64
 # golden check first; bench/temi_recipe_run for clusterlab):
 #   go-onnx           clusterlab's epoch benchmark (trainbench.NewEpochBench,
-#                     the code Fit runs), onnx backend, ORT threads default / 1
+#                     the code Fit runs), onnx backend, built as `make build`
+#                     builds (tags onnx dnnl: the first layer's products in
+#                     oneDNN), OMP_WAIT_POLICY=passive as the runner sets for
+#                     its plugins; precision fp32 and bf16
 #   torch-authors     the authors' formulation (per-head ModuleList loop, ...)
 #   torch-tuned       batched feature-major heads, foreach AdamW/EMA, ...
 #   each torch one at torch.set_num_threads T x OPENBLAS_NUM_THREADS O,
 #   T, O in TORCH_THREADS x BLAS_THREADS (default "1 2" x "1 2")
+#   torch-tuned-bf16  the tuned form under torch.autocast(bfloat16) (its
+#                     products in oneDNN, AMX here), torch T threads, BLAS 2
 # All contenders of a recipe run one after another within a round, in an
 # order that alternates between rounds. Times per step are medians of the
 # STEPS timed steps (after WARMUP untimed); the epoch is extrapolated
 # (pair drawing + N/B x the median step). The table gives the median over
 # ROUNDS, GFLOP/s of the step's matrix products, and their share of the
-# GEMM bound: the step's products timed alone at the best rate numpy or
-# torch reached on each of their shapes (any thread setting).
+# GEMM bound: the step's products timed alone at the best fp32 rate numpy,
+# torch or oneDNN (the first layer's two shapes) reached on each of their
+# shapes (any thread setting).
 #
 #   bench/temi_recipe_compare.sh                          # 2 rounds, 12 steps, all recipes
 #   RECIPES="mnist" ROUNDS=1 bench/temi_recipe_compare.sh
@@ -45,8 +51,8 @@ T=bench/temi_torch_fast.py
 
 echo "checking the PyTorch losses against the golden file" >&2
 "$PY" $T golden losses/losstest/testdata/temi_golden.json >&2
-echo "building bench/temi_recipe_run (go build -tags onnx)" >&2
-go build -tags onnx -o "$tmp/temi_recipe_run" ./bench/temi_recipe_run
+echo "building bench/temi_recipe_run (go build -tags 'onnx dnnl')" >&2
+go build -tags 'onnx dnnl' -o "$tmp/temi_recipe_run" ./bench/temi_recipe_run
 
 results=$tmp/results.jsonl
 : >"$results"
@@ -66,20 +72,20 @@ recipe_dims() { # RECIPE -> "D K N"
     case $1 in mnist) echo "784 10 60000" ;; cifar100) echo "768 100 50000" ;; esac
 }
 
-run_go() { # RECIPE B THREADS(default|N) STEPS
-    local r=$1 b=$2 t=$3 s=$4 dims out envt=()
+run_go() { # RECIPE B PRECISION(fp32|bf16) STEPS
+    local r=$1 b=$2 p=$3 s=$4 dims out
     read -r d k n <<<"$(recipe_dims "$r")"
-    [[ $t != default ]] && envt=(ORT_INTRA_OP_NUM_THREADS="$t")
-    if ! out=$(env -u ORT_INTRA_OP_NUM_THREADS "${envt[@]}" "$tmp/temi_recipe_run" -d "$d" -k "$k" -batch "$b" -rows "$n" -steps "$s"); then
+    if ! out=$(env -u ORT_INTRA_OP_NUM_THREADS OMP_WAIT_POLICY=passive "$tmp/temi_recipe_run" -d "$d" -k "$k" -batch "$b" -rows "$n" -steps "$s" -precision "$p"); then
         echo "temi_recipe_compare: temi_recipe_run failed at $r B $b" >&2
         exit 1
     fi
-    emit "$out" kind=step who=go-onnx recipe="$r" setting="ort $t"
+    emit "$out" kind=step who=go-onnx recipe="$r" setting="$p"
 }
 
-run_torch() { # RECIPE B VARIANT T O STEPS
-    local r=$1 b=$2 v=$3 t=$4 o=$5 s=$6 out
-    if ! out=$(OMP_WAIT_POLICY=PASSIVE "$PY" $T time --recipe "$r" --batch "$b" --variant "$v" \
+run_torch() { # RECIPE B VARIANT(authors|tuned|tuned-bf16) T O STEPS
+    local r=$1 b=$2 v=$3 t=$4 o=$5 s=$6 out bf=()
+    [[ $v == *-bf16 ]] && bf=(--bf16)
+    if ! out=$(OMP_WAIT_POLICY=PASSIVE "$PY" $T time --recipe "$r" --batch "$b" --variant "${v%-bf16}" "${bf[@]}" \
         --threads "$t" --blas-threads "$o" --steps "$s" --warmup "$WARMUP"); then
         echo "temi_recipe_compare: $T time --recipe $r --batch $b --variant $v failed" >&2
         exit 1
@@ -93,15 +99,23 @@ run_gemm() { # RECIPE B T O
     emit "$out" kind=gemm recipe="$1"
 }
 
+run_gemm_dnnl() { # RECIPE B
+    local out
+    read -r d k n <<<"$(recipe_dims "$1")"
+    out=$(OMP_WAIT_POLICY=passive "$tmp/temi_recipe_run" -gemm -d "$d" -batch "$2")
+    emit "$out" kind=gemm_dnnl recipe="$1" batch="$2"
+}
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s)
 for round in $(seq "$ROUNDS"); do
     for rb in $RECIPES; do
         r=${rb%:*} b=${rb#*:}
-        jobs=("go default" "go 1")
+        jobs=("go fp32" "go bf16")
         for v in $VARIANTS; do for t in $TORCH_THREADS; do for o in $BLAS_THREADS; do
             jobs+=("torch $v $t $o")
         done; done; done
+        for t in $TORCH_THREADS; do jobs+=("torch tuned-bf16 $t 2"); done
         # Alternate the order between rounds.
         if (( round % 2 == 0 )); then
             mapfile -t jobs < <(printf '%s\n' "${jobs[@]}" | tac)
@@ -117,27 +131,31 @@ for round in $(seq "$ROUNDS"); do
                 echo "GEMM peak: $r B $b, torch $t / blas $o" >&2
                 run_gemm "$r" "$b" "$t" "$o"
             done; done
+            echo "GEMM peak: $r B $b, oneDNN" >&2
+            run_gemm_dnnl "$r" "$b"
         fi
     done
 done
 if (( FULL_EPOCH )); then
-    # One whole MNIST epoch each: clusterlab at its default threads against
-    # the fastest torch setting of the rounds above.
+    # One whole MNIST epoch each: clusterlab (fp32, bf16) against the
+    # fastest fp32 torch setting of the rounds above.
     best=$("$PY" - "$results" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by = {}
 for r in rows:
-    if r.get("kind") == "step" and r["recipe"] == "mnist" and r["who"].startswith("torch"):
+    if r.get("kind") == "step" and r["recipe"] == "mnist" and r["who"].startswith("torch") and not r["who"].endswith("bf16"):
         by.setdefault((r["variant"], r["threads"], r["blas_threads"]), []).append(r["median_ms_per_step"])
 v, t, o = min(by, key=lambda k: statistics.median(by[k]))
 print(v, t, o)
 EOF
 )
     read -r v t o <<<"$best"
-    echo "whole MNIST epoch: go default, then torch $v $t/$o" >&2
-    run_go mnist 256 default 0
-    sed -i '$ s/"kind": "step"/"kind": "epoch"/' "$results"
+    echo "whole MNIST epoch: go fp32, go bf16, then torch $v $t/$o" >&2
+    for p in fp32 bf16; do
+        run_go mnist 256 $p 0
+        sed -i '$ s/"kind": "step"/"kind": "epoch"/' "$results"
+    done
     run_torch mnist 256 "$v" "$t" "$o" 0
     sed -i '$ s/"kind": "step"/"kind": "epoch"/' "$results"
 fi
@@ -148,13 +166,15 @@ echo
 echo "TEMI training step/epoch at the issue-16 recipes; H 16, hidden 512, bottleneck 256; synthetic embeddings;"
 echo "$STEPS timed steps after $WARMUP warm-up, epoch = pair drawing + N/B x median step; $ROUNDS round(s)"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before $load_before, after $load_after; $((end - start)) s"
-echo "versions: $(go version | cut -d' ' -f3), ONNX Runtime $(cat .deps/onnxruntime/VERSION 2>/dev/null || echo '?'), torch $("$PY" -c 'import torch; print(torch.__version__)'), numpy $("$PY" -c 'import numpy; print(numpy.__version__)')"
+echo "versions: $(go version | cut -d' ' -f3), $(dpkg-query -W -f 'oneDNN ${Version}' libdnnl2 2>/dev/null || echo 'oneDNN ?'), ONNX Runtime $(cat .deps/onnxruntime/VERSION 2>/dev/null || echo '?'), torch $("$PY" -c 'import torch; print(torch.__version__)'), numpy $("$PY" -c 'import numpy; print(numpy.__version__)')"
 echo
 "$PY" - "$results" "$T" <<'EOF'
 import json, statistics, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 recipes = []
 for r in rows:
+    if r["kind"] not in ("step", "gemm"):
+        continue
     key = (r["recipe"], int(r["batch"]))
     if key not in recipes:
         recipes.append(key)
@@ -181,6 +201,15 @@ for recipe, batch in recipes:
             cells += ["%.0f" % x["numpy_gflops"], "%.0f" % x["torch_gflops"]]
             best[x["shape"]] = max(best.get(x["shape"], 0), x["numpy_gflops"], x["torch_gflops"])
         print("| %s | %.2f | %s |" % (s["shape"], s["gflop"], " | ".join(cells)))
+    # oneDNN's fp32 rates on the first layer's two products.
+    for g in rows:
+        if g["kind"] == "gemm_dnnl" and g["recipe"] == recipe and int(g["batch"]) == batch:
+            print()
+            print("%s fp32: %s" % (g["library"], ", ".join("%s %.0f GFLOP/s" % (x["shape"], x["gflops"]) for x in g["gemm"])))
+            for x in g["gemm"]:
+                for shape in list(best):
+                    if shape.startswith(x["shape"] + " "):
+                        best[shape] = max(best[shape], x["gflops"])
     # The GEMM bound: layer 1 at the better of the fwd/wgrad rates of its
     # parts (2 forwards, 1 weight gradient), layers 2 and 3 at the bmm rate.
     l1f = next(v for k, v in best.items() if k.startswith("l1_fwd"))
@@ -192,7 +221,7 @@ for recipe, batch in recipes:
     print()
     print("GEMM bound of one step: %.0f ms (%.0f GFLOP/s effective peak over the step's shapes)" % (1000 * bound_s, peak))
     print()
-    print("| contender | setting | median ms/step (per round) | s/epoch | GFLOP/s | % of GEMM peak | vs go default |")
+    print("| contender | setting | median ms/step (per round) | s/epoch | GFLOP/s | % of fp32 GEMM peak | vs go fp32 |")
     print("|---|---|---|---|---|---|---|")
     groups = {}
     for r in rows:
@@ -200,7 +229,7 @@ for recipe, batch in recipes:
             continue
         ms = r["median_ms_per_step"]
         groups.setdefault((r["who"], r["setting"]), []).append((ms, float(r.get("s_per_epoch_median_step", r["s_per_epoch"]))))
-    go = groups.get(("go-onnx", "ort default"))
+    go = groups.get(("go-onnx", "fp32"))
     go_s = statistics.median(e for _, e in go) if go else None
     for (who, setting), vals in sorted(groups.items(), key=lambda kv: statistics.median(v[0] for v in kv[1])):
         ms = statistics.median(v[0] for v in vals)

@@ -235,7 +235,15 @@ func (c *Client) newRunner(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (run
 			return nil, err
 		}
 	}
-	env := append(append(cmd.Env, "GOMLX_NO_AUTO_INSTALL=1"), c.cfg.env...)
+	env := append(cmd.Env, "GOMLX_NO_AUTO_INSTALL=1")
+	if _, set := os.LookupEnv("OMP_WAIT_POLICY"); !set {
+		// The trainer's oneDNN products run on OpenMP (libgomp), whose
+		// idle workers would otherwise spin for a few ms after each
+		// product, on the cores the trainer's optimizer and the step graph
+		// use next; libgomp reads this once, at process start.
+		env = append(env, "OMP_WAIT_POLICY=passive")
+	}
+	env = append(env, c.cfg.env...)
 	p := newProcess(c.path, env, c.stderr)
 	c.mu.Lock()
 	defer c.mu.Unlock()

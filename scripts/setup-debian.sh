@@ -3,7 +3,9 @@
 # missing: libjpeg-turbo's and libwebp's headers (the images dataset plugin
 # decodes JPEG and WebP with them through cgo, as Pillow does), OpenBLAS
 # (libopenblas-dev: the logistic regression's float64 products in
-# core/logreg, linked statically), Fashion-MNIST (data) and
+# core/logreg, linked statically), oneDNN (libdnnl-dev: the trainer's
+# first-layer products, core/dnnl, linked dynamically to libdnnl2),
+# Fashion-MNIST (data) and
 # the Python, gRPC and stub generators of examples/backbone-python, and
 # Slurm and munge for the Slurm executor's test (scripts/slurm-local.sh).
 # `make test` runs it; `scripts/setup-debian.sh build` (make setup, make
@@ -13,7 +15,7 @@
 # regenerate fixtures (scripts/make_image_fixtures.py) and by the benchmark
 # bench/decode_compare.sh, which install them themselves.
 set -euo pipefail
-build_pkgs="libjpeg62-turbo-dev libwebp-dev libopenblas-dev"
+build_pkgs="libjpeg62-turbo-dev libwebp-dev libopenblas-dev libdnnl-dev"
 test_pkgs="dataset-fashion-mnist python3-grpcio python3-protobuf python3-cryptography protobuf-compiler protobuf-compiler-grpc slurm-wlm munge"
 case "${1:-all}" in
   build) pkgs="$build_pkgs" ;;

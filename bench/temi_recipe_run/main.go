@@ -63,8 +63,17 @@ func (s temiStep) Loss(in train.LossInputs) (*graph.Node, []*graph.Node) {
 	return perHead, []*graph.Node{c.Prior}
 }
 
+// gemmRate is one product's best time and rate (-gemm).
+type gemmRate struct {
+	Shape  string  `json:"shape"`
+	GFLOP  float64 `json:"gflop"`
+	MS     float64 `json:"ms"`
+	GFLOPS float64 `json:"gflops"`
+}
+
 type report struct {
 	Backend       string    `json:"backend"`
+	Precision     string    `json:"precision"`
 	D             int       `json:"dim"`
 	Heads         int       `json:"heads"`
 	K             int       `json:"clusters"`
@@ -84,6 +93,11 @@ type report struct {
 	Runnable      float64   `json:"runnable_threads"`
 	FirstStepS    float64   `json:"first_step_s"`
 	MeanLoss      float64   `json:"mean_loss"`
+	// PhaseMS is the mean time per timed step of each part of the step
+	// (host_layer0: the first layer's forward products on the host;
+	// graph: the step graph; host_wgrad: dW0 on the host; optimizer:
+	// AdamW and the EMA on the host).
+	PhaseMS map[string]float64 `json:"phase_ms"`
 }
 
 func main() {
@@ -102,10 +116,20 @@ func run() error {
 	steps := flag.Int("steps", 12, "steps timed per epoch (0 = the whole epoch)")
 	epochs := flag.Int("epochs", 1, "timed epochs")
 	be := flag.String("backend", "onnx", "backend: onnx, go, xla:PLUGIN")
+	precision := flag.String("precision", "fp32", "the trainer's precision option: fp32 or bf16")
+	gemm := flag.Bool("gemm", false, "instead of timing the step, time oneDNN's float32 GEMM on the first layer's products (JSON)")
 	writeONNX := flag.String("write-onnx", "", "instead of timing, write the ONNX model of the step here (for bench/ortprofile)")
 	flag.Parse()
 	cfg := trainbench.DefaultEpochBenchConfig(*d, *batch)
+	if *gemm {
+		version, rates, err := gemmPeak(*d, 2**batch, *heads*cfg.Hidden, 5)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"library": version, "gemm": rates})
+	}
 	cfg.Clusters, cfg.Heads, cfg.Rows = *k, *heads, *rows
+	cfg.Options = core.Options{train.OptPrecision: *precision}
 	if *writeONNX != "" {
 		return trainbench.WriteStepONNX(temiLoss{}, cfg.StepConfig(), *writeONNX)
 	}
@@ -115,9 +139,18 @@ func run() error {
 		return err
 	}
 	defer e.Close()
+	before := e.Phases()
 	t, err := e.Run(ctx, *epochs, *steps)
 	if err != nil {
 		return err
+	}
+	after := e.Phases()
+	perStep := func(a, b time.Duration) float64 {
+		return float64((b - a).Microseconds()) / 1000 / float64(after.Steps-before.Steps)
+	}
+	phases := map[string]float64{
+		"host_layer0": perStep(before.Layer0, after.Layer0), "graph": perStep(before.Graph, after.Graph),
+		"host_wgrad": perStep(before.WeightGrad, after.WeightGrad), "optimizer": perStep(before.Optimizer, after.Optimizer),
 	}
 	// Run reports the mean step; for a median, time 7 more single steps,
 	// each the first of a fresh epoch, its pair drawing subtracted.
@@ -132,10 +165,10 @@ func run() error {
 	}
 	sort.Float64s(per)
 	med := per[len(per)/2]
-	r := report{Backend: t.Backend, D: *d, Heads: *heads, K: *k, Batch: *batch, Rows: *rows,
+	r := report{Backend: t.Backend, Precision: *precision, D: *d, Heads: *heads, K: *k, Batch: *batch, Rows: *rows,
 		StepsPerEpoch: t.StepsPerEpoch, StepsTimed: t.Timed, SPerEpoch: t.EpochWallS, CPUSPerEpoch: t.EpochCPUS,
 		MSPerStep: t.WallMS, MedianMS: med, StepMS: per, CPUMSPerStep: t.CPUMS, PairsMS: t.PairsMS,
-		BusyThreads: t.BusyThreads, Runnable: t.Runnable, FirstStepS: t.FirstStep.Seconds(), MeanLoss: t.MeanLoss}
+		BusyThreads: t.BusyThreads, Runnable: t.Runnable, FirstStepS: t.FirstStep.Seconds(), MeanLoss: t.MeanLoss, PhaseMS: phases}
 	r.MedianSEpoch = t.PairsMS/1000 + med/1000*float64(t.StepsPerEpoch)
 	return json.NewEncoder(os.Stdout).Encode(r)
 }

@@ -128,7 +128,25 @@ func openONNX(cfg string) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend onnx: %w", err)
 	}
-	b, err := compute.NewWithConfig("onnx:" + cfg)
+	// On the CPU, ONNX Runtime's worker threads sleep as soon as a run
+	// ends instead of spinning for work (about 30 ms of a core after each
+	// run): the trainer runs oneDNN products and its optimizer on the
+	// same cores between the step graph's runs, and a product started
+	// while they spin ran at half speed. (A clusterlab patch of
+	// compute-onnx, third_party/compute-onnx; k-means, which runs the
+	// backend back to back, measured the same either way.)
+	// A program that imports clusterlab as a library builds with upstream
+	// compute-onnx (go.mod's replace directive is ours alone), which does
+	// not know the option: it then runs with ORT's default.
+	var b compute.Backend
+	if cfg == "cpu" {
+		b, err = compute.NewWithConfig("onnx:cpu,spin=0")
+		if err != nil && strings.Contains(err.Error(), "unknown config option") {
+			b, err = compute.NewWithConfig("onnx:cpu")
+		}
+	} else {
+		b, err = compute.NewWithConfig("onnx:" + cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open onnx backend with %s: %w", lib, err)
 	}

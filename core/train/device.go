@@ -2,7 +2,9 @@ package train
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/clusterlab/clusterlab/core"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
@@ -12,6 +14,10 @@ import (
 // graphGatherOnly, set by a test, makes every backend gather the rows in
 // the step graph (the path of backends without shared buffers).
 var graphGatherOnly bool
+
+// graphLayer0Only, set by a test, keeps the first layer's products in the
+// step graph on every backend (the path of binaries without the dnnl tag).
+var graphLayer0Only bool
 
 // graphOptimizerOnly, set by a test, makes every backend run AdamW and
 // the EMA in the step graph (the path of backends without shared
@@ -36,6 +42,14 @@ var graphOptimizerOnly bool
 // one fused pass updates the student and teacher in their shared buffers
 // in place (the next step reads them there) and the AdamW moments, which
 // only the host reads, in Go slices.
+//
+// Where the binary has host products (oneDNN, the dnnl build tag), the
+// host also runs the first layer's three large products (sb.hostLayer0,
+// layer0Host): the student's and the teacher's W0 . x^T before the step
+// and dW0 = dz . x after it, about two thirds of the step's
+// floating-point work at the TEMI recipes. ONNX Runtime's MLAS reaches
+// 200-300 GFLOP/s on them here, oneDNN 300-310 in float32 and 1100-1300
+// in bfloat16 (docs/PERFORMANCE.md).
 type deviceRun struct {
 	be compute.Backend
 	sb *stepBuilder
@@ -49,6 +63,28 @@ type deviceRun struct {
 	data   *tensors.Tensor // all train embeddings [N, D]
 	batch  *tensors.Tensor // with sb.hostGather: the step's rows [2B, D], a shared buffer
 	donate bool            // donate the state's buffers to each step (not with sb.hostOptimizer)
+	l0     *layer0Host     // with sb.hostLayer0
+	phases stepPhases
+}
+
+// stepPhases adds up the time of each part of the steps run so far, for
+// the benchmarks' profile (bench/temi_recipe_run): a few clock reads a
+// step.
+type stepPhases struct {
+	Steps      int
+	Layer0     time.Duration // host: the first layer's forward products
+	Graph      time.Duration // the step graph
+	WeightGrad time.Duration // host: dW0
+	Optimizer  time.Duration // host: AdamW and the EMA
+}
+
+// layer0Host holds the host side of the first layer (sb.hostLayer0).
+type layer0Host struct {
+	x      []float32       // the step's rows [R, D]
+	xs     []float32       // x times the student's first-layer scale (nil when 1)
+	scale  float32         // that scale
+	zs, zt *tensors.Tensor // W0 . (scale x)^T of student and teacher [H*out0, R], shared buffers
+	gw0    []float32       // dW0 [H*out0, D]
 }
 
 // newDeviceRun uploads the state and the train matrix. With donate, each
@@ -61,12 +97,24 @@ func newDeviceRun(be compute.Backend, sb *stepBuilder, h *hostState, train matri
 	sbRun := *sb
 	sbRun.hostGather = be.HasSharedBuffers() && !graphGatherOnly
 	sbRun.hostOptimizer = be.HasSharedBuffers() && !graphOptimizerOnly
+	sbRun.hostLayer0 = sbRun.hostGather && sbRun.hostOptimizer && hostProducts && !graphLayer0Only
 	sb = &sbRun
+	if sb.bf16 && !sb.hostLayer0 {
+		why := "this binary was built without the dnnl build tag (make build sets it)"
+		if hostProducts {
+			why = "the backend keeps its buffers off the host (use backend onnx or go)"
+		}
+		return nil, fmt.Errorf("%w: precision bf16 runs the first layer's products on the host with oneDNN, but %s; use precision fp32",
+			core.ErrInvalidInput, why)
+	}
 	exec, err := graph.NewExec(be, sb.build)
 	if err != nil {
 		return nil, fmt.Errorf("build training step: %w", err)
 	}
 	r := &deviceRun{be: be, sb: sb, exec: exec.WithName("train_step"), donate: donate && !sb.hostOptimizer}
+	if sb.hostLayer0 {
+		r.l0 = &layer0Host{scale: float32(sb.arch.layer0Scale()), gw0: make([]float32, sb.specs[0].size())}
+	}
 	if sb.hostOptimizer {
 		// Student and teacher in shared buffers the host updates in place;
 		// the moments in Go memory (copies: h stays the caller's).
@@ -124,10 +172,19 @@ func clone2(a [][]float32) [][]float32 {
 }
 
 // gather copies the embeddings of rows into r.batch, (re)creating it on
-// the device when the batch size changes.
+// the device when the batch size changes (with sb.hostLayer0, into
+// r.l0.x, and r.l0.xs).
 func (r *deviceRun) gather(rows []int32) error {
 	dims := r.data.Shape().Dimensions
 	n, d := dims[0], dims[1]
+	for i, row := range rows {
+		if row < 0 || int(row) >= n {
+			return fmt.Errorf("training step: row %d (#%d of the batch) is outside the %d train embeddings", row, i, n)
+		}
+	}
+	if r.l0 != nil {
+		return r.l0.gather(r.data, rows, d)
+	}
 	if r.batch == nil || r.batch.Shape().Dimensions[0] != len(rows) {
 		if r.batch != nil {
 			_ = r.batch.FinalizeAll()
@@ -138,11 +195,6 @@ func (r *deviceRun) gather(rows []int32) error {
 			return fmt.Errorf("training step: allocate the batch on the device: %w", err)
 		}
 		r.batch = t
-	}
-	for i, row := range rows {
-		if row < 0 || int(row) >= n {
-			return fmt.Errorf("training step: row %d (#%d of the batch) is outside the %d train embeddings", row, i, n)
-		}
 	}
 	var err error
 	cerr := r.data.ConstFlatData(func(src any) {
@@ -183,12 +235,23 @@ func (r *deviceRun) step(rows []int32, scalars []float32) ([]float32, error) {
 		}
 		args = append(args, d)
 	}
-	if r.sb.hostGather {
+	switch {
+	case r.l0 != nil:
+		t0 := time.Now()
+		if err := r.l0.forward(r, len(rows)); err != nil {
+			return nil, err
+		}
+		r.phases.Layer0 += time.Since(t0)
+		args = append(args, r.l0.zs, r.l0.zt, scalars)
+	case r.sb.hostGather:
 		args = append(args, r.batch, scalars)
-	} else {
+	default:
 		args = append(args, r.data, rows, scalars)
 	}
+	t1 := time.Now()
 	outs, err := r.exec.Call(args...)
+	r.phases.Graph += time.Since(t1)
+	r.phases.Steps++
 	if err != nil {
 		return nil, fmt.Errorf("training step: %w", err)
 	}
@@ -235,6 +298,18 @@ func (r *deviceRun) finishHostStep(outs []*tensors.Tensor, scalars []float32) ([
 	}
 	grads := outs[:P]
 	defer release(grads)
+	// grads[0] is dz here; the host forms dW0 (before the optimizer
+	// changes w0, as dz's graph read the old one).
+	var gw0 []float32
+	if r.l0 != nil {
+		t2 := time.Now()
+		if err := r.l0.weightGrad(grads[0], r.sb); err != nil {
+			release(outs[P:])
+			return nil, err
+		}
+		gw0 = r.l0.gw0
+		r.phases.WeightGrad += time.Since(t2)
+	}
 	// The loss state is fed back like the in-graph state.
 	for i := range S {
 		_ = r.state[2*P+i].FinalizeAll()
@@ -244,23 +319,28 @@ func (r *deviceRun) finishHostStep(outs []*tensors.Tensor, scalars []float32) ([
 	if err != nil {
 		return nil, err
 	}
-	if err := r.applyOptimizer(grads, scalars); err != nil {
+	t3 := time.Now()
+	if err := r.applyOptimizer(grads, gw0, scalars); err != nil {
 		return nil, err
 	}
+	r.phases.Optimizer += time.Since(t3)
 	return perHead, nil
 }
 
 // applyOptimizer runs the fused AdamW + EMA of every parameter, the
-// student's and teacher's shared buffers and the gradients read in place.
+// student's and teacher's shared buffers and the gradients read in place
+// (w0's from gw0 when it is not nil, the host's dW0).
 // The tensors' accessors hold each tensor's lock only while its slice is
 // taken: the slices stay valid as the buffers are neither finalized nor
 // reallocated before the update ends, and nothing else touches them.
-func (r *deviceRun) applyOptimizer(grads []*tensors.Tensor, scalars []float32) error {
+func (r *deviceRun) applyOptimizer(grads []*tensors.Tensor, gw0 []float32, scalars []float32) error {
 	P := r.sb.numParams()
 	tasks := make([]optTask, P)
 	for i, spec := range r.sb.specs {
 		tk := optTask{m: r.m[i], v: r.v[i], c: coefFor(spec, scalars)}
-		if err := grads[i].ConstFlatData(func(flat any) { tk.g = flat.([]float32) }); err != nil {
+		if i == 0 && gw0 != nil {
+			tk.g = gw0
+		} else if err := grads[i].ConstFlatData(func(flat any) { tk.g = flat.([]float32) }); err != nil {
 			return fmt.Errorf("training step: read the gradient of %s: %w", spec.Name, err)
 		}
 		if err := r.state[i].MutableFlatData(func(flat any) { tk.p = flat.([]float32) }); err != nil {
@@ -312,6 +392,9 @@ func (r *deviceRun) close() {
 	_ = r.data.FinalizeAll()
 	if r.batch != nil {
 		_ = r.batch.FinalizeAll()
+	}
+	if r.l0 != nil {
+		r.l0.release()
 	}
 	r.exec.Finalize()
 }

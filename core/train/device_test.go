@@ -21,8 +21,10 @@ func TestGatherPathsAgree(t *testing.T) {
 			sched := schedules{LR: []float64{0.01, 0.02, 0.03}, WD: []float64{0.1, 0.1, 0.1}, Momentum: []float64{0.9, 0.9, 0.9},
 				TeacherTemp: []float64{0.07}, ItersPerEpoch: 3}
 			run := func(graphOnly bool) ([][]float32, *hostState) {
-				defer func(old bool) { graphGatherOnly = old }(graphGatherOnly)
-				graphGatherOnly = graphOnly
+				defer func(old, l0 bool) { graphGatherOnly, graphLayer0Only = old, l0 }(graphGatherOnly, graphLayer0Only)
+				// The first layer's products stay in the graph (host
+				// products round differently: TestHostLayer0MatchesGraph).
+				graphGatherOnly, graphLayer0Only = graphOnly, true
 				f := newStepFixture(t, be, smallArch(), sched, 0.1)
 				if f.run.sb.hostGather == graphOnly {
 					t.Fatalf("hostGather %v with graphGatherOnly %v", f.run.sb.hostGather, graphOnly)

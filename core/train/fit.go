@@ -169,12 +169,15 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		return core.FitResult{}, err
 	}
 
-	sb := &stepBuilder{arch: a, specs: specs, loss: p.step, lossName: desc.Name, stateShapes: stateShapes, studentTemp: cfg.StudentTemp}
+	sb := newStepBuilder(a, specs, p, stateShapes)
 	run, err := newDeviceRun(be.Backend, sb, host, train, strings.HasPrefix(be.Name, "xla"))
 	if err != nil {
 		return core.FitResult{}, err
 	}
 	defer run.close()
+	if run.sb.hostLayer0 {
+		progress(core.Progress{Epochs: cfg.Epochs, Message: fmt.Sprintf("first-layer products on the host: %s, %s", hostProductsVersion(), cfg.Precision)})
+	}
 	host = nil
 
 	if done := meta.Iter - meta.Epoch*ipe; done < 0 || done >= ipe || (done > 0 && len(meta.PartialSums) != cfg.Heads) {
@@ -360,7 +363,15 @@ func configKey(desc core.Description, opts core.Options, req core.FitRequest, tr
 // trajectoryOptions drops the options that cannot change the numbers
 // (how often to checkpoint), so that changing them neither changes the
 // identity nor prevents a resume.
-func trajectoryOptions(o core.Options) core.Options { return o.Without(OptCheckpointEvery) }
+func trajectoryOptions(o core.Options) core.Options {
+	o = o.Without(OptCheckpointEvery)
+	// precision joined the options after trainer version 3's identities
+	// were recorded: its default leaves them as they were.
+	if o[OptPrecision] == PrecisionFP32 {
+		o = o.Without(OptPrecision)
+	}
+	return o
+}
 
 func zerosLike(specs []paramSpec) [][]float32 {
 	out := make([][]float32, len(specs))

@@ -55,7 +55,7 @@ func newTestStep(t testing.TB, a arch, gl GraphLoss, opts core.Options) (*stepBu
 	for i, s := range sv {
 		shapes[i] = s.Shape
 	}
-	return &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: p.desc.Name, stateShapes: shapes, studentTemp: p.cfg.StudentTemp}, sv
+	return newStepBuilder(a, a.params(), p, shapes), sv
 }
 
 // freshHost is the initial state of a run (teacher = student, zero moments).
@@ -103,7 +103,8 @@ func gradExec(t testing.TB, be compute.Backend, sb *stepBuilder) *graph.Exec {
 	t.Helper()
 	P, S := sb.numParams(), sb.numState()
 	e, err := graph.NewExec(be, func(in []*graph.Node) []*graph.Node {
-		perHead, st, grads := sb.lossAndGrads(in[:P], in[P:2*P], in[2*P:2*P+S], in[2*P+S], in[2*P+S+1])
+		x := headsInput{x: in[2*P+S]}
+		perHead, st, grads := sb.lossAndGrads(in[:P], in[P:2*P], in[2*P:2*P+S], x, x, in[2*P+S+1])
 		out := append([]*graph.Node{perHead}, st...)
 		return append(out, grads...)
 	})

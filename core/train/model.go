@@ -169,9 +169,30 @@ func truncNormal(rng *rand.Rand, v []float32, mean, std, a, b float64) {
 // [H, hidden, R] activations per GELU against x * Phi(x) with Phi and its
 // scaled argument materialised.
 
+// headsInput is what the heads read: the embeddings x [R, D], or, where
+// the host computes the first layer's product (hostLayer0 in device.go),
+// that product z = W0 . (scale x)^T [H*out0, R], the scale being the
+// layer's (see layer0). Exactly one of x and z is set.
+type headsInput struct{ x, z *graph.Node }
+
+func (in headsInput) graph() *graph.Graph {
+	if in.z != nil {
+		return in.z.Graph()
+	}
+	return in.x.Graph()
+}
+
+// rows is R, the number of embeddings the heads run on.
+func (in headsInput) rows() int {
+	if in.z != nil {
+		return in.z.Shape().Dimensions[1]
+	}
+	return in.x.Shape().Dimensions[0]
+}
+
 // headsCache keeps the forward values the backward pass needs.
 type headsCache struct {
-	x      *graph.Node   // [R, D]
+	in     headsInput
 	scaled []*graph.Node // s = pre/sqrt(2) of every GELU (all but the last layer), [H, out, R]
 	cdf2   []*graph.Node // 1 + erf(s) = 2 Phi(pre)
 	hidden []*graph.Node // h2 = s (1 + erf(s)) = sqrt(2) GELU(pre): input of layer l >= 1 (times sqrt(2)), [H, in, R]
@@ -199,7 +220,7 @@ func swapLast(x *graph.Node) *graph.Node { return graph.TransposeAllAxes(x, 0, 2
 // keeps nothing for a backward pass, which lets ONNX Runtime fuse each
 // GELU (see gelu).
 func (a arch) forward(p []*graph.Node, x *graph.Node) *graph.Node {
-	logits, _ := a.forwardWith(p, x, false)
+	logits, _ := a.forwardWith(p, headsInput{x: x}, false)
 	return logits
 }
 
@@ -216,22 +237,39 @@ func gelu(x *graph.Node) *graph.Node {
 	return graph.Mul(graph.Mul(x, graph.Add(erf, graph.Scalar(g, x.DType(), 1))), graph.Scalar(g, x.DType(), 0.5))
 }
 
-func (a arch) forwardCached(p []*graph.Node, x *graph.Node) (*graph.Node, *headsCache) {
-	return a.forwardWith(p, x, true)
+func (a arch) forwardCached(p []*graph.Node, in headsInput) (*graph.Node, *headsCache) {
+	return a.forwardWith(p, in, true)
 }
 
 // layer0 is the first layer in the feature-major layout: W0 . x^T plus
 // the bias as a column, reshaped to [H, out0, R]. scale multiplies the
-// result (applied to x and the bias, the small operands).
-func (a arch) layer0(w0, b0, x *graph.Node, scale float64) *graph.Node {
-	rows := x.Shape().Dimensions[0]
+// result (applied to x and the bias, the small operands). Given in.z, the
+// product W0 . (scale x)^T computed on the host, only the bias is added.
+func (a arch) layer0(w0, b0 *graph.Node, in headsInput, scale float64) *graph.Node {
+	rows := in.rows()
 	out0 := b0.Shape().Dimensions[1]
 	bias := graph.Reshape(b0, a.Heads*out0, 1)
 	if scale != 1 {
-		x, bias = graph.MulScalar(x, scale), graph.MulScalar(bias, scale)
+		bias = graph.MulScalar(bias, scale)
 	}
-	z := graph.MatMul(w0, graph.TransposeAllAxes(x, 1, 0)) // [H*out0, R]
+	z := in.z
+	if z == nil {
+		x := in.x
+		if scale != 1 {
+			x = graph.MulScalar(x, scale)
+		}
+		z = graph.MatMul(w0, graph.TransposeAllAxes(x, 1, 0)) // [H*out0, R]
+	}
 	return graph.Reshape(graph.Add(z, bias), a.Heads, out0, rows)
+}
+
+// layer0Scale is the factor of the student's first layer: 1/sqrt(2) when a
+// GELU follows it (see "The student's GELU" above), else 1.
+func (a arch) layer0Scale() float64 {
+	if a.Layers > 1 {
+		return 1 / math.Sqrt2
+	}
+	return 1
 }
 
 // dense is a later layer: (wScale W)^T . in (W [H, in, out], in [H, in, R])
@@ -261,9 +299,9 @@ func denseRows(w, b, act *graph.Node, wScale, bScale float64) *graph.Node {
 	return graph.Add(bmm(swapLast(act), w), b)
 }
 
-func (a arch) forwardWith(p []*graph.Node, x *graph.Node, keep bool) (*graph.Node, *headsCache) {
-	g := x.Graph()
-	c := &headsCache{x: x}
+func (a arch) forwardWith(p []*graph.Node, in headsInput, keep bool) (*graph.Node, *headsCache) {
+	g := in.graph()
+	c := &headsCache{in: in}
 	// layer l >= 1 on its input act [H, in, R]: feature-major but for the
 	// last, row-major.
 	layer := func(l int, act *graph.Node, wScale, bScale float64) *graph.Node {
@@ -274,7 +312,7 @@ func (a arch) forwardWith(p []*graph.Node, x *graph.Node, keep bool) (*graph.Nod
 	}
 	var pre *graph.Node
 	if !keep {
-		pre = a.layer0(p[0], p[1], x, 1)
+		pre = a.layer0(p[0], p[1], in, 1)
 		for l := 1; l < a.Layers; l++ {
 			pre = layer(l, gelu(pre), 1, 1)
 		}
@@ -287,7 +325,7 @@ func (a arch) forwardWith(p []*graph.Node, x *graph.Node, keep bool) (*graph.Nod
 			}
 			return 1
 		}
-		pre = a.layer0(p[0], p[1], x, outScale(0))
+		pre = a.layer0(p[0], p[1], in, a.layer0Scale()) // = outScale(0)
 		for l := 1; l < a.Layers; l++ {
 			s := pre
 			cdf2 := graph.OnePlus(graph.Erf(s))
@@ -317,7 +355,9 @@ func (a arch) forwardWith(p []*graph.Node, x *graph.Node, keep bool) (*graph.Nod
 
 // backward returns the gradient of every parameter (arch.params order)
 // given the gradient dLogits [H, R, K] of the loss with respect to the
-// logits of forwardCached.
+// logits of forwardCached. Where the heads read z (the host's first-layer
+// product), the host forms dW0 too: the first "gradient" is then dz, the
+// gradient of the first layer's output [H*out0, R], and dW0 = dz . x.
 func (a arch) backward(p []*graph.Node, c *headsCache, dLogits *graph.Node) []*graph.Node {
 	grads := make([]*graph.Node, len(p))
 	last := len(p) - 2
@@ -369,10 +409,13 @@ func (a arch) backward(p []*graph.Node, c *headsCache, dLogits *graph.Node) []*g
 	}
 	grads[1] = graph.ReduceSum(dPre, 2)
 	out0 := dPre.Shape().Dimensions[1]
-	rows := c.x.Shape().Dimensions[0]
-	dz := graph.Reshape(dPre, a.Heads*out0, rows) // [H*out0, R]
+	dz := graph.Reshape(dPre, a.Heads*out0, c.in.rows()) // [H*out0, R]
+	if c.in.z != nil {
+		grads[0] = dz
+		return grads
+	}
 	// dW0 = dz . x [H*out0, D].
-	grads[0] = graph.MatMul(dz, c.x)
+	grads[0] = graph.MatMul(dz, c.in.x)
 	return grads
 }
 

@@ -19,6 +19,12 @@ import (
 // With hostGather, data and rows are replaced by one input, batch
 // [2B, D], the rows already gathered (see deviceRun).
 //
+// With hostLayer0 (which implies hostGather and hostOptimizer) the host
+// also computes the first layer's products: batch is replaced by two
+// inputs, zs and zt [H*out0, 2B], the student's and the teacher's
+// W0 . (scale x)^T (see layer0), and the first gradient output is dz
+// [H*out0, 2B], from which the host forms dW0 = dz . x.
+//
 // Outputs: student'[P], teacher'[P], adam_m'[P], adam_v'[P],
 // lossState'[S], perHead [H]. The trainer feeds the outputs of one step
 // back as the inputs of the next, so the state stays on the device.
@@ -37,6 +43,17 @@ type stepBuilder struct {
 	studentTemp   float64
 	hostGather    bool
 	hostOptimizer bool
+	hostLayer0    bool
+	// bf16 runs the host's first-layer products with bfloat16 inputs and
+	// float32 accumulation (the precision option); it needs hostLayer0.
+	bf16 bool
+}
+
+// newStepBuilder is the step of a prepared loss on heads a (specs =
+// a.params()) with loss state of the given shapes.
+func newStepBuilder(a arch, specs []paramSpec, p *prepared, stateShapes [][]int) *stepBuilder {
+	return &stepBuilder{arch: a, specs: specs, loss: p.step, lossName: p.desc.Name, stateShapes: stateShapes,
+		studentTemp: p.cfg.StudentTemp, bf16: p.cfg.Precision == PrecisionBF16}
 }
 
 func (sb *stepBuilder) numParams() int { return len(sb.specs) }
@@ -51,16 +68,21 @@ func (sb *stepBuilder) numInputs() int {
 	if sb.hostGather {
 		n--
 	}
+	if sb.hostLayer0 {
+		n++ // zs and zt instead of batch
+	}
 	return n
 }
 
-// lossAndGrads runs the heads on x [R, D] and returns the per-head losses
-// [H], the new loss state and the gradient of the mean loss with respect to
-// every student parameter.
-func (sb *stepBuilder) lossAndGrads(student, teacher, state []*graph.Node, x, teacherTemp *graph.Node) (perHead *graph.Node, newState, grads []*graph.Node) {
-	g := x.Graph()
-	studentOut, cache := sb.arch.forwardCached(student, x)
-	teacherOut := graph.StopGradient(sb.arch.forward(teacher, x))
+// lossAndGrads runs the heads on their input (x [R, D], or the host's
+// first-layer products) and returns the per-head losses [H], the new loss
+// state and the gradient of the mean loss with respect to every student
+// parameter (with the host's products, dz in place of dW0: see backward).
+func (sb *stepBuilder) lossAndGrads(student, teacher, state []*graph.Node, studentIn, teacherIn headsInput, teacherTemp *graph.Node) (perHead *graph.Node, newState, grads []*graph.Node) {
+	g := studentIn.graph()
+	studentOut, cache := sb.arch.forwardCached(student, studentIn)
+	teacherLogits, _ := sb.arch.forwardWith(teacher, teacherIn, false)
+	teacherOut := graph.StopGradient(teacherLogits)
 	perHead, newState = sb.loss.Loss(LossInputs{
 		Student:     studentOut,
 		Teacher:     teacherOut,
@@ -106,20 +128,28 @@ func (sb *stepBuilder) build(in []*graph.Node) []*graph.Node {
 		adamM, adamV, rest = in[2*P:3*P], in[3*P:4*P], in[4*P:]
 	}
 	state := rest[:S]
-	var x, sc *graph.Node
-	if sb.hostGather {
-		x, sc = rest[S], rest[S+1]
-	} else {
+	var studentIn, teacherIn headsInput
+	var sc *graph.Node
+	switch {
+	case sb.hostLayer0:
+		studentIn, teacherIn = headsInput{z: rest[S]}, headsInput{z: rest[S+1]}
+		sc = rest[S+2]
+	case sb.hostGather:
+		x := rest[S]
+		studentIn, teacherIn = headsInput{x: x}, headsInput{x: x}
+		sc = rest[S+1]
+	default:
 		data, rows := rest[S], rest[S+1]
 		sc = rest[S+2]
 		// The gradient never flows into data, so Gather's int64-index
 		// gradient restriction on onnx does not apply.
-		x = graph.Gather(data, graph.ExpandAxes(rows, -1)) // [2B, D]
+		x := graph.Gather(data, graph.ExpandAxes(rows, -1)) // [2B, D]
+		studentIn, teacherIn = headsInput{x: x}, headsInput{x: x}
 	}
-	g := x.Graph()
+	g := sc.Graph()
 	scalar := func(i int) *graph.Node { return graph.Reshape(graph.Slice(sc, graph.AxisElem(i))) }
 
-	perHead, newState, grads := sb.lossAndGrads(student, teacher, state, x, scalar(scTeacherTemp))
+	perHead, newState, grads := sb.lossAndGrads(student, teacher, state, studentIn, teacherIn, scalar(scTeacherTemp))
 	if sb.hostOptimizer {
 		out := make([]*graph.Node, 0, P+S+1)
 		out = append(out, grads...)

@@ -77,7 +77,7 @@ func newBenchRun(loss any, backendSpec string, sz stephook.Sizes, seed int64, op
 		nb.Idx[i] = int32(rng.IntN(sz.Rows))
 	}
 
-	sb := &stepBuilder{arch: a, specs: specs, loss: p.step, lossName: desc.Name, stateShapes: stateShapes, studentTemp: c.StudentTemp}
+	sb := newStepBuilder(a, specs, p, stateShapes)
 	run, err := newDeviceRun(be.Backend, sb, host, data, strings.HasPrefix(be.Name, "xla"))
 	if err != nil {
 		return nil, err
@@ -97,5 +97,7 @@ func (r *benchRun) Step(it int, rows []int32) ([]float32, error) {
 func (r *benchRun) EpochRows(epoch int) [][]int32 {
 	return epochRows(r.seed, epoch, r.nb, r.knn, r.batch)
 }
+
+func (r *benchRun) Phases() stephook.Phases { return stephook.Phases(r.run.phases) }
 
 func (r *benchRun) Close() { r.run.close() }

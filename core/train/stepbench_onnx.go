@@ -21,7 +21,9 @@ func init() { stephook.WriteStepONNX = writeStepONNX }
 // training step of loss at the sizes cfg, exactly as the onnx backend
 // compiles it for Fit (rows gathered and the optimizer run on the host:
 // inputs student[P], teacher[P], loss state[S], batch [2B, D], scalars
-// [9]; outputs the gradients, the loss state and the per-head losses), to
+// [9]; outputs the gradients, the loss state and the per-head losses; in
+// a binary with host products, zs and zt [H*out0, 2B] replace batch and
+// dz replaces the first gradient, see stepBuilder), to
 // path: for profiling it with ONNX Runtime's own profiler
 // (bench/ortprofile, through trainbench.WriteStepONNX).
 func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path string) error {
@@ -54,7 +56,10 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 	ob.SetKeepModelProto(true)
 	defer ob.SetKeepModelProto(false)
 	a := arch{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Layers: cfg.Layers, Hidden: cfg.Hidden, Bottle: cfg.Bottleneck}
-	sb := &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: desc.Name, studentTemp: c.StudentTemp, hostGather: true, hostOptimizer: true}
+	// The step as Fit runs it on onnx:cpu in this binary: with host
+	// products (the dnnl tag) the first layer's products are inputs/outputs.
+	sb := &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: desc.Name, studentTemp: c.StudentTemp,
+		hostGather: true, hostOptimizer: true, hostLayer0: hostProducts}
 	var in []shapes.Shape
 	for range 2 {
 		for _, s := range sb.specs {
@@ -65,7 +70,13 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 		sb.stateShapes = append(sb.stateShapes, s.Shape)
 		in = append(in, shapes.Make(dtypes.Float32, s.Shape...))
 	}
-	in = append(in, shapes.Make(dtypes.Float32, 2*cfg.Batch, cfg.D), shapes.Make(dtypes.Float32, numScalars))
+	if sb.hostLayer0 {
+		z := shapes.Make(dtypes.Float32, sb.specs[0].Shape[0], 2*cfg.Batch)
+		in = append(in, z, z)
+	} else {
+		in = append(in, shapes.Make(dtypes.Float32, 2*cfg.Batch, cfg.D))
+	}
+	in = append(in, shapes.Make(dtypes.Float32, numScalars))
 	ex, err := graph.NewExec(be.Backend, sb.build)
 	if err != nil {
 		return err

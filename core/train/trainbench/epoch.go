@@ -117,6 +117,15 @@ func (e *EpochBench) StepsPerEpoch() int { return e.rows / e.batch }
 // Close releases the step's state, the train embeddings and the graph.
 func (e *EpochBench) Close() { e.s.Close() }
 
+// Phases is where the steps' time went: the step graph, and the host's
+// parts (the first layer's products where oneDNN runs them, the
+// optimizer where the backend shares its buffers).
+type Phases = stephook.Phases
+
+// Phases adds up the time of each part of every step run so far (warm-up
+// included): subtract two readings for the steps between them.
+func (e *EpochBench) Phases() Phases { return e.s.run.Phases() }
+
 // Epoch runs the next epoch as Fit does: it draws the epoch's pairs
 // (shuffled anchors, one partner each from its first knn neighbours), then
 // runs its first steps steps (all of them when steps is 0 or larger than

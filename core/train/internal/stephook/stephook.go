@@ -5,7 +5,11 @@
 // can import this one.
 package stephook
 
-import "github.com/clusterlab/clusterlab/core"
+import (
+	"time"
+
+	"github.com/clusterlab/clusterlab/core"
+)
 
 // Sizes are the sizes of a benchmarked training step.
 type Sizes struct {
@@ -30,8 +34,19 @@ type Run interface {
 	// EpochRows draws the batches of epoch as Fit draws them, from the
 	// run's seed and k-NN table: Rows/Batch steps.
 	EpochRows(epoch int) [][]int32
+	// Phases is the time spent so far in each part of the steps.
+	Phases() Phases
 	// Close releases the state, the train embeddings and the graph.
 	Close()
+}
+
+// Phases adds up the time of each part of the steps a Run has run.
+type Phases struct {
+	Steps      int
+	Layer0     time.Duration // host: the first layer's forward products (oneDNN; 0 without)
+	Graph      time.Duration // the step graph on the backend
+	WeightGrad time.Duration // host: the first layer's weight gradient (oneDNN; 0 without)
+	Optimizer  time.Duration // host: AdamW and the teacher EMA (0 where the graph runs them)
 }
 
 // NewRun builds the training step of loss (a train.GraphLoss) at the sizes
