@@ -24,6 +24,9 @@ type FitRequest struct {
 	// OutDir is where the trainer writes assignments, history and
 	// checkpoints (the trial's run directory).
 	OutDir string
+	// Monitor, when set, asks the trainer to evaluate its heads on one
+	// split after every epoch for live monitoring (TensorBoard). Optional.
+	Monitor *Monitor
 	// Spaces are the run's representation spaces, one per backbone in
 	// config order, each as its backbone gave it (not normalised). A
 	// single-space run has one, whose files are Train and Assign. With
@@ -32,6 +35,21 @@ type FitRequest struct {
 	// uses the spaces separately (TURTLE) reads them here. Empty from a
 	// runner older than this field: then Train and Assign are the one space.
 	Spaces []Space
+}
+
+// Monitor names the split a trainer evaluates after every epoch, for the
+// run's TensorBoard files: the clusters each head uses and, where labels
+// exist, the selected head's ACC, NMI and ARI. Labels serve this display
+// alone: they never reach training or the (label-free) choice of head.
+type Monitor struct {
+	// Split is a key of FitRequest.Assign.
+	Split string
+	// Labels is the .npy path of the split's labels [N_split] int32
+	// (negative: unknown), or empty for an unlabelled split.
+	Labels string
+	// MaxRows bounds the rows evaluated (the first MaxRows of a seeded
+	// permutation); 0 evaluates all.
+	MaxRows int
 }
 
 // Space is one representation space of a run: one backbone's embeddings

@@ -401,7 +401,22 @@ func fitRequestToPB(r core.FitRequest) (*pb.FitRequest, error) {
 		Backend:     r.Backend,
 		OutDir:      r.OutDir,
 		Spaces:      spacesToPB(r.Spaces),
+		Monitor:     monitorToPB(r.Monitor),
 	}, nil
+}
+
+func monitorToPB(m *core.Monitor) *pb.Monitor {
+	if m == nil {
+		return nil
+	}
+	return &pb.Monitor{Split: m.Split, Labels: m.Labels, MaxRows: int64(m.MaxRows)}
+}
+
+func monitorFromPB(m *pb.Monitor) *core.Monitor {
+	if m == nil {
+		return nil
+	}
+	return &core.Monitor{Split: m.GetSplit(), Labels: m.GetLabels(), MaxRows: int(m.GetMaxRows())}
 }
 
 func spacesToPB(spaces []core.Space) []*pb.Space {
@@ -438,6 +453,7 @@ func fitRequestFromPB(p *pb.FitRequest) (core.FitRequest, error) {
 		Backend:    p.GetBackend(),
 		OutDir:     p.GetOutDir(),
 		Spaces:     spacesFromPB(p.GetSpaces()),
+		Monitor:    monitorFromPB(p.GetMonitor()),
 	}
 	if len(p.GetAssign()) > 0 {
 		r.Assign = p.GetAssign()

@@ -36,6 +36,10 @@ const (
 	MetricsFile = "metrics.json"
 	// HistoryFile has one JSON object per epoch (EpochRecord).
 	HistoryFile = "history.jsonl"
+	// TensorBoardDir holds the run's TensorBoard event files
+	// (core/tbevents): the trainer's per-step and per-epoch scalars, then
+	// the runner's end-of-run images, histograms and baselines.
+	TensorBoardDir = "tensorboard"
 	// ScheduleFile has the trainer's schedules at step resolution (CSV).
 	ScheduleFile = "schedule.csv"
 	// CheckpointFile is the trainer's checkpoint (.npz).

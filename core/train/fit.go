@@ -178,6 +178,11 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	if run.sb.hostLayer0 {
 		progress(core.Progress{Epochs: cfg.Epochs, Message: fmt.Sprintf("first-layer products on the host: %s, %s", hostProductsVersion(), cfg.Precision)})
 	}
+	mon, err := openMonitor(req, be.Backend, a, specs, norm, meta.Iter, progress)
+	if err != nil {
+		return core.FitResult{}, err
+	}
+	defer mon.close()
 	host = nil
 
 	if done := meta.Iter - meta.Epoch*ipe; done < 0 || done >= ipe || (done > 0 && len(meta.PartialSums) != cfg.Heads) {
@@ -231,6 +236,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 				mean += float64(l)
 			}
 			mean /= float64(len(perHead))
+			mon.step(it+1, perHead, mean, sched.LR[it], sched.WD[it], sched.Momentum[it], sched.TeacherTemp[epoch])
 			if math.IsNaN(mean) || math.IsInf(mean, 0) {
 				return core.FitResult{}, fmt.Errorf("loss is %v at epoch %d step %d (per head %v): training stopped; the last good checkpoint (epoch %d) is %s; lower lr or raise the temperatures",
 					mean, epoch+1, b+1, perHead, meta.Epoch, ckpt)
@@ -250,6 +256,9 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		}
 		rec.Seconds = time.Since(epochStart).Seconds()
 		history = append(history, rec)
+		if err := mon.epoch(ctx, (epoch+1)*ipe, rec, run.teacher()); err != nil {
+			return core.FitResult{}, err
+		}
 		meta.Epoch, meta.Iter, meta.History, meta.PartialSums = epoch+1, (epoch+1)*ipe, history, nil
 		if (epoch+1)%cfg.CheckpointEvery == 0 || epoch+1 == cfg.Epochs {
 			h, err := run.toHost()

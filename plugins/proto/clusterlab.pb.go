@@ -1166,7 +1166,10 @@ type FitRequest struct {
 	// assign are their concatenation after per-space L2 normalisation (what
 	// single-space losses train on); a loss that uses spaces separately
 	// (TURTLE) reads them here.
-	Spaces        []*Space `protobuf:"bytes,9,rep,name=spaces,proto3" json:"spaces,omitempty"`
+	Spaces []*Space `protobuf:"bytes,9,rep,name=spaces,proto3" json:"spaces,omitempty"`
+	// The split to evaluate after every epoch for live monitoring
+	// (TensorBoard); absent: none.
+	Monitor       *Monitor `protobuf:"bytes,10,opt,name=monitor,proto3" json:"monitor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1264,6 +1267,80 @@ func (x *FitRequest) GetSpaces() []*Space {
 	return nil
 }
 
+func (x *FitRequest) GetMonitor() *Monitor {
+	if x != nil {
+		return x.Monitor
+	}
+	return nil
+}
+
+// Monitor names the split a trainer evaluates after every epoch, for the
+// run's TensorBoard files. Its labels serve the display alone, never
+// training or the choice of head.
+type Monitor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A key of FitRequest.assign.
+	Split string `protobuf:"bytes,1,opt,name=split,proto3" json:"split,omitempty"`
+	// Path of the split's labels, int32 [N_split] (negative: unknown), or
+	// empty for an unlabelled split.
+	Labels string `protobuf:"bytes,2,opt,name=labels,proto3" json:"labels,omitempty"`
+	// At most this many rows are evaluated (a seeded subset); 0: all.
+	MaxRows       int64 `protobuf:"varint,3,opt,name=max_rows,json=maxRows,proto3" json:"max_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Monitor) Reset() {
+	*x = Monitor{}
+	mi := &file_clusterlab_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Monitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Monitor) ProtoMessage() {}
+
+func (x *Monitor) ProtoReflect() protoreflect.Message {
+	mi := &file_clusterlab_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Monitor.ProtoReflect.Descriptor instead.
+func (*Monitor) Descriptor() ([]byte, []int) {
+	return file_clusterlab_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Monitor) GetSplit() string {
+	if x != nil {
+		return x.Split
+	}
+	return ""
+}
+
+func (x *Monitor) GetLabels() string {
+	if x != nil {
+		return x.Labels
+	}
+	return ""
+}
+
+func (x *Monitor) GetMaxRows() int64 {
+	if x != nil {
+		return x.MaxRows
+	}
+	return 0
+}
+
 // Space is one representation space of a run: one backbone's embeddings of
 // the train split and of every split to assign.
 type Space struct {
@@ -1280,7 +1357,7 @@ type Space struct {
 
 func (x *Space) Reset() {
 	*x = Space{}
-	mi := &file_clusterlab_proto_msgTypes[14]
+	mi := &file_clusterlab_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1369,7 @@ func (x *Space) String() string {
 func (*Space) ProtoMessage() {}
 
 func (x *Space) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[14]
+	mi := &file_clusterlab_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1382,7 @@ func (x *Space) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Space.ProtoReflect.Descriptor instead.
 func (*Space) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{14}
+	return file_clusterlab_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Space) GetName() string {
@@ -1348,7 +1425,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_clusterlab_proto_msgTypes[15]
+	mi := &file_clusterlab_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1437,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[15]
+	mi := &file_clusterlab_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1450,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{15}
+	return file_clusterlab_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Progress) GetEpoch() int64 {
@@ -1446,7 +1523,7 @@ type FitResult struct {
 
 func (x *FitResult) Reset() {
 	*x = FitResult{}
-	mi := &file_clusterlab_proto_msgTypes[16]
+	mi := &file_clusterlab_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1535,7 @@ func (x *FitResult) String() string {
 func (*FitResult) ProtoMessage() {}
 
 func (x *FitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[16]
+	mi := &file_clusterlab_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1548,7 @@ func (x *FitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitResult.ProtoReflect.Descriptor instead.
 func (*FitResult) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{16}
+	return file_clusterlab_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FitResult) GetBackend() string {
@@ -1537,7 +1614,7 @@ type FitEvent struct {
 
 func (x *FitEvent) Reset() {
 	*x = FitEvent{}
-	mi := &file_clusterlab_proto_msgTypes[17]
+	mi := &file_clusterlab_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1626,7 @@ func (x *FitEvent) String() string {
 func (*FitEvent) ProtoMessage() {}
 
 func (x *FitEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[17]
+	mi := &file_clusterlab_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1639,7 @@ func (x *FitEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitEvent.ProtoReflect.Descriptor instead.
 func (*FitEvent) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{17}
+	return file_clusterlab_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FitEvent) GetEvent() isFitEvent_Event {
@@ -1635,7 +1712,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_clusterlab_proto_msgTypes[18]
+	mi := &file_clusterlab_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1724,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[18]
+	mi := &file_clusterlab_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1737,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{18}
+	return file_clusterlab_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ErrorDetail) GetOption() string {
@@ -1698,7 +1775,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_clusterlab_proto_msgTypes[19]
+	mi := &file_clusterlab_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1787,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_clusterlab_proto_msgTypes[19]
+	mi := &file_clusterlab_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1800,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_clusterlab_proto_rawDescGZIP(), []int{19}
+	return file_clusterlab_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Status) GetCode() int32 {
@@ -1823,7 +1900,7 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x10\n" +
 	"\x03dim\x18\x03 \x01(\x05R\x03dim\x12\x16\n" +
-	"\x06values\x18\x04 \x03(\x02R\x06values\"\xf0\x02\n" +
+	"\x06values\x18\x04 \x03(\x02R\x06values\"\xa2\x03\n" +
 	"\n" +
 	"FitRequest\x12!\n" +
 	"\foptions_json\x18\x01 \x01(\fR\voptionsJson\x12\x14\n" +
@@ -1836,10 +1913,16 @@ const file_clusterlab_proto_rawDesc = "" +
 	"\x04seed\x18\x06 \x01(\x03R\x04seed\x12\x18\n" +
 	"\abackend\x18\a \x01(\tR\abackend\x12\x17\n" +
 	"\aout_dir\x18\b \x01(\tR\x06outDir\x12,\n" +
-	"\x06spaces\x18\t \x03(\v2\x14.clusterlab.v1.SpaceR\x06spaces\x1a9\n" +
+	"\x06spaces\x18\t \x03(\v2\x14.clusterlab.v1.SpaceR\x06spaces\x120\n" +
+	"\amonitor\x18\n" +
+	" \x01(\v2\x16.clusterlab.v1.MonitorR\amonitor\x1a9\n" +
 	"\vAssignEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa6\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"R\n" +
+	"\aMonitor\x12\x14\n" +
+	"\x05split\x18\x01 \x01(\tR\x05split\x12\x16\n" +
+	"\x06labels\x18\x02 \x01(\tR\x06labels\x12\x19\n" +
+	"\bmax_rows\x18\x03 \x01(\x03R\amaxRows\"\xa6\x01\n" +
 	"\x05Space\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05train\x18\x02 \x01(\tR\x05train\x128\n" +
@@ -1904,7 +1987,7 @@ func file_clusterlab_proto_rawDescGZIP() []byte {
 	return file_clusterlab_proto_rawDescData
 }
 
-var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_clusterlab_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_clusterlab_proto_goTypes = []any{
 	(*DescribeRequest)(nil),     // 0: clusterlab.v1.DescribeRequest
 	(*Option)(nil),              // 1: clusterlab.v1.Option
@@ -1920,17 +2003,18 @@ var file_clusterlab_proto_goTypes = []any{
 	(*FitBackboneResponse)(nil), // 11: clusterlab.v1.FitBackboneResponse
 	(*EmbeddingBatch)(nil),      // 12: clusterlab.v1.EmbeddingBatch
 	(*FitRequest)(nil),          // 13: clusterlab.v1.FitRequest
-	(*Space)(nil),               // 14: clusterlab.v1.Space
-	(*Progress)(nil),            // 15: clusterlab.v1.Progress
-	(*FitResult)(nil),           // 16: clusterlab.v1.FitResult
-	(*FitEvent)(nil),            // 17: clusterlab.v1.FitEvent
-	(*ErrorDetail)(nil),         // 18: clusterlab.v1.ErrorDetail
-	(*Status)(nil),              // 19: clusterlab.v1.Status
-	nil,                         // 20: clusterlab.v1.FitRequest.AssignEntry
-	nil,                         // 21: clusterlab.v1.Space.AssignEntry
-	nil,                         // 22: clusterlab.v1.FitResult.AssignmentsEntry
-	nil,                         // 23: clusterlab.v1.FitResult.ProbabilitiesEntry
-	(*anypb.Any)(nil),           // 24: google.protobuf.Any
+	(*Monitor)(nil),             // 14: clusterlab.v1.Monitor
+	(*Space)(nil),               // 15: clusterlab.v1.Space
+	(*Progress)(nil),            // 16: clusterlab.v1.Progress
+	(*FitResult)(nil),           // 17: clusterlab.v1.FitResult
+	(*FitEvent)(nil),            // 18: clusterlab.v1.FitEvent
+	(*ErrorDetail)(nil),         // 19: clusterlab.v1.ErrorDetail
+	(*Status)(nil),              // 20: clusterlab.v1.Status
+	nil,                         // 21: clusterlab.v1.FitRequest.AssignEntry
+	nil,                         // 22: clusterlab.v1.Space.AssignEntry
+	nil,                         // 23: clusterlab.v1.FitResult.AssignmentsEntry
+	nil,                         // 24: clusterlab.v1.FitResult.ProbabilitiesEntry
+	(*anypb.Any)(nil),           // 25: google.protobuf.Any
 }
 var file_clusterlab_proto_depIdxs = []int32{
 	1,  // 0: clusterlab.v1.Description.options:type_name -> clusterlab.v1.Option
@@ -1941,33 +2025,34 @@ var file_clusterlab_proto_depIdxs = []int32{
 	5,  // 5: clusterlab.v1.EmbedRequest.dataset:type_name -> clusterlab.v1.DatasetInfo
 	9,  // 6: clusterlab.v1.BackboneInput.header:type_name -> clusterlab.v1.EmbedRequest
 	3,  // 7: clusterlab.v1.BackboneInput.batch:type_name -> clusterlab.v1.ImageBatch
-	20, // 8: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
-	14, // 9: clusterlab.v1.FitRequest.spaces:type_name -> clusterlab.v1.Space
-	21, // 10: clusterlab.v1.Space.assign:type_name -> clusterlab.v1.Space.AssignEntry
-	22, // 11: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
-	23, // 12: clusterlab.v1.FitResult.probabilities:type_name -> clusterlab.v1.FitResult.ProbabilitiesEntry
-	15, // 13: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
-	16, // 14: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
-	24, // 15: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
-	0,  // 16: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
-	7,  // 17: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
-	0,  // 18: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
-	10, // 19: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
-	10, // 20: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
-	0,  // 21: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
-	13, // 22: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
-	5,  // 23: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
-	3,  // 24: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
-	8,  // 25: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
-	11, // 26: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
-	12, // 27: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
-	2,  // 28: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
-	17, // 29: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	21, // 8: clusterlab.v1.FitRequest.assign:type_name -> clusterlab.v1.FitRequest.AssignEntry
+	15, // 9: clusterlab.v1.FitRequest.spaces:type_name -> clusterlab.v1.Space
+	14, // 10: clusterlab.v1.FitRequest.monitor:type_name -> clusterlab.v1.Monitor
+	22, // 11: clusterlab.v1.Space.assign:type_name -> clusterlab.v1.Space.AssignEntry
+	23, // 12: clusterlab.v1.FitResult.assignments:type_name -> clusterlab.v1.FitResult.AssignmentsEntry
+	24, // 13: clusterlab.v1.FitResult.probabilities:type_name -> clusterlab.v1.FitResult.ProbabilitiesEntry
+	16, // 14: clusterlab.v1.FitEvent.progress:type_name -> clusterlab.v1.Progress
+	17, // 15: clusterlab.v1.FitEvent.result:type_name -> clusterlab.v1.FitResult
+	25, // 16: clusterlab.v1.Status.details:type_name -> google.protobuf.Any
+	0,  // 17: clusterlab.v1.Dataset.Describe:input_type -> clusterlab.v1.DescribeRequest
+	7,  // 18: clusterlab.v1.Dataset.Read:input_type -> clusterlab.v1.ReadRequest
+	0,  // 19: clusterlab.v1.Backbone.Describe:input_type -> clusterlab.v1.DescribeRequest
+	10, // 20: clusterlab.v1.Backbone.Fit:input_type -> clusterlab.v1.BackboneInput
+	10, // 21: clusterlab.v1.Backbone.Embed:input_type -> clusterlab.v1.BackboneInput
+	0,  // 22: clusterlab.v1.Loss.Describe:input_type -> clusterlab.v1.DescribeRequest
+	13, // 23: clusterlab.v1.Loss.Fit:input_type -> clusterlab.v1.FitRequest
+	5,  // 24: clusterlab.v1.Dataset.Describe:output_type -> clusterlab.v1.DatasetInfo
+	3,  // 25: clusterlab.v1.Dataset.Read:output_type -> clusterlab.v1.ImageBatch
+	8,  // 26: clusterlab.v1.Backbone.Describe:output_type -> clusterlab.v1.BackboneInfo
+	11, // 27: clusterlab.v1.Backbone.Fit:output_type -> clusterlab.v1.FitBackboneResponse
+	12, // 28: clusterlab.v1.Backbone.Embed:output_type -> clusterlab.v1.EmbeddingBatch
+	2,  // 29: clusterlab.v1.Loss.Describe:output_type -> clusterlab.v1.Description
+	18, // 30: clusterlab.v1.Loss.Fit:output_type -> clusterlab.v1.FitEvent
+	24, // [24:31] is the sub-list for method output_type
+	17, // [17:24] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_clusterlab_proto_init() }
@@ -1980,7 +2065,7 @@ func file_clusterlab_proto_init() {
 		(*BackboneInput_Header)(nil),
 		(*BackboneInput_Batch)(nil),
 	}
-	file_clusterlab_proto_msgTypes[17].OneofWrappers = []any{
+	file_clusterlab_proto_msgTypes[18].OneofWrappers = []any{
 		(*FitEvent_Progress)(nil),
 		(*FitEvent_Result)(nil),
 	}
@@ -1990,7 +2075,7 @@ func file_clusterlab_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clusterlab_proto_rawDesc), len(file_clusterlab_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
