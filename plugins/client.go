@@ -102,6 +102,7 @@ type Client struct {
 	kind, name, path string
 	cfg              launchConfig
 	stderr           *tailBuffer
+	oomKillsAtStart  int64 // the cgroup's OOM kills when the plugin started (oomKills)
 	pc               *plugin.Client
 	desc             core.Description
 	killOnce         sync.Once
@@ -255,6 +256,7 @@ func (c *Client) newRunner(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (run
 }
 
 func (c *Client) start(ctx context.Context) error {
+	c.oomKillsAtStart, _ = oomKills()
 	type started struct {
 		conn *grpc.ClientConn
 		err  error
@@ -481,7 +483,7 @@ func (c *Client) pluginError(problem string, err error) *PluginError {
 	if p := c.process(); p != nil && !p.hasExited() {
 		c.stderr.settle(200*time.Millisecond, 2*time.Second)
 	}
-	return &PluginError{
+	e := &PluginError{
 		Kind:    c.kind,
 		Name:    c.name,
 		Path:    c.path,
@@ -489,6 +491,24 @@ func (c *Client) pluginError(problem string, err error) *PluginError {
 		Stderr:  c.stderr.Tail(stderrTailLines),
 		Err:     err,
 	}
+	// A plugin that ran out of memory: its runtime said so on stderr
+	// (anywhere in it: a Go fatal error prints its reason before the
+	// stacks), or the kernel's OOM killer killed it (SIGKILL, and the
+	// cgroup's oom_kill count went up since it started).
+	oom, need := c.stderr.outOfMemory()
+	switch {
+	case oom:
+		e.OutOfMemory = true
+		if need > 0 && core.MemoryRequested(e.Stderr) == 0 {
+			e.Stderr = fmt.Sprintf("(it failed to allocate %d bytes)\n%s", need, e.Stderr)
+		}
+	case strings.Contains(problem, "signal: killed"):
+		if n, ok := oomKills(); ok && n > c.oomKillsAtStart {
+			e.OutOfMemory = true
+			e.Problem += " by the kernel's out-of-memory killer"
+		}
+	}
+	return e
 }
 
 // startError explains a failed go-plugin handshake. go-plugin's messages

@@ -29,6 +29,10 @@ type PluginError struct {
 	Stderr string
 	// Err is the underlying cause, if any (for errors.Is/As).
 	Err error
+	// OutOfMemory is set when the plugin died for lack of memory: its
+	// stderr says so (the Go runtime's fatal error, a C++ bad_alloc), or
+	// the kernel's OOM killer killed a process of this cgroup meanwhile.
+	OutOfMemory bool
 }
 
 func (e *PluginError) Error() string {
@@ -46,7 +50,16 @@ func (e *PluginError) Error() string {
 	return b.String()
 }
 
-func (e *PluginError) Unwrap() error { return e.Err }
+func (e *PluginError) Unwrap() []error {
+	errs := []error{}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	if e.OutOfMemory {
+		errs = append(errs, core.ErrOutOfMemory)
+	}
+	return errs
+}
 
 // IsInvalidInput reports whether err was caused by input the user can fix
 // (bad options, a missing file, an unknown split): the runner exits with
@@ -70,6 +83,7 @@ type remoteError struct {
 	msg     string
 	invalid bool
 	noSpace bool
+	oom     bool
 	option  *core.OptionError
 }
 
@@ -82,6 +96,9 @@ func (e *remoteError) Unwrap() []error {
 	}
 	if e.noSpace {
 		errs = append(errs, core.ErrNoSpace)
+	}
+	if e.oom {
+		errs = append(errs, core.ErrOutOfMemory)
 	}
 	if e.option != nil {
 		errs = append(errs, e.option)
@@ -99,8 +116,11 @@ func remoteErrorFromStatus(st *status.Status) *remoteError {
 		if ed.GetOption() != "" {
 			e.option = &core.OptionError{Key: ed.GetOption(), Msg: ed.GetMessage()}
 		}
-		if ed.GetReason() == reasonNoSpace {
+		switch ed.GetReason() {
+		case reasonNoSpace:
 			e.noSpace = true
+		case reasonOutOfMemory:
+			e.oom = true
 		}
 	}
 	return e
@@ -109,6 +129,10 @@ func remoteErrorFromStatus(st *status.Status) *remoteError {
 // reasonNoSpace is ErrorDetail.reason of a RESOURCE_EXHAUSTED status
 // caused by a full disk, a quota or a file size limit.
 const reasonNoSpace = "no_space"
+
+// reasonOutOfMemory is ErrorDetail.reason of a RESOURCE_EXHAUSTED status
+// caused by a lack of memory (host or GPU).
+const reasonOutOfMemory = "out_of_memory"
 
 // toStatus maps an implementation's error to the gRPC status documented in
 // clusterlab.proto (plugin side).
@@ -121,6 +145,12 @@ func toStatus(err error) error {
 	case core.NoSpace(err):
 		st := status.New(codes.ResourceExhausted, err.Error())
 		if withDetail, derr := st.WithDetails(&pb.ErrorDetail{Reason: reasonNoSpace}); derr == nil {
+			st = withDetail
+		}
+		return st.Err()
+	case core.OutOfMemory(err):
+		st := status.New(codes.ResourceExhausted, err.Error())
+		if withDetail, derr := st.WithDetails(&pb.ErrorDetail{Reason: reasonOutOfMemory}); derr == nil {
 			st = withDetail
 		}
 		return st.Err()

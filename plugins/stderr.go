@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clusterlab/clusterlab/core"
 )
 
 // stderrKeep is how much of a plugin's stderr is kept for error messages.
@@ -20,6 +22,14 @@ type tailBuffer struct {
 	buf     []byte
 	limit   int
 	written int64 // bytes written in all
+	// Seen in everything written, also what was trimmed since: the first
+	// line of a Go panic or fatal error, and whether (and for how many
+	// bytes) an allocation failed. A Go fatal error prints its reason
+	// first and then every goroutine's stack, which can push it out of
+	// the kept bytes.
+	fatal   string
+	oom     bool
+	oomNeed int64
 }
 
 func newTailBuffer(limit int) *tailBuffer { return &tailBuffer{limit: limit} }
@@ -29,6 +39,21 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
 	t.written += int64(len(p))
+	// The new bytes with a margin before them, for a line or message cut
+	// between two writes.
+	window := string(t.buf[max(0, len(t.buf)-len(p)-256):])
+	if core.OutOfMemoryText(window) {
+		t.oom = true
+		t.oomNeed = max(t.oomNeed, core.MemoryRequested(window))
+	}
+	if t.fatal == "" {
+		for _, l := range strings.Split(window, "\n") {
+			if l = strings.TrimRight(l, "\r \t"); isPanicLine(l) {
+				t.fatal = l
+				break
+			}
+		}
+	}
 	// Trim only when twice over the limit so that trimming is amortised.
 	if len(t.buf) > 2*t.limit {
 		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.limit:]...)
@@ -49,6 +74,14 @@ func (t *tailBuffer) settle(quiet, max time.Duration) {
 		}
 		last = n
 	}
+}
+
+// outOfMemory reports whether the plugin said it ran out of memory, and
+// the size of the allocation that failed where it said (0 otherwise).
+func (t *tailBuffer) outOfMemory() (bool, int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.oom, t.oomNeed
 }
 
 func (t *tailBuffer) total() int64 {
@@ -86,6 +119,17 @@ func (t *tailBuffer) Tail(n int) string {
 		if l != "" {
 			lines = append(lines, l)
 		}
+	}
+	t.mu.Lock()
+	fatal := t.fatal
+	t.mu.Unlock()
+	if fatal != "" && !slices.Contains(lines, fatal) {
+		// The panic's first line was trimmed from the kept bytes.
+		lines = append([]string{fatal, "..."}, lines...)
+		if len(lines) > n {
+			lines = append(lines[:2], lines[len(lines)-(n-1):]...)
+		}
+		return strings.Join(lines, "\n")
 	}
 	if len(lines) <= n {
 		return strings.Join(lines, "\n")

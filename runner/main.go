@@ -61,6 +61,9 @@ func mainWithStatus(args []string, stdout, stderr io.Writer) int {
 	if core.NoSpace(err) {
 		fmt.Fprintln(stderr, "clusterlab: the disk is full (or a file size limit was reached). Files are renamed into place only when complete, so nothing half-written is kept; free some space and run the same command again to resume.")
 	}
+	if oom := (*outOfMemoryError)(nil); errors.As(err, &oom) {
+		fmt.Fprintln(stderr, "clusterlab: "+oom.hint())
+	}
 	if errors.As(err, new(usageError)) {
 		fmt.Fprint(stderr, "\n")
 		printUsage(cmd, stderr)

@@ -115,7 +115,7 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	t := time.Now()
 	data, err := embedStage(ctx, embedInput{Plan: p, Store: st, Log: log})
 	if err != nil {
-		return err
+		return stageMemory("embedding (the backbone)", "the backbone's batch_size (backbone.batch_size)", err)
 	}
 	lap("embed", t)
 	rec.setEmbeddings(data.Splits)
@@ -140,7 +140,7 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 		t = time.Now()
 		nb, err = neighboursStage(ctx, neighboursInput{Store: st, Backend: be.Backend, Train: train, K: cfg.Neighbours.K, Log: log})
 		if err != nil {
-			return err
+			return stageMemory("the k-NN graph", "neighbours.k", err)
 		}
 		if err := rec.setNeighbours(nb.Graph); err != nil {
 			return err
@@ -156,7 +156,7 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	bl, err := baselinesStage(ctx, baselinesInput{Backend: be.Backend, Train: train, Data: data, Clusters: p.clusters,
 		Seed: cfg.Seed, Options: baselineOptionsOf(cfg), RunDir: p.runDir, Scorer: sc, Log: log})
 	if err != nil {
-		return err
+		return stageMemory("the baselines", "baselines.kmeans_n_init, or switch baselines off (baselines.kmeans: false, baselines.linear_probe: false, baselines.knn_classifier: false)", err)
 	}
 	for k, v := range bl.Seconds {
 		seconds[k] = v
@@ -167,7 +167,7 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	fit, err := fitStage(ctx, fitInput{Loss: p.loss, Config: cfg, Data: data, Neighbours: nb.Graph.Path,
 		Clusters: p.clusters, Seed: cfg.Seed, Backend: cfg.Backend, RunDir: p.runDir, Log: log})
 	if err != nil {
-		return err
+		return stageMemory("training (loss "+p.loss.desc.Name+")", "loss.batch_size (or loss.heads, loss.hidden_dim)", err)
 	}
 	lap("fit", t)
 
@@ -181,7 +181,7 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	secs, err := generalizationStage(ctx, generalizationInput{Data: data, Results: results,
 		Train: trainAssignments(p.runDir, fit, results), Options: selectionOptionsOf(cfg), Log: log})
 	if err != nil {
-		return err
+		return stageMemory("the generalization score", "selection.max_rows", err)
 	}
 	if secs > 0 {
 		seconds["generalization"] = secs

@@ -82,7 +82,9 @@
 //     RESOURCE_EXHAUSTED with an ErrorDetail whose reason is "no_space":
 //                       a write failed for lack of disk space (or a
 //                       quota, or a file size limit); the runner says how
-//                       to resume.
+//                       to resume. With reason "out_of_memory": the work
+//                       ran out of memory (host or GPU); the runner names
+//                       the stage and the option to lower.
 //     CANCELLED         the call's context was cancelled by the runner.
 //     UNKNOWN           any other failure of the plugin's work.
 //     INTERNAL          a bug (the Go adapters report recovered panics so).
