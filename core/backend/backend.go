@@ -54,8 +54,24 @@ type Opened struct {
 	Why string
 }
 
+// Option changes how Open opens a backend.
+type Option func(*openConfig)
+
+type openConfig struct{ quietThreads bool }
+
+// QuietThreads asks for a backend whose worker threads leave the cores as
+// soon as a run ends (ONNX Runtime on the CPU: no spinning), for a caller
+// that does its own work on the same cores between runs, such as the
+// trainer's oneDNN products. By default ONNX Runtime's workers spin for a
+// while after each run, which serves back-to-back runs best.
+func QuietThreads() Option { return func(c *openConfig) { c.quietThreads = true } }
+
 // Open resolves spec and opens the backend.
-func Open(spec string) (*Opened, error) {
+func Open(spec string, opts ...Option) (*Opened, error) {
+	var oc openConfig
+	for _, o := range opts {
+		o(&oc)
+	}
 	spec = strings.TrimSpace(spec)
 	if spec == "" {
 		spec = "auto"
@@ -63,12 +79,12 @@ func Open(spec string) (*Opened, error) {
 	name, cfg, _ := strings.Cut(spec, ":")
 	switch name {
 	case "auto":
-		return openAuto()
+		return openAuto(oc)
 	case "onnx":
 		if cfg == "" {
 			cfg = "cpu"
 		}
-		return openONNX(cfg)
+		return openONNX(cfg, oc)
 	case "go":
 		b, err := compute.NewWithConfig(goConfig)
 		if err != nil {
@@ -84,7 +100,7 @@ func Open(spec string) (*Opened, error) {
 	return nil, fmt.Errorf("unknown backend %q: want auto, onnx, onnx:cpu, onnx:cuda, go or xla:/path/to/pjrt_plugin.so", spec)
 }
 
-func openAuto() (*Opened, error) {
+func openAuto(oc openConfig) (*Opened, error) {
 	if p := os.Getenv(XLAPluginEnv); p != "" && hasGPU() {
 		o, err := openXLA(p)
 		if err == nil {
@@ -95,7 +111,7 @@ func openAuto() (*Opened, error) {
 	}
 	if onnxCompiledIn {
 		if _, err := FindOrtLibrary(); err == nil {
-			o, err := openONNX("cpu")
+			o, err := openONNX("cpu", oc)
 			if err != nil {
 				return nil, err
 			}
@@ -114,7 +130,7 @@ func openAuto() (*Opened, error) {
 	return &Opened{Backend: b, Name: "go", Why: why}, nil
 }
 
-func openONNX(cfg string) (*Opened, error) {
+func openONNX(cfg string, oc openConfig) (*Opened, error) {
 	if !onnxCompiledIn {
 		return nil, errors.New("backend onnx: this binary was built without the `onnx` build tag; rebuild with `make build` (go build -tags onnx)")
 	}
@@ -128,18 +144,19 @@ func openONNX(cfg string) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend onnx: %w", err)
 	}
-	// On the CPU, ONNX Runtime's worker threads sleep as soon as a run
-	// ends instead of spinning for work (about 30 ms of a core after each
-	// run): the trainer runs oneDNN products and its optimizer on the
-	// same cores between the step graph's runs, and a product started
-	// while they spin ran at half speed. (A clusterlab patch of
-	// compute-onnx, third_party/compute-onnx; k-means, which runs the
-	// backend back to back, measured the same either way.)
+	// With QuietThreads, ONNX Runtime's worker threads on the CPU sleep
+	// as soon as a run ends instead of spinning for work (about 30 ms of a
+	// core after each run): the trainer runs oneDNN products and its
+	// optimizer on the same cores between the step graph's runs, and a
+	// product started while they spin ran at half speed. Small step graphs
+	// run back to back gain from the spinning (a D 64 step: 20 ms against
+	// 23), so it stays the default. (A clusterlab patch of compute-onnx,
+	// third_party/compute-onnx.)
 	// A program that imports clusterlab as a library builds with upstream
 	// compute-onnx (go.mod's replace directive is ours alone), which does
 	// not know the option: it then runs with ORT's default.
 	var b compute.Backend
-	if cfg == "cpu" {
+	if cfg == "cpu" && oc.quietThreads {
 		b, err = compute.NewWithConfig("onnx:cpu,spin=0")
 		if err != nil && strings.Contains(err.Error(), "unknown config option") {
 			b, err = compute.NewWithConfig("onnx:cpu")

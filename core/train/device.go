@@ -16,8 +16,9 @@ import (
 var graphGatherOnly bool
 
 // graphLayer0Only, set by a test, keeps the first layer's products in the
-// step graph on every backend (the path of binaries without the dnnl tag).
-var graphLayer0Only bool
+// step graph on every backend (the path of binaries without the dnnl tag);
+// hostLayer0Always, set by a test, runs them on the host at any size.
+var graphLayer0Only, hostLayer0Always bool
 
 // graphOptimizerOnly, set by a test, makes every backend run AdamW and
 // the EMA in the step graph (the path of backends without shared
@@ -97,7 +98,8 @@ func newDeviceRun(be compute.Backend, sb *stepBuilder, h *hostState, train matri
 	sbRun := *sb
 	sbRun.hostGather = be.HasSharedBuffers() && !graphGatherOnly
 	sbRun.hostOptimizer = be.HasSharedBuffers() && !graphOptimizerOnly
-	sbRun.hostLayer0 = sbRun.hostGather && sbRun.hostOptimizer && hostProducts && !graphLayer0Only
+	sbRun.hostLayer0 = sbRun.hostGather && sbRun.hostOptimizer && hostProducts && !graphLayer0Only &&
+		(sb.wantHostLayer0 || hostLayer0Always)
 	sb = &sbRun
 	if sb.bf16 && !sb.hostLayer0 {
 		why := "this binary was built without the dnnl build tag (make build sets it)"

@@ -122,7 +122,12 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		stateShapes[i] = s.Shape
 	}
 
-	be, err := backend.Open(req.Backend)
+	a := arch{D: train.Cols, Heads: cfg.Heads, Clusters: req.Clusters, Layers: cfg.NLayers, Hidden: cfg.Hidden, Bottle: cfg.Bottle}
+	var beOpts []backend.Option
+	if wantHostLayer0(a, cfg.BatchSize, cfg.Precision == PrecisionBF16) {
+		beOpts = append(beOpts, backend.QuietThreads())
+	}
+	be, err := backend.Open(req.Backend, beOpts...)
 	if err != nil {
 		return core.FitResult{}, err
 	}
@@ -132,7 +137,6 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	}
 	progress(core.Progress{Epochs: cfg.Epochs, Message: msg})
 
-	a := arch{D: train.Cols, Heads: cfg.Heads, Clusters: req.Clusters, Layers: cfg.NLayers, Hidden: cfg.Hidden, Bottle: cfg.Bottle}
 	specs := a.params()
 	ipe := train.Rows / cfg.BatchSize
 	sched := newSchedules(cfg, ipe)

@@ -14,6 +14,33 @@ import (
 // the graph returns. Each product reads w0 in place in the shared buffer
 // the optimizer updates (between steps, never during one).
 
+// hostLayer0MinGFLOP is the size of the first layer's three products per
+// step (GFLOP) from which fp32 host products pay for their overheads
+// (the rows gathered in Go, a oneDNN call per product, ONNX Runtime's
+// workers kept from spinning between runs). Measured on the 2-core
+// machine (bench/temi_recipe_run, 2026-12-05): 0.4 GFLOP (D 64, 4 heads)
+// 24 ms a step against 20 in the graph, 4.8 (D 768, 4 heads) 43 against
+// 41, 9.7 (D 384, 16 heads) 110 against 117, 19.7 (the MNIST recipe) 139
+// against 148. bf16 always runs on the host: the graph has no bf16 path.
+const hostLayer0MinGFLOP = 8.0
+
+// layer0GFLOP is the work of the first layer's three products in one
+// step of batch pairs: the student's and teacher's forward and dW0.
+func (a arch) layer0GFLOP(batch int) float64 {
+	out0 := a.Hidden
+	if a.Layers == 1 {
+		out0 = a.Bottle
+	}
+	return 3 * 2 * float64(2*batch) * float64(a.D) * float64(a.Heads*out0) / 1e9
+}
+
+// wantHostLayer0 says whether a run of heads a at batch pairs a step, in
+// bf16 or not, should run its first layer on the host (where the binary
+// and the backend can).
+func wantHostLayer0(a arch, batch int, bf16 bool) bool {
+	return hostProducts && (bf16 || a.layer0GFLOP(batch) >= hostLayer0MinGFLOP)
+}
+
 // gather copies the embeddings of rows (already checked) into l.x and,
 // scaled, into l.xs.
 func (l *layer0Host) gather(data *tensors.Tensor, rows []int32, d int) error {

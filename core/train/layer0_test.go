@@ -50,9 +50,11 @@ func TestHostLayer0MatchesGraph(t *testing.T) {
 				sb, sv := newTestStep(t, a, gl, resolvedOptions(t, gl, opts))
 				h := freshHost(sb.specs, sv, 71)
 				perturb(h, 72, 0.05)
-				graphLayer0Only = mode == "graph"
+				// (hostLayer0Always: these heads are far below the size
+				// from which Fit runs fp32 products on the host.)
+				graphLayer0Only, hostLayer0Always = mode == "graph", mode != "graph"
 				r, err := newDeviceRun(be, sb, h, randomMatrix(73, 50, a.D), false)
-				graphLayer0Only = false
+				graphLayer0Only, hostLayer0Always = false, false
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -47,13 +47,18 @@ type stepBuilder struct {
 	// bf16 runs the host's first-layer products with bfloat16 inputs and
 	// float32 accumulation (the precision option); it needs hostLayer0.
 	bf16 bool
+	// wantHostLayer0: the run is large enough (or bf16) for host products
+	// to pay (wantHostLayer0); newDeviceRun sets hostLayer0 from it where
+	// the backend shares its buffers.
+	wantHostLayer0 bool
 }
 
 // newStepBuilder is the step of a prepared loss on heads a (specs =
 // a.params()) with loss state of the given shapes.
 func newStepBuilder(a arch, specs []paramSpec, p *prepared, stateShapes [][]int) *stepBuilder {
+	bf16 := p.cfg.Precision == PrecisionBF16
 	return &stepBuilder{arch: a, specs: specs, loss: p.step, lossName: p.desc.Name, stateShapes: stateShapes,
-		studentTemp: p.cfg.StudentTemp, bf16: p.cfg.Precision == PrecisionBF16}
+		studentTemp: p.cfg.StudentTemp, bf16: bf16, wantHostLayer0: wantHostLayer0(a, p.cfg.BatchSize, bf16)}
 }
 
 func (sb *stepBuilder) numParams() int { return len(sb.specs) }

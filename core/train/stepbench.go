@@ -54,12 +54,16 @@ func newBenchRun(loss any, backendSpec string, sz stephook.Sizes, seed int64, op
 	for i, s := range stateVars {
 		stateShapes[i] = s.Shape
 	}
-	be, err := backend.Open(backendSpec)
+	a := arch{D: sz.D, Heads: sz.Heads, Clusters: sz.Clusters, Layers: sz.Layers, Hidden: sz.Hidden, Bottle: sz.Bottleneck}
+	var beOpts []backend.Option
+	if wantHostLayer0(a, sz.Batch, c.Precision == PrecisionBF16) {
+		beOpts = append(beOpts, backend.QuietThreads())
+	}
+	be, err := backend.Open(backendSpec, beOpts...)
 	if err != nil {
 		return nil, err
 	}
 
-	a := arch{D: sz.D, Heads: sz.Heads, Clusters: sz.Clusters, Layers: sz.Layers, Hidden: sz.Hidden, Bottle: sz.Bottleneck}
 	specs := a.params()
 	student := initParams(specs, seed)
 	host := &hostState{Student: student, Teacher: student, M: zerosLike(specs), V: zerosLike(specs)}

@@ -59,7 +59,7 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 	// The step as Fit runs it on onnx:cpu in this binary: with host
 	// products (the dnnl tag) the first layer's products are inputs/outputs.
 	sb := &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: desc.Name, studentTemp: c.StudentTemp,
-		hostGather: true, hostOptimizer: true, hostLayer0: hostProducts}
+		hostGather: true, hostOptimizer: true, hostLayer0: wantHostLayer0(a, cfg.Batch, c.Precision == PrecisionBF16)}
 	var in []shapes.Shape
 	for range 2 {
 		for _, s := range sb.specs {
