@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
@@ -37,7 +36,7 @@ func tensorBoardReport(runDir string, splits []string, best int, results []rundi
 	last := int64(0)
 	if recs, err := tbevents.ReadDir(dir); err == nil {
 		for _, r := range recs {
-			if !isReportTag(r.Tag) {
+			if !rundir.IsRunnerTensorBoardTag(r.Tag) {
 				last = max(last, r.Step)
 			}
 		}
@@ -60,7 +59,7 @@ func tensorBoardReport(runDir string, splits []string, best int, results []rundi
 	if clusters > 0 {
 		opts = append(opts, tbevents.HistogramBuckets(clusters))
 	}
-	w, err := tbevents.ResumeFunc(dir, func(r tbevents.Record) bool { return !isReportTag(r.Tag) }, opts...)
+	w, err := tbevents.ResumeFunc(dir, func(r tbevents.Record) bool { return !rundir.IsRunnerTensorBoardTag(r.Tag) }, opts...)
 	if err != nil {
 		return err
 	}
@@ -112,8 +111,4 @@ func tensorBoardReport(runDir string, splits []string, best int, results []rundi
 		return errs[0]
 	}
 	return nil
-}
-
-func isReportTag(tag string) bool {
-	return strings.HasPrefix(tag, "report/") || strings.HasPrefix(tag, "baselines/")
 }

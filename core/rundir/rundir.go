@@ -533,3 +533,10 @@ func SplitFile(name string) (kind, split string, ok bool) {
 	}
 	return "", "", false
 }
+
+// IsRunnerTensorBoardTag reports whether a TensorBoard tag is one the
+// runner writes at the end of a run (report/..., baselines/...), after the
+// trainer: a resumed trainer drops these, and the runner writes them again.
+func IsRunnerTensorBoardTag(tag string) bool {
+	return strings.HasPrefix(tag, "report/") || strings.HasPrefix(tag, "baselines/")
+}

@@ -36,9 +36,6 @@ import (
 // writes them again after the trainer. Writing is monitoring only: an
 // error stops it, with a message, and training goes on.
 
-// Tag prefixes the runner writes after Fit into the same directory.
-var runnerTagPrefixes = []string{"report/", "baselines/"}
-
 // streamMonitor seeds the subset of a monitored split that is evaluated.
 const streamMonitor = 0x5eed_2000
 
@@ -58,12 +55,7 @@ type monitor struct {
 func openMonitor(req core.FitRequest, be compute.Backend, a arch, specs []paramSpec, norm normaliser, done int, progress func(core.Progress)) (*monitor, error) {
 	dir := filepath.Join(req.OutDir, rundir.TensorBoardDir)
 	w, err := tbevents.ResumeFunc(dir, func(r tbevents.Record) bool {
-		for _, p := range runnerTagPrefixes {
-			if len(r.Tag) >= len(p) && r.Tag[:len(p)] == p {
-				return false
-			}
-		}
-		return r.Step <= int64(done)
+		return r.Step <= int64(done) && !rundir.IsRunnerTensorBoardTag(r.Tag)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("TensorBoard files in %s: %w (delete the folder to start them afresh)", dir, err)

@@ -149,6 +149,13 @@ func (Loss) Fit(ctx context.Context, req core.FitRequest, progress func(core.Pro
 	}
 	defer run.close()
 
+	// TensorBoard: the iterations' loss and its parts, in the run's
+	// event files (rundir.TensorBoardDir), at step = iterations done; a
+	// resumed run first drops what came after its checkpoint. Monitoring
+	// only: a failure stops it with a message, never the run.
+	tb := openTensorBoard(req.OutDir, meta.Iteration, progress)
+	defer tb.close()
+
 	// checkpoint saves the state after meta.Iteration iterations.
 	checkpoint := func() error {
 		st, err := run.stateToHost()
@@ -162,6 +169,7 @@ func (Loss) Fit(ctx context.Context, req core.FitRequest, progress func(core.Pro
 		if err := writeCheckpoint(ckpt, meta, st); err != nil {
 			return err
 		}
+		tb.flush()
 		return rundir.WriteHistory(historyPath, history)
 	}
 	saved := meta.Iteration
@@ -194,6 +202,7 @@ func (Loss) Fit(ctx context.Context, req core.FitRequest, progress func(core.Pro
 		history = append(history, rundir.EpochRecord{Epoch: t + 1, HeadLosses: []float64{loss}, Loss: loss,
 			PredError: metrics[1], Entropy: metrics[2], ClustersUsed: int(math.Round(metrics[3])), Seconds: time.Since(itStart).Seconds()})
 		meta.Iteration = t + 1
+		tb.iteration(t+1, loss, metrics[1], metrics[2], math.Round(metrics[3]))
 		if (t+1)%cfg.CheckpointEvery == 0 || t+1 == T {
 			if err := checkpoint(); err != nil {
 				return core.FitResult{}, err

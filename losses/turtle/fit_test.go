@@ -16,6 +16,7 @@ import (
 	"github.com/clusterlab/clusterlab/core/metrics"
 	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
+	"github.com/clusterlab/clusterlab/internal/tbcheck"
 	"github.com/clusterlab/clusterlab/internal/testblobs"
 )
 
@@ -264,6 +265,31 @@ func TestResumeExact(t *testing.T) {
 				t.Errorf("resume message %q, want one after iteration 14", resumed)
 			}
 			sameFiles(t, "interrupted and resumed vs whole", runFiles(t, whole), runFiles(t, parts))
+			// The TensorBoard series, read by the protoc-generated reader:
+			// every iteration once, with history.jsonl's values.
+			hist, err = rundir.ReadHistory(filepath.Join(req.OutDir, rundir.HistoryFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := tbcheck.ReadClean(t, filepath.Join(req.OutDir, rundir.TensorBoardDir))
+			for _, tag := range []string{"turtle/loss", "turtle/pred_error", "turtle/entropy", "turtle/clusters_used"} {
+				series := tbcheck.Series(t, files, tag) // fails on a step written twice
+				if len(series) != len(hist) {
+					t.Errorf("%s: %d steps, want %d", tag, len(series), len(hist))
+				}
+				for _, h := range hist {
+					v, ok := series[int64(h.Epoch)]
+					if !ok {
+						t.Errorf("%s: no value at step %d", tag, h.Epoch)
+						continue
+					}
+					want := map[string]float64{"turtle/loss": h.Loss, "turtle/pred_error": h.PredError,
+						"turtle/entropy": h.Entropy, "turtle/clusters_used": float64(h.ClustersUsed)}[tag]
+					if got := tbcheck.Scalar(t, v); got != float64(float32(want)) {
+						t.Errorf("%s at step %d: %v, history.jsonl %v", tag, h.Epoch, got, want)
+					}
+				}
+			}
 			if whole.HeadLosses[0] != parts.HeadLosses[0] {
 				t.Errorf("final loss %v resumed, %v whole", parts.HeadLosses[0], whole.HeadLosses[0])
 			}
