@@ -33,14 +33,6 @@ func writeTensorBoardReport(runDir string, splits []string, best int, results []
 
 func tensorBoardReport(runDir string, splits []string, best int, results []rundir.Result) error {
 	dir := filepath.Join(runDir, rundir.TensorBoardDir)
-	last := int64(0)
-	if recs, err := tbevents.ReadDir(dir); err == nil {
-		for _, r := range recs {
-			if !rundir.IsRunnerTensorBoardTag(r.Tag) {
-				last = max(last, r.Step)
-			}
-		}
-	}
 	clusters := 0
 	assign := map[string][]int32{}
 	for _, s := range splits {
@@ -59,7 +51,16 @@ func tensorBoardReport(runDir string, splits []string, best int, results []rundi
 	if clusters > 0 {
 		opts = append(opts, tbevents.HistogramBuckets(clusters))
 	}
-	w, err := tbevents.ResumeFunc(dir, func(r tbevents.Record) bool { return !rundir.IsRunnerTensorBoardTag(r.Tag) }, opts...)
+	// Keep the trainer's records, noting the last training step on the
+	// way (the runner's records go there).
+	last := int64(0)
+	w, err := tbevents.ResumeFunc(dir, func(r tbevents.Record) bool {
+		if rundir.IsRunnerTensorBoardTag(r.Tag) {
+			return false
+		}
+		last = max(last, r.Step)
+		return true
+	}, opts...)
 	if err != nil {
 		return err
 	}

@@ -123,11 +123,9 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	}
 
 	a := arch{D: train.Cols, Heads: cfg.Heads, Clusters: req.Clusters, Layers: cfg.NLayers, Hidden: cfg.Hidden, Bottle: cfg.Bottle}
-	var beOpts []backend.Option
-	if wantHostLayer0(a, cfg.BatchSize, cfg.Precision == PrecisionBF16) {
-		beOpts = append(beOpts, backend.QuietThreads())
-	}
-	be, err := backend.Open(req.Backend, beOpts...)
+	specs := a.params()
+	sb := newStepBuilder(a, specs, p, stateShapes)
+	be, err := backend.Open(req.Backend, sb.backendOptions()...)
 	if err != nil {
 		return core.FitResult{}, err
 	}
@@ -137,7 +135,6 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	}
 	progress(core.Progress{Epochs: cfg.Epochs, Message: msg})
 
-	specs := a.params()
 	ipe := train.Rows / cfg.BatchSize
 	sched := newSchedules(cfg, ipe)
 	steps := cfg.Epochs * ipe
@@ -173,7 +170,6 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		return core.FitResult{}, err
 	}
 
-	sb := newStepBuilder(a, specs, p, stateShapes)
 	run, err := newDeviceRun(be.Backend, sb, host, train, strings.HasPrefix(be.Name, "xla"))
 	if err != nil {
 		return core.FitResult{}, err
@@ -279,14 +275,8 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		}
 	}
 
-	// Label-free head choice: the lowest mean loss of the last epoch.
 	final := history[len(history)-1]
-	best := 0
-	for h, l := range final.HeadLosses {
-		if l < final.HeadLosses[best] {
-			best = h
-		}
-	}
+	best := bestHead(final.HeadLosses)
 	res := core.FitResult{Backend: be.Name, BestHead: best, HeadLosses: final.HeadLosses,
 		Assignments: map[string]string{}, Probabilities: map[string]string{}, History: filepath.Join(req.OutDir, HistoryFile)}
 	if err := t.assignAll(ctx, req, run, a, specs, norm, float32(cfg.TeacherTemp), best, res, progress, cfg.Epochs); err != nil {
@@ -376,6 +366,18 @@ func configKey(desc core.Description, opts core.Options, req core.FitRequest, tr
 // trajectoryOptions drops the options that cannot change the numbers
 // (how often to checkpoint), so that changing them neither changes the
 // identity nor prevents a resume.
+// bestHead is the label-free head choice: the lowest mean loss of an
+// epoch (the first such head on a tie).
+func bestHead(headLosses []float64) int {
+	best := 0
+	for h, l := range headLosses {
+		if l < headLosses[best] {
+			best = h
+		}
+	}
+	return best
+}
+
 func trajectoryOptions(o core.Options) core.Options {
 	o = o.Without(OptCheckpointEvery)
 	// precision joined the options after trainer version 3's identities

@@ -40,13 +40,12 @@ import (
 const streamMonitor = 0x5eed_2000
 
 type monitor struct {
-	w        *tbevents.Writer
-	progress func(core.Progress)
-	heads    int
-	split    string
-	x        matrix
-	labels   []int // nil for an unlabelled split
-	as       *assigner
+	w      *tbevents.BestEffort
+	heads  int
+	split  string
+	x      matrix
+	labels []int // nil for an unlabelled split
+	as     *assigner
 }
 
 // openMonitor opens the run's event files, keeping the trainer's records
@@ -60,7 +59,9 @@ func openMonitor(req core.FitRequest, be compute.Backend, a arch, specs []paramS
 	if err != nil {
 		return nil, fmt.Errorf("TensorBoard files in %s: %w (delete the folder to start them afresh)", dir, err)
 	}
-	m := &monitor{w: w, progress: progress, heads: a.Heads}
+	m := &monitor{heads: a.Heads, w: tbevents.NewBestEffort(w, func(err error) {
+		progress(core.Progress{Message: fmt.Sprintf("TensorBoard files: %v; live monitoring stops, training goes on", err)})
+	})}
 	mon := req.Monitor
 	if mon == nil {
 		return m, nil
@@ -124,41 +125,24 @@ func subsetRows(n, max int, seed int64) []int {
 	return rows
 }
 
-// stop ends the monitoring after a write error, saying so once.
-func (m *monitor) stop(err error) {
-	if m.w == nil {
-		return
-	}
-	_ = m.w.Close()
-	m.w = nil
-	m.progress(core.Progress{Message: fmt.Sprintf("TensorBoard files: %v; live monitoring stops, training goes on", err)})
-}
-
-// scalars writes tag/value pairs at step.
-func (m *monitor) scalars(step int, kv ...any) {
-	if m.w == nil {
-		return
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if err := m.w.Scalar(kv[i].(string), int64(step), kv[i+1].(float64)); err != nil {
-			m.stop(err)
-			return
-		}
-	}
-}
+// scalar writes value for tag at step.
+func (m *monitor) scalar(tag string, step int, value float64) { m.w.Scalar(tag, int64(step), value) }
 
 func headTag(prefix string, h int) string { return fmt.Sprintf("%s_head_%02d", prefix, h) }
 
 // step records training step number step (1-based) and the schedule
 // values it used.
 func (m *monitor) step(step int, perHead []float32, mean, lr, wd, momentum, temp float64) {
-	if m.w == nil {
+	if !m.w.Active() {
 		return
 	}
-	m.scalars(step, "step/loss_mean", mean, "schedule/lr", lr, "schedule/weight_decay", wd,
-		"schedule/teacher_momentum", momentum, "schedule/teacher_temp", temp)
+	m.scalar("step/loss_mean", step, mean)
+	m.scalar("schedule/lr", step, lr)
+	m.scalar("schedule/weight_decay", step, wd)
+	m.scalar("schedule/teacher_momentum", step, momentum)
+	m.scalar("schedule/teacher_temp", step, temp)
 	for h, l := range perHead {
-		m.scalars(step, headTag("step/loss", h), float64(l))
+		m.scalar(headTag("step/loss", h), step, float64(l))
 	}
 }
 
@@ -167,18 +151,14 @@ func (m *monitor) step(step int, perHead []float32, mean, lr, wd, momentum, temp
 // monitored split with the teacher. It flushes the files (the trainer
 // calls it before writing the epoch's checkpoint).
 func (m *monitor) epoch(ctx context.Context, step int, rec rundir.EpochRecord, teacher []*tensors.Tensor) error {
-	if m.w == nil {
+	if !m.w.Active() {
 		return nil
 	}
-	best := 0
+	best := bestHead(rec.HeadLosses)
+	m.scalar("epoch/loss_mean", step, rec.Loss)
+	m.scalar("epoch/selected_head", step, float64(best))
 	for h, l := range rec.HeadLosses {
-		if l < rec.HeadLosses[best] {
-			best = h
-		}
-	}
-	m.scalars(step, "epoch/loss_mean", rec.Loss, "epoch/selected_head", float64(best))
-	for h, l := range rec.HeadLosses {
-		m.scalars(step, headTag("epoch/loss", h), l)
+		m.scalar(headTag("epoch/loss", h), step, l)
 	}
 	if m.as != nil {
 		// Evaluated even when the run is stopping: the trainer checkpoints
@@ -195,7 +175,7 @@ func (m *monitor) epoch(ctx context.Context, step int, rec rundir.EpochRecord, t
 			for i := range n {
 				pred[i] = int(clusters[h*n+i])
 			}
-			m.scalars(step, headTag("epoch/clusters_used", h), float64(metrics.ClusterStats(pred).ClustersUsed))
+			m.scalar(headTag("epoch/clusters_used", h), step, float64(metrics.ClusterStats(pred).ClustersUsed))
 			if h != best || m.labels == nil {
 				continue
 			}
@@ -204,15 +184,13 @@ func (m *monitor) epoch(ctx context.Context, step int, rec rundir.EpochRecord, t
 				return fmt.Errorf("monitor: score %s: %w", m.split, err)
 			}
 			if !math.IsNaN(s.ACC) { // NaN: no sample of the split has a label
-				m.scalars(step, m.split+"/acc", s.ACC, m.split+"/nmi", s.NMI, m.split+"/ari", s.ARI)
+				m.scalar(m.split+"/acc", step, s.ACC)
+				m.scalar(m.split+"/nmi", step, s.NMI)
+				m.scalar(m.split+"/ari", step, s.ARI)
 			}
 		}
 	}
-	if m.w != nil {
-		if err := m.w.Flush(); err != nil {
-			m.stop(err)
-		}
-	}
+	m.w.Flush()
 	return nil
 }
 
@@ -220,10 +198,5 @@ func (m *monitor) close() {
 	if m.as != nil {
 		m.as.close()
 	}
-	if m.w != nil {
-		if err := m.w.Close(); err != nil {
-			m.progress(core.Progress{Message: fmt.Sprintf("TensorBoard files: %v", err)})
-		}
-		m.w = nil
-	}
+	m.w.Close()
 }

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 
+	"github.com/clusterlab/clusterlab/core/backend"
+
 	"github.com/gomlx/gomlx/core/graph"
 )
 
@@ -59,6 +61,16 @@ func newStepBuilder(a arch, specs []paramSpec, p *prepared, stateShapes [][]int)
 	bf16 := p.cfg.Precision == PrecisionBF16
 	return &stepBuilder{arch: a, specs: specs, loss: p.step, lossName: p.desc.Name, stateShapes: stateShapes,
 		studentTemp: p.cfg.StudentTemp, bf16: bf16, wantHostLayer0: wantHostLayer0(a, p.cfg.BatchSize, bf16)}
+}
+
+// backendOptions are how to open the backend for this step: with quiet
+// threads where the host runs the first layer's products between the
+// step graph's runs.
+func (sb *stepBuilder) backendOptions() []backend.Option {
+	if sb.wantHostLayer0 {
+		return []backend.Option{backend.QuietThreads()}
+	}
+	return nil
 }
 
 func (sb *stepBuilder) numParams() int { return len(sb.specs) }

@@ -55,16 +55,13 @@ func newBenchRun(loss any, backendSpec string, sz stephook.Sizes, seed int64, op
 		stateShapes[i] = s.Shape
 	}
 	a := arch{D: sz.D, Heads: sz.Heads, Clusters: sz.Clusters, Layers: sz.Layers, Hidden: sz.Hidden, Bottle: sz.Bottleneck}
-	var beOpts []backend.Option
-	if wantHostLayer0(a, sz.Batch, c.Precision == PrecisionBF16) {
-		beOpts = append(beOpts, backend.QuietThreads())
-	}
-	be, err := backend.Open(backendSpec, beOpts...)
+	specs := a.params()
+	sb := newStepBuilder(a, specs, p, stateShapes)
+	be, err := backend.Open(backendSpec, sb.backendOptions()...)
 	if err != nil {
 		return nil, err
 	}
 
-	specs := a.params()
 	student := initParams(specs, seed)
 	host := &hostState{Student: student, Teacher: student, M: zerosLike(specs), V: zerosLike(specs)}
 	for _, s := range stateVars {
@@ -81,7 +78,6 @@ func newBenchRun(loss any, backendSpec string, sz stephook.Sizes, seed int64, op
 		nb.Idx[i] = int32(rng.IntN(sz.Rows))
 	}
 
-	sb := newStepBuilder(a, specs, p, stateShapes)
 	run, err := newDeviceRun(be.Backend, sb, host, data, strings.HasPrefix(be.Name, "xla"))
 	if err != nil {
 		return nil, err

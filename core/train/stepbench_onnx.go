@@ -40,7 +40,7 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 	if err != nil {
 		return fmt.Errorf("step model: %w", err)
 	}
-	desc, c := p.desc, p.cfg
+	desc := p.desc
 	stateVars, err := p.step.State(cfg.Heads, cfg.Clusters)
 	if err != nil {
 		return fmt.Errorf("loss %q state: %w", desc.Name, err)
@@ -58,8 +58,8 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 	a := arch{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Layers: cfg.Layers, Hidden: cfg.Hidden, Bottle: cfg.Bottleneck}
 	// The step as Fit runs it on onnx:cpu in this binary: with host
 	// products (the dnnl tag) the first layer's products are inputs/outputs.
-	sb := &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: desc.Name, studentTemp: c.StudentTemp,
-		hostGather: true, hostOptimizer: true, hostLayer0: wantHostLayer0(a, cfg.Batch, c.Precision == PrecisionBF16)}
+	sb := newStepBuilder(a, a.params(), p, nil)
+	sb.hostGather, sb.hostOptimizer, sb.hostLayer0 = true, true, sb.wantHostLayer0
 	var in []shapes.Shape
 	for range 2 {
 		for _, s := range sb.specs {

@@ -17,24 +17,21 @@
 package tbcheck
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/clusterlab/clusterlab/internal/testbin"
 )
 
 // Python is Debian's interpreter, the one python3-protobuf installs for
 // (a pyenv or virtualenv python3 on $PATH usually lacks the package).
 const Python = "/usr/bin/python3"
-
-// modulePath is the module whose testdata holds the protos and the script.
-const modulePath = "github.com/clusterlab/clusterlab"
 
 // testdata is where the protos and read_events.py live, relative to the
 // module root.
@@ -122,7 +119,7 @@ type Reader struct {
 // packages.
 func New(tb testing.TB) *Reader {
 	tb.Helper()
-	root, err := moduleRoot()
+	root, err := testbin.ModuleRoot()
 	if err != nil {
 		tb.Fatalf("tbcheck: %v (run the tests inside the repository)", err)
 	}
@@ -310,36 +307,4 @@ func Scalar(tb testing.TB, v Value) float64 {
 		tb.Fatalf("%q is %q, want a simple_value", v.Tag, v.Kind)
 	}
 	return *v.SimpleValue
-}
-
-// moduleRoot is the folder of this module's go.mod, found from the
-// working directory (go test runs a test binary in its package's folder).
-func moduleRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if isModuleRoot(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("no go.mod of module %s in %s or above it", modulePath, wd)
-		}
-	}
-}
-
-func isModuleRoot(gomod string) bool {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`) == modulePath
-		}
-	}
-	return false
 }

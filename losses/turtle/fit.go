@@ -154,7 +154,7 @@ func (Loss) Fit(ctx context.Context, req core.FitRequest, progress func(core.Pro
 	// resumed run first drops what came after its checkpoint. Monitoring
 	// only: a failure stops it with a message, never the run.
 	tb := openTensorBoard(req.OutDir, meta.Iteration, progress)
-	defer tb.close()
+	defer tb.Close()
 
 	// checkpoint saves the state after meta.Iteration iterations.
 	checkpoint := func() error {
@@ -169,7 +169,7 @@ func (Loss) Fit(ctx context.Context, req core.FitRequest, progress func(core.Pro
 		if err := writeCheckpoint(ckpt, meta, st); err != nil {
 			return err
 		}
-		tb.flush()
+		tb.Flush()
 		return rundir.WriteHistory(historyPath, history)
 	}
 	saved := meta.Iteration
@@ -202,7 +202,7 @@ func (Loss) Fit(ctx context.Context, req core.FitRequest, progress func(core.Pro
 		history = append(history, rundir.EpochRecord{Epoch: t + 1, HeadLosses: []float64{loss}, Loss: loss,
 			PredError: metrics[1], Entropy: metrics[2], ClustersUsed: int(math.Round(metrics[3])), Seconds: time.Since(itStart).Seconds()})
 		meta.Iteration = t + 1
-		tb.iteration(t+1, loss, metrics[1], metrics[2], math.Round(metrics[3]))
+		writeIteration(tb, t+1, loss, metrics[1], metrics[2], math.Round(metrics[3]))
 		if (t+1)%cfg.CheckpointEvery == 0 || t+1 == T {
 			if err := checkpoint(); err != nil {
 				return core.FitResult{}, err
