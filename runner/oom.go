@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/hostmem"
+	"github.com/clusterlab/clusterlab/core/store"
 )
 
 // outOfMemoryError is a stage of a trial that ran out of memory (its own
@@ -14,14 +16,18 @@ import (
 type outOfMemoryError struct {
 	stage string // "training (loss temi)", ...
 	lower string // the options to lower, as config keys
-	need  int64  // bytes of the allocation that failed; 0 when unknown
+	need  int64  // bytes of the allocation that failed, or the stage needs; 0 when unknown
 	err   error
 }
 
 func (e *outOfMemoryError) Error() string {
+	if _, ok := hostmem.Need(e.err); ok {
+		// Checked before the stage started: nothing ran out yet.
+		return e.stage + " was not started for lack of memory: " + e.err.Error()
+	}
 	s := e.stage + " ran out of memory"
 	if e.need > 0 {
-		s += fmt.Sprintf(" (an allocation of %s failed)", humanBytes(e.need))
+		s += fmt.Sprintf(" (an allocation of %s failed)", store.HumanBytes(uint64(e.need)))
 	}
 	return s + ": " + e.err.Error()
 }
@@ -42,20 +48,9 @@ func stageMemory(stage, lower string, err error) error {
 	if errors.As(err, new(*outOfMemoryError)) {
 		return err
 	}
-	return &outOfMemoryError{stage: stage, lower: lower, need: core.MemoryRequested(err.Error()), err: err}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+	need := core.MemoryRequested(err.Error())
+	if se, ok := hostmem.Need(err); ok {
+		need = int64(se.Need)
 	}
-	v, u := float64(n), "B"
-	for _, next := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		if v < unit {
-			break
-		}
-		v, u = v/unit, next
-	}
-	return fmt.Sprintf("%.1f %s", v, u)
+	return &outOfMemoryError{stage: stage, lower: lower, need: need, err: err}
 }

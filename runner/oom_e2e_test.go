@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/clusterlab/clusterlab/core/npy"
+	"github.com/clusterlab/clusterlab/internal/testcgroup"
 )
 
 // TestOutOfMemoryNamesStageAndOption runs a trial whose loss plugin really
@@ -19,13 +22,7 @@ import (
 // reusing the embeddings the failed run cached.
 func TestOutOfMemoryNamesStageAndOption(t *testing.T) {
 	t.Parallel()
-	if runtime.GOOS != "linux" {
-		t.Skip("prlimit is Linux's")
-	}
-	prlimit := "/usr/bin/prlimit" // util-linux, essential in Debian
-	if _, err := os.Stat(prlimit); err != nil {
-		t.Fatalf("%s (util-linux) is needed to limit the plugin's memory: %v", prlimit, err)
-	}
+	prlimit := prlimitPath(t)
 	bin := buildBinaries(t)
 	dir := t.TempDir()
 	wrapper := filepath.Join(dir, "temi-limited")
@@ -41,27 +38,11 @@ func TestOutOfMemoryNamesStageAndOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := clusterlab(t, dir, nil, "run", "huge.yaml")
-	if r.code != 1 {
-		t.Fatalf("exit status %d, want 1:\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	for _, want := range []string{
+	expectOutOfMemory(t, r,
 		"training (loss temi) ran out of memory",
 		"an allocation of 24.0 GiB failed",
 		"clusterlab: out of memory in training (loss temi): lower loss.batch_size (or loss.heads, loss.hidden_dim)",
-		"run the same command again",
-	} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
-		}
-	}
-	for _, l := range strings.Split(r.stderr, "\n") {
-		if strings.HasPrefix(l, "clusterlab: ") {
-			t.Log(l) // the error and the hint, as a user sees them
-		}
-	}
-	if n := strings.Count(r.stderr, "clusterlab: out of memory in"); n != 1 {
-		t.Errorf("the hint appears %d times, want once:\n%s", n, r.stderr)
-	}
+		"run the same command again")
 
 	// The same trial with heads that fit: the embeddings come from the
 	// cache the failed run filled.
@@ -90,7 +71,7 @@ func TestOOMKilledPluginNamesStage(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("memory cgroups are Linux's")
 	}
-	cg, limitFiles := newMemoryCgroup(t, 1<<30)
+	cg, limitFiles := testcgroup.New(t, 1<<30)
 	if cg == "" {
 		t.Skip("LOUD SKIP: cannot create a memory cgroup here (needs root and a writable cgroup hierarchy); the OOM-killer path is untested on this machine (TestOutOfMemoryNamesStageAndOption still tests the out-of-memory message)")
 	}
@@ -107,89 +88,131 @@ func TestOOMKilledPluginNamesStage(t *testing.T) {
 	args := append([]string{"sh", "-c", `echo $$ > "$TEST_MEMORY_CGROUP/cgroup.procs" && exec "$0" "$@"`, cmd.Path}, cmd.Args[1:]...)
 	cmd.Path, cmd.Args = "/bin/sh", args
 	cmd.Env = append(cmd.Env, "TEST_MEMORY_CGROUP="+cg)
-	r := runCmd(t, cmd)
+	expectOutOfMemory(t, runCmd(t, cmd),
+		"killed by the kernel's out-of-memory killer",
+		"training (loss temi) ran out of memory",
+		"clusterlab: out of memory in training (loss temi): lower loss.batch_size")
+}
+
+// memoryConfig is a trial on 60,000 rows of features (no labels, no
+// images) whose k-NN graph and k-means run in the runner's own process.
+const memoryConfig = `
+experiment: mem
+seed: 1
+runs_dir: runs
+cache_dir: cache
+dataset: {plugin: features, dir: feats}
+backbone: {plugin: precomputed, dir: feats}
+clusters: CLUSTERS
+neighbours: {k: NEIGHBOURS}
+baselines: {kmeans_n_init: 2}
+loss: {plugin: temi, heads: 1, epochs: 1, warmup_epochs: 0, batch_size: 256, knn: 10, hidden_dim: 64, bottleneck_dim: 32}
+`
+
+// TestRunnerStagesCheckMemoryFirst runs, under an address space of 8 GiB
+// (prlimit --as, inherited by the plugins), a trial whose k-NN graph
+// (k = 20,000 of 60,000 rows: 8.9 GiB of result) and then one whose
+// k-means (6,000 clusters: 4.0 GiB of distances per run, two runs at
+// once) cannot fit. Both run in the runner's process, where running out
+// of memory would be a crash; each must be refused before it starts, with
+// one error naming the stage, its need, the bound and the option to lower,
+// exit 1. The same trial with sensible options then runs to its end under
+// the same limit, reusing the graph the k-means failure left in the cache.
+func TestRunnerStagesCheckMemoryFirst(t *testing.T) {
+	t.Parallel()
+	prlimit := prlimitPath(t)
+	dir := t.TempDir()
+	const n, d = 60_000, 8
+	feats := filepath.Join(dir, "feats")
+	if err := os.MkdirAll(feats, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(21, 21))
+	x := make([]float32, n*d)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	if err := npy.WriteFloat32(filepath.Join(feats, "train.npy"), x, n, d); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, clusters, k int) result {
+		cfg := strings.NewReplacer("CLUSTERS", fmt.Sprint(clusters), "NEIGHBOURS", fmt.Sprint(k)).Replace(memoryConfig)
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := runnerCmd(t, dir, "run", name+".yaml")
+		cmd.Args = append([]string{prlimit, fmt.Sprintf("--as=%d", int64(8)<<30), "--", cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = prlimit
+		return runCmd(t, cmd)
+	}
+	graphs := func() []string {
+		g, _ := filepath.Glob(filepath.Join(dir, "cache", "knn", "*", "*", "knn.npy"))
+		return g
+	}
+	expectOutOfMemory(t, run("graph", 10, 20_000),
+		"the k-NN graph was not started for lack of memory: the k-NN graph of 60000 rows (k=20000) needs about 9.",
+		"bounded by the address-space limit (ulimit -v) of 8.0 GiB",
+		"clusterlab: out of memory in the k-NN graph: lower neighbours.k")
+	if g := graphs(); len(g) != 0 {
+		t.Errorf("the refused graph left %v in the cache", g)
+	}
+
+	expectOutOfMemory(t, run("kmeans", 6_000, 10),
+		"the k-means baseline was not started for lack of memory: k-means of 60000 rows into 6000 clusters needs about 8.",
+		"clusterlab: out of memory in the k-means baseline: lower baselines.kmeans_n_init")
+
+	cached := graphs()
+	if len(cached) != 1 {
+		t.Fatalf("after the k-means failure the cache holds graphs %v, want the one of k=10", cached)
+	}
+	st, err := os.Stat(cached[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run("fits", 10, 10)
+	if r.code != 0 {
+		t.Fatalf("the trial with k=10 and 10 clusters under the same limit: exit status %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	again, err := os.Stat(cached[0])
+	if g := graphs(); len(g) != 1 || err != nil || !again.ModTime().Equal(st.ModTime()) {
+		t.Errorf("the rerun did not reuse the graph the k-means failure cached: %v, %v", g, err)
+	}
+}
+
+// expectOutOfMemory checks that a run failed with exit status 1 and one
+// out-of-memory error whose stderr holds each of wants, and logs the
+// error and the hint as a user sees them.
+func expectOutOfMemory(t *testing.T, r result, wants ...string) {
+	t.Helper()
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{
-		"killed by the kernel's out-of-memory killer",
-		"training (loss temi) ran out of memory",
-		"clusterlab: out of memory in training (loss temi): lower loss.batch_size",
-	} {
+	for _, want := range wants {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.HasPrefix(l, "clusterlab: ") {
+			t.Log(l)
+		}
+	}
+	if c := strings.Count(r.stderr, "clusterlab: out of memory in"); c != 1 {
+		t.Errorf("the hint appears %d times, want once:\n%s", c, r.stderr)
+	}
 }
 
-// newMemoryCgroup makes a memory cgroup limited to limit bytes (no swap)
-// under this process's own, removed at the test's end once empty, and
-// returns its directory and the files it set; "" where none can be made.
-func newMemoryCgroup(t *testing.T, limit int64) (string, []string) {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return "", nil
+// prlimitPath is util-linux's prlimit, which the tests use to give a
+// process less memory than its work needs; a test that cannot have it
+// fails (it is essential in Debian), and is skipped off Linux.
+func prlimitPath(t *testing.T) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("prlimit and /proc are Linux's")
 	}
-	name := fmt.Sprintf("clusterlab-test-%d", os.Getpid())
-	for _, line := range strings.Split(string(b), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		var dir string
-		var set map[string]string
-		switch {
-		case parts[0] == "0" && parts[1] == "":
-			dir = filepath.Join("/sys/fs/cgroup", parts[2], name)
-			set = map[string]string{"memory.max": fmt.Sprint(limit), "memory.swap.max": "0"}
-		case strings.Contains(","+parts[1]+",", ",memory,"):
-			dir = filepath.Join("/sys/fs/cgroup/memory", parts[2], name)
-			set = map[string]string{"memory.limit_in_bytes": fmt.Sprint(limit)}
-		default:
-			continue
-		}
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			continue
-		}
-		ok := true
-		var files []string
-		for f, v := range set {
-			if err := os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644); err != nil {
-				if f == "memory.swap.max" && os.IsNotExist(err) {
-					continue // no swap accounting: nothing to limit
-				}
-				ok = false
-				break
-			}
-			files = append(files, f)
-		}
-		t.Cleanup(func() { removeCgroup(t, dir) })
-		if ok {
-			return dir, files
-		}
+	prlimit := "/usr/bin/prlimit"
+	if _, err := os.Stat(prlimit); err != nil {
+		t.Fatalf("%s (util-linux) is needed to limit a process's memory: %v", prlimit, err)
 	}
-	return "", nil
-}
-
-// removeCgroup removes a test's cgroup once its processes are gone (the
-// runner kills its plugins before it exits; a killed plugin's exit takes
-// a moment to be accounted).
-func removeCgroup(t *testing.T, dir string) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := os.Remove(dir)
-		if err == nil || os.IsNotExist(err) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("remove the test's cgroup %s: %v", dir, err)
-			return
-		}
-		procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-		if len(strings.TrimSpace(string(procs))) == 0 {
-			runtime.Gosched()
-		} else {
-			time.Sleep(50 * time.Millisecond) // poll until the kernel has reaped them
-		}
-	}
+	return prlimit
 }

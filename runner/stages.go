@@ -17,6 +17,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/baselines"
+	"github.com/clusterlab/clusterlab/core/hostmem"
 	"github.com/clusterlab/clusterlab/core/metrics"
 	"github.com/clusterlab/clusterlab/core/neighbours"
 	"github.com/clusterlab/clusterlab/core/npy"
@@ -137,6 +138,11 @@ func neighboursStage(ctx context.Context, in neighboursInput) (neighboursOutput,
 	sum := train.SHA256
 	e := in.Store.Entry("knn", store.Hash("knn", sum, strconv.Itoa(k)))
 	meta, err := withEntry(ctx, e, in.Log.Logf, func() (map[string]string, []string, error) {
+		// Checked before the search starts: the search runs in this
+		// process, where running out of memory is a crash, not an error.
+		if err := hostmem.Check(neighbours.GraphMemory(train.N, train.D, k), fmt.Sprintf("the k-NN graph of %d rows (k=%d)", train.N, k)); err != nil {
+			return nil, nil, err
+		}
 		if err := store.CheckFree(e.Dir, uint64(train.N)*uint64(k)*8, fmt.Sprintf("the k-NN graph (%d x %d)", train.N, k)); err != nil {
 			return nil, nil, err
 		}
@@ -161,6 +167,12 @@ func neighboursStage(ctx context.Context, in neighboursInput) (neighboursOutput,
 	a := meta.Arrays["knn"]
 	return neighboursOutput{Graph: rundir.Array{Path: e.Path("knn"), Shape: a.Shape, SHA256: a.SHA256}}, nil
 }
+
+// What to lower when a baseline runs out of memory.
+const (
+	kmeansLower        = "baselines.kmeans_n_init (runs go one per core), or switch k-means off (baselines.kmeans: false)"
+	knnClassifierLower = "baselines.knn_classifier_k, or switch the classifier off (baselines.knn_classifier: false)"
+)
 
 // baselineOptions are the baselines section of the config.
 type baselineOptions struct {
@@ -207,6 +219,10 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 	x, d, k, opt := in.Train.X, in.Train.D, in.Clusters, in.Options
 	if opt.KMeans {
 		t0 := time.Now()
+		if err := hostmem.Check(baselines.KMeansMemory(in.Train.N, d, k, opt.KMeansNInit),
+			fmt.Sprintf("k-means of %d rows into %d clusters", in.Train.N, k)); err != nil {
+			return baselinesOutput{}, stageMemory("the k-means baseline", kmeansLower, err)
+		}
 		p := in.Log.Progress("k-means", "init", opt.KMeansNInit)
 		defer p.Stop()
 		km, err := baselines.KMeans(ctx, in.Backend, x, in.Train.N, d, k, baselines.KMeansOptions{
@@ -216,7 +232,7 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 			},
 		})
 		if err != nil {
-			return baselinesOutput{}, fmt.Errorf("k-means: %w", err)
+			return baselinesOutput{}, stageMemory("the k-means baseline", kmeansLower, fmt.Errorf("k-means: %w", err))
 		}
 		p.Done(fmt.Sprintf("K=%d, inertia %.4g, %d iterations", k, km.Inertia, km.Iters))
 		for _, name := range in.Data.Names {
@@ -258,11 +274,18 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 	if hasTest && opt.KNNClassifier && trainLabelled > 0 {
 		t0 := time.Now()
 		// Train samples without a label do not vote.
+		nl := labelled(in.Data.Labels[core.SplitTrain])
+		need := neighbours.ClassifyMemory(nl, test.N, d, min(opt.KNNClassifierK, nl))
+		if nl < in.Train.N {
+			need += uint64(nl) * uint64(d) * 4 // the labelled rows' copy
+		}
+		if err := hostmem.Check(need, fmt.Sprintf("the k-NN classifier of %d test rows", test.N)); err != nil {
+			return baselinesOutput{}, stageMemory("the k-NN classifier", knnClassifierLower, err)
+		}
 		xl, yl := labelledRows(x, in.Data.Labels[core.SplitTrain], d)
-		nl := len(yl)
 		pred, err := neighbours.Classify(ctx, in.Backend, xl, yl, nl, xt, test.N, d, min(opt.KNNClassifierK, nl))
 		if err != nil {
-			return baselinesOutput{}, fmt.Errorf("k-NN classifier: %w", err)
+			return baselinesOutput{}, stageMemory("the k-NN classifier", knnClassifierLower, fmt.Errorf("k-NN classifier: %w", err))
 		}
 		sc, majority, err := metrics.ScoreKnown(toInts(in.Data.Labels[core.SplitTest]), toInts(pred))
 		if err != nil {

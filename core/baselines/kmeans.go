@@ -491,3 +491,24 @@ func toFloat32(dst []float32, src []float64) {
 		dst[i] = float32(v)
 	}
 }
+
+// KMeansMemory returns about how many bytes KMeans allocates for n rows
+// of d features, k clusters and nInit runs, beyond x itself; the runner
+// checks it against the free memory before it starts. It counts the
+// centred copy of the data and the backend's copy of it, and for each run
+// in flight at once (one per core, at most nInit) the per-point arrays
+// of a run, k-means++'s candidate distances, the Lloyd graph's [n, k]
+// products and its per-chunk partial sums.
+func KMeansMemory(n, d, k, nInit int) uint64 {
+	if nInit <= 0 {
+		nInit = DefaultKMeansOptions().NInit
+	}
+	N, D, K, T := uint64(n), uint64(d), uint64(k), uint64(localTrials(k))
+	data := 2*N*D*4 + 2*N*4 // centred copy and the backend's, squared norms twice
+	chunks := (N + hostChunk - 1) / hostChunk
+	perRun := N*(4*4+8+8) + // labels, previous labels, distances, labels of the sums; graph outputs; cumulative potential
+		4*N*T*4 + // k-means++: candidate distances and the graph's products
+		3*N*K*4 + // Lloyd: the [n, k] product and the distances built from it (three buffers on onnx)
+		(chunks+4)*K*D*8 // partial sums per chunk, sums, new centres
+	return data + uint64(min(nInit, runtime.GOMAXPROCS(0)))*perRun
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/internal/testbackends"
 	"github.com/clusterlab/clusterlab/internal/testblobs"
+	"github.com/clusterlab/clusterlab/internal/testmem"
 	"github.com/gomlx/compute"
 )
 
@@ -339,5 +340,38 @@ func TestKMeansCancellation(t *testing.T) {
 		if calls < 1 || calls > runtime.GOMAXPROCS(0) {
 			t.Fatalf("%s: %d iterations reported around the cancellation, want 1 to %d", p.name, calls, runtime.GOMAXPROCS(0))
 		}
+	}
+}
+
+// TestKMeansMemoryEstimate runs k-means on every backend path and checks
+// KMeansMemory, which serves them all, against the memory the process
+// really grew by at its peak: never below any backend's, and not more
+// than twice the largest, so that the runner's check does not refuse
+// work that fits.
+func TestKMeansMemoryEstimate(t *testing.T) {
+	const n, d, k, nInit = 40_000, 16, 200, 2
+	rng := rand.New(rand.NewPCG(11, 11))
+	x, _ := blobs(rng, testblobs.Random(rng, k, d, 1), n/k, 0.5)
+	est := KMeansMemory(n, d, k, nInit)
+	var largest uint64
+	for _, p := range paths(t) {
+		if p.b == nil {
+			continue // the host path serves only problems too small to matter
+		}
+		var err error
+		peak := testmem.PeakGrowth(func() {
+			_, err = KMeans(context.Background(), p.b, x, n, d, k, KMeansOptions{NInit: nInit, MaxIter: 5, Seed: 1})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: estimate %.1f MiB, peak growth %.1f MiB", p.name, float64(est)/(1<<20), float64(peak)/(1<<20))
+		if est < peak {
+			t.Errorf("%s: estimate %d bytes is below the %d bytes k-means held", p.name, est, peak)
+		}
+		largest = max(largest, peak)
+	}
+	if est > 2*largest+(64<<20) {
+		t.Errorf("estimate %d bytes is more than twice the %d bytes k-means held at most", est, largest)
 	}
 }

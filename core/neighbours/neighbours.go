@@ -184,3 +184,32 @@ func invNorms(x []float32, n, d int, what string) ([]float64, error) {
 	}
 	return inv, nil
 }
+
+// GraphMemory returns about how many bytes KNN allocates for n rows of d
+// features and k neighbours, beyond x itself: the result, which holds the
+// heaps while the search runs, and the working memory of the backend path
+// (see searchMemory). The runner checks it against the free memory before
+// it starts a graph.
+func GraphMemory(n, d, k int) uint64 { return searchMemory(n, n, d, k, true) }
+
+// ClassifyMemory is GraphMemory for Classify with nTest query rows against
+// nTrain rows.
+func ClassifyMemory(nTrain, nTest, d, k int) uint64 {
+	return searchMemory(nTest, nTrain, d, k, false) + uint64(nTest)*8 + uint64(nTest)*4 // query norms, predictions
+}
+
+// searchMemory is the memory of a search of nq query rows against n
+// database rows: the result's indices and similarities (nq*k*8), the
+// inverse norms (n*8), the two input blocks, and the tiles: the one being
+// reduced, the one computed meanwhile, the backend's output buffer for
+// the next, and one more for what the backend keeps of finished tiles (its
+// buffer pool; measured on the go backend at 0.1-0.25 of a tile).
+// planTiles bounds each tile by targetTileBytes.
+func searchMemory(nq, n, d, k int, symmetric bool) uint64 {
+	p := planTiles(nq, n, d, targetTileBytes, symmetric)
+	result := uint64(nq) * uint64(k) * 8
+	norms := uint64(n) * 8
+	blocks := uint64(p.bn+p.bq) * uint64(d) * 4
+	tiles := 4 * uint64(p.bn) * uint64(p.bq) * 4
+	return result + norms + blocks + tiles
+}

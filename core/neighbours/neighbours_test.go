@@ -12,6 +12,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/core/backend"
 	"github.com/clusterlab/clusterlab/internal/testbackends"
+	"github.com/clusterlab/clusterlab/internal/testmem"
 	"github.com/gomlx/compute"
 )
 
@@ -462,5 +463,61 @@ func TestClassifyWeightsBySimilarity(t *testing.T) {
 	}
 	if _, err := Classify(context.Background(), nil, train, []int32{1, 0, -1, 2}, 4, test, 1, 2, 3); err == nil {
 		t.Fatal("want an error for a negative label")
+	}
+}
+
+// TestMemoryEstimates runs a graph and a classification big enough for
+// several full-size tiles on the go and onnx backends, and checks
+// GraphMemory and ClassifyMemory, which serve both, against the memory
+// the process really grew by at its peak: never below any backend's, and
+// not more than twice the largest, so that the runner's check does not
+// refuse work that fits.
+func TestMemoryEstimates(t *testing.T) {
+	openBackends(t)
+	const n, d, k = 12_000, 32, 200
+	x := gaussian(rand.New(rand.NewPCG(9, 9)), n, d)
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(i % 7)
+	}
+	test := gaussian(rand.New(rand.NewPCG(10, 10)), 3_000, d)
+	backends := []namedBackend{{"go", openedGo}}
+	if openedONNX != nil {
+		backends = append(backends, namedBackend{"onnx", openedONNX})
+	}
+	cases := []struct {
+		name    string
+		est     uint64
+		work    func(b compute.Backend) error
+		largest uint64
+	}{
+		{name: "graph", est: GraphMemory(n, d, k), work: func(b compute.Backend) error {
+			_, _, err := KNN(context.Background(), b, x, n, d, k, nil)
+			return err
+		}},
+		{name: "classify", est: ClassifyMemory(n, 3_000, d, 20), work: func(b compute.Backend) error {
+			_, err := Classify(context.Background(), b, x, labels, n, test, 3_000, d, 20)
+			return err
+		}},
+	}
+	for _, be := range backends {
+		for i := range cases {
+			c := &cases[i]
+			var err error
+			peak := testmem.PeakGrowth(func() { err = c.work(be.b) })
+			if err != nil {
+				t.Fatalf("%s on %s: %v", c.name, be.name, err)
+			}
+			t.Logf("%s on %s: estimate %.1f MiB, peak growth %.1f MiB", c.name, be.name, float64(c.est)/(1<<20), float64(peak)/(1<<20))
+			if c.est < peak {
+				t.Errorf("%s on %s: estimate %d bytes is below the %d bytes the search held", c.name, be.name, c.est, peak)
+			}
+			c.largest = max(c.largest, peak)
+		}
+	}
+	for _, c := range cases {
+		if c.est > 2*c.largest+(64<<20) {
+			t.Errorf("%s: estimate %d bytes is more than twice the %d bytes the search held at most", c.name, c.est, c.largest)
+		}
 	}
 }

@@ -1,0 +1,120 @@
+package hostmem
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/store"
+	"github.com/clusterlab/clusterlab/internal/testcgroup"
+)
+
+func TestFreeSeesTheSystem(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the bounds are read from Linux's /proc")
+	}
+	h, ok := systemBound()
+	if !ok || h.Bytes == 0 {
+		t.Fatalf("no system bound from /proc/meminfo: %+v", h)
+	}
+	free, ok := Free()
+	if !ok || free.Bytes > h.Bytes {
+		t.Fatalf("Free() = %+v, %v; want at most the system's %s", free, ok, store.HumanBytes(h.Bytes))
+	}
+	if err := Check(h.Bytes*4, "a test's need"); err == nil {
+		t.Fatalf("Check of four times the system's available memory passed")
+	}
+}
+
+// TestAddressSpaceLimit lowers this process's soft RLIMIT_AS to what it
+// has mapped plus 512 MiB (as ulimit -v would), and checks that the
+// headroom follows it and that a need beyond it is refused as out of
+// memory, one within it let through.
+func TestAddressSpaceLimit(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the bounds are read from Linux's /proc")
+	}
+	status, err := readKeyValues("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &old); err != nil {
+		t.Fatal(err)
+	}
+	const room = 512 << 20
+	lim := syscall.Rlimit{Cur: status["VmSize"]*1024 + room, Max: old.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_AS, &old); err != nil {
+			t.Errorf("restore RLIMIT_AS: %v", err)
+		}
+	})
+	h, ok := Free()
+	if !ok || !strings.Contains(h.Bound, "address-space limit") {
+		t.Fatalf("Free() = %+v, %v; want the address-space limit as the bound", h, ok)
+	}
+	// What the process maps between reading its status and now (a few
+	// pages) comes off the room.
+	if h.Bytes > room || h.Bytes < room-64<<20 {
+		t.Errorf("headroom %s, want about %s", store.HumanBytes(h.Bytes), store.HumanBytes(room))
+	}
+	err = Check(1<<30, "the test's array")
+	if !errors.Is(err, core.ErrOutOfMemory) || !core.OutOfMemory(err) {
+		t.Fatalf("Check(1 GiB) under a 512 MiB room = %v; want out of memory", err)
+	}
+	se, ok := Need(err)
+	if !ok || se.Need != 1<<30 || !strings.Contains(err.Error(), "the test's array needs about 1.0 GiB of memory but only") {
+		t.Errorf("error %q (%+v)", err, se)
+	}
+	if err := Check(64<<20, "a small array"); err != nil {
+		t.Errorf("Check(64 MiB) under a 512 MiB room: %v", err)
+	}
+}
+
+// TestCgroupLimit runs this test binary again inside a memory cgroup
+// limited to 256 MiB; the child reports its headroom, which the cgroup
+// must bound.
+func TestCgroupLimit(t *testing.T) {
+	if os.Getenv("HOSTMEM_TEST_CHILD") == "1" {
+		h, ok := Free()
+		_ = json.NewEncoder(os.Stdout).Encode(map[string]any{"bytes": h.Bytes, "bound": h.Bound, "ok": ok})
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("memory cgroups are Linux's")
+	}
+	const limit = 256 << 20
+	cg, _ := testcgroup.New(t, limit)
+	if cg == "" {
+		t.Skip("LOUD SKIP: cannot create a memory cgroup here (needs root and a writable cgroup hierarchy); the cgroup bound is untested on this machine (TestAddressSpaceLimit still tests a limit)")
+	}
+	cmd := exec.Command("/bin/sh", "-c", `echo $$ > "$TEST_MEMORY_CGROUP/cgroup.procs" && exec "$0" "$@"`,
+		os.Args[0], "-test.run=^TestCgroupLimit$")
+	cmd.Env = append(os.Environ(), "HOSTMEM_TEST_CHILD=1", "TEST_MEMORY_CGROUP="+cg)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var got struct {
+		Bytes uint64
+		Bound string
+		OK    bool
+	}
+	line := strings.SplitN(string(out), "\n", 2)[0]
+	if err := json.Unmarshal([]byte(line), &got); err != nil {
+		t.Fatalf("child said %q: %v", out, err)
+	}
+	t.Logf("in a %s cgroup: %s free, bounded by %s", store.HumanBytes(limit), store.HumanBytes(got.Bytes), got.Bound)
+	if !got.OK || !strings.Contains(got.Bound, "memory cgroup") || got.Bytes > limit || got.Bytes < limit/2 {
+		t.Errorf("headroom in a 256 MiB cgroup: %+v; want the cgroup as the bound, between 128 and 256 MiB", got)
+	}
+}
