@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/hostmem"
 	pb "github.com/clusterlab/clusterlab/plugins/proto"
 )
 
@@ -70,6 +71,9 @@ func serve(kind string, register func(*grpc.Server)) {
 	// guard) so that the runner reads it straight from the pipe.
 	realStderr := os.Stderr
 	go watchParent(os.Getppid(), realStderr, exe)
+	// Under a memory cgroup or ulimit, collect garbage before the bound
+	// rather than run out of memory with it.
+	hostmem.LimitGo()
 	// Slurm signals every process of a job, the plugins too: on SIGTERM
 	// the work in progress stops as when the runner cancels it (the
 	// trainer saves its checkpoint) before the process exits.

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/clusterlab/clusterlab/core/hostmem"
 	"github.com/clusterlab/clusterlab/core/rundir"
 
 	"github.com/clusterlab/clusterlab/core"
@@ -37,6 +38,11 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
+	// Under a memory cgroup or ulimit, the collector reclaims garbage
+	// before the bound rather than run out of memory with it; the stages
+	// that run in this process check their live need against the same
+	// headroom (see hostmem).
+	hostmem.LimitGo()
 	os.Exit(mainWithStatus(os.Args[1:], os.Stdout, os.Stderr))
 }
 

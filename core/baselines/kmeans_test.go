@@ -359,7 +359,7 @@ func TestKMeansMemoryEstimate(t *testing.T) {
 			continue // the host path serves only problems too small to matter
 		}
 		var err error
-		peak := testmem.PeakGrowth(func() {
+		peak := testmem.PeakGrowth(est, func() {
 			_, err = KMeans(context.Background(), p.b, x, n, d, k, KMeansOptions{NInit: nInit, MaxIter: 5, Seed: 1})
 		})
 		if err != nil {

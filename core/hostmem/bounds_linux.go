@@ -45,7 +45,7 @@ func systemBound() (Headroom, bool) {
 	if !ok {
 		return Headroom{}, false
 	}
-	return Headroom{Bytes: (avail + kv["SwapFree"]) * 1024, Bound: "the system's available memory and free swap (/proc/meminfo)"}, true
+	return Headroom{Bytes: (avail + kv["SwapFree"]) * 1024, Bound: "the system's available memory and free swap (/proc/meminfo)", kind: systemKind}, true
 }
 
 // rlimitBounds are the address-space and data-segment limits less what

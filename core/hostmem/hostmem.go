@@ -20,6 +20,10 @@ package hostmem
 import (
 	"errors"
 	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
+	"runtime/metrics"
 
 	"github.com/clusterlab/clusterlab/core"
 	"github.com/clusterlab/clusterlab/core/store"
@@ -29,8 +33,17 @@ import (
 // bound sets it.
 type Headroom struct {
 	Bytes uint64
-	Bound string // "the system's available memory and swap", "the memory cgroup /a/b (limit 4.0 GiB)", ...
+	Bound string // "the system's available memory and free swap (/proc/meminfo)", "the memory cgroup /a/b (memory.max 4.0 GiB)", ...
+	kind  boundKind
 }
+
+// boundKind tells the system's bound from the process's own limits.
+type boundKind int
+
+const (
+	limitKind  boundKind = iota // a memory cgroup, an rlimit
+	systemKind                  // the system's available memory
+)
 
 // ShortError is a need the headroom cannot meet. It is core.ErrOutOfMemory
 // (errors.Is), so that the runner names the stage and the options to
@@ -77,4 +90,42 @@ func Need(err error) (*ShortError, bool) {
 	var se *ShortError
 	ok := errors.As(err, &se)
 	return se, ok
+}
+
+// LimitGo sets the Go runtime's soft memory limit (debug.SetMemoryLimit)
+// to what the Go runtime holds now plus the headroom that the memory
+// cgroup and the process's limits leave, and returns it; it does nothing
+// (false) when GOMEMLIMIT is set or no such bound exists. By default the
+// collector lets the heap grow to twice what is live before it collects,
+// so a stage whose live memory fits the headroom could still meet the
+// bound with garbage; with the limit it collects first. The system's
+// available memory is not a bound here: it moves with every other
+// process, and Go's default is right when nothing limits the process.
+func LimitGo() (uint64, bool) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	var room uint64
+	found := false
+	for _, h := range bounds() {
+		if h.kind == systemKind {
+			continue
+		}
+		if !found || h.Bytes < room {
+			room, found = h.Bytes, true
+		}
+	}
+	if !found {
+		return 0, false
+	}
+	limit := goTotal() + room
+	debug.SetMemoryLimit(int64(min(limit, math.MaxInt64)))
+	return limit, true
+}
+
+// goTotal is all the memory the Go runtime has mapped and not released.
+func goTotal() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64() - s[1].Value.Uint64()
 }

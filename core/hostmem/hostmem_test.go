@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,6 +78,22 @@ func TestAddressSpaceLimit(t *testing.T) {
 	}
 	if err := Check(64<<20, "a small array"); err != nil {
 		t.Errorf("Check(64 MiB) under a 512 MiB room: %v", err)
+	}
+
+	// The Go runtime's soft limit follows the same room, unless the user
+	// set GOMEMLIMIT.
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	t.Setenv("GOMEMLIMIT", "")
+	limit, ok := LimitGo()
+	total := goTotal()
+	if got := debug.SetMemoryLimit(-1); !ok || uint64(got) != limit || limit > total+room || limit < total+room-64<<20 {
+		t.Errorf("LimitGo() = %d, %v, runtime limit %d; want about %d (what Go holds) + %d", limit, ok, got, total, room)
+	}
+	debug.SetMemoryLimit(before)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	if _, ok := LimitGo(); ok || debug.SetMemoryLimit(-1) != before {
+		t.Errorf("LimitGo() changed the limit although GOMEMLIMIT is set")
 	}
 }
 

@@ -504,7 +504,7 @@ func TestMemoryEstimates(t *testing.T) {
 		for i := range cases {
 			c := &cases[i]
 			var err error
-			peak := testmem.PeakGrowth(func() { err = c.work(be.b) })
+			peak := testmem.PeakGrowth(c.est, func() { err = c.work(be.b) })
 			if err != nil {
 				t.Fatalf("%s on %s: %v", c.name, be.name, err)
 			}

@@ -20,13 +20,20 @@ import (
 // above where it was before work started: the peak resident set (VmHWM,
 // reset through /proc/self/clear_refs) less the resident set before, or,
 // where Linux does not offer that, the Go heap's live objects sampled
-// every 100 µs. The collector runs at GOGC 1 meanwhile, so that garbage
-// adds little to the peak. Tests that use it must not run in parallel
-// with others in their binary.
-func PeakGrowth(work func()) uint64 {
+// every 100 µs.
+//
+// budget is the memory the work is estimated to need. Meanwhile the Go
+// runtime's soft memory limit is what it holds now plus budget, as in a
+// clusterlab process whose headroom just passed the check of that
+// estimate (hostmem.LimitGo), and the collector runs at GOGC 1, so that
+// the peak is what the work holds live rather than how far garbage was
+// let grow. Tests that use it must not run in parallel with others in
+// their binary.
+func PeakGrowth(budget uint64, work func()) uint64 {
 	defer debug.SetGCPercent(debug.SetGCPercent(1))
 	runtime.GC()
 	debug.FreeOSMemory()
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(goTotal() + budget)))
 	if before, ok := resetPeak(); ok {
 		work()
 		if peak, ok := statusKB("VmHWM"); ok && peak > before {
@@ -62,6 +69,13 @@ func statusKB(field string) (uint64, bool) {
 		return v * 1024, err == nil
 	}
 	return 0, false
+}
+
+// goTotal is all the memory the Go runtime has mapped and not released.
+func goTotal() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64() - s[1].Value.Uint64()
 }
 
 func sampledHeapGrowth(work func()) uint64 {
