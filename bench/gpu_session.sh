@@ -14,8 +14,10 @@
 #      the nvidia/ link of docs/GPU.md.
 #   a. the backend agreement tests (losses: golden values and references,
 #      gradients included; core/train: the training graph against go to
-#      1e-5; neighbours, k-means paths) with CLUSTERLAB_TEST_BACKENDS=xla,
-#      when the test binaries take that variable (see bench/gpu/README.md).
+#      1e-5, and a step too large for the GPU's memory failing as out of
+#      memory (TestBackendOutOfMemoryIsAnError); neighbours, k-means
+#      paths) with CLUSTERLAB_TEST_BACKENDS=xla, when the test binaries
+#      take that variable (see bench/gpu/README.md).
 #   b. a CIFAR-100-sized TEMI training (N 50,000, D 768, H 16, K 100,
 #      B 1024, 100 epochs) on xla (BenchmarkTrainEpoch of losses/temi, whole
 #      epochs), and the PyTorch reference on the same GPU with the same
@@ -235,7 +237,7 @@ if [[ " $parts " == *" a "* ]]; then
         if [ "$cpu" = 1 ]; then
             tests=("temi:losses/temi:^TestGolden$" "train:core/train:^TestBackendsAgree$")
         else
-            tests=("temi:losses/temi:." "pmi:losses/pmi:." "scan:losses/scan:." "train:core/train:^(TestBackendsAgree|TestGatherPathsAgree)$"
+            tests=("temi:losses/temi:." "pmi:losses/pmi:." "scan:losses/scan:." "train:core/train:^(TestBackendsAgree|TestGatherPathsAgree|TestBackendOutOfMemoryIsAnError)$"
                 "neighbours:core/neighbours:." "baselines:core/baselines:.")
         fi
         for t in "${tests[@]}"; do

@@ -23,14 +23,8 @@ import (
 func TestOutOfMemoryNamesStageAndOption(t *testing.T) {
 	t.Parallel()
 	prlimit := prlimitPath(t)
-	bin := buildBinaries(t)
 	dir := t.TempDir()
-	wrapper := filepath.Join(dir, "temi-limited")
-	script := fmt.Sprintf("#!/bin/sh\nexec %s --as=%d -- %s \"$@\"\n", prlimit, int64(4)<<30,
-		filepath.Join(bin, "plugins", "clusterlab-loss-temi"))
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	limitedLoss(t, prlimit, dir, 4<<30)
 	huge := strings.Replace(smallConfig, "plugin: temi", "plugin: ./temi-limited", 1)
 	huge = strings.Replace(huge, "hidden_dim: 64", "hidden_dim: 67108864", 1)
 	huge = strings.Replace(huge, "experiment: e2e", "experiment: oom\ntrial: t", 1)
@@ -122,19 +116,7 @@ func TestRunnerStagesCheckMemoryFirst(t *testing.T) {
 	t.Parallel()
 	prlimit := prlimitPath(t)
 	dir := t.TempDir()
-	const n, d = 60_000, 8
-	feats := filepath.Join(dir, "feats")
-	if err := os.MkdirAll(feats, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(21, 21))
-	x := make([]float32, n*d)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	if err := npy.WriteFloat32(filepath.Join(feats, "train.npy"), x, n, d); err != nil {
-		t.Fatal(err)
-	}
+	writeFeatures(t, filepath.Join(dir, "feats"), 60_000, 8)
 	run := func(name string, clusters, k int) result {
 		cfg := strings.NewReplacer("CLUSTERS", fmt.Sprint(clusters), "NEIGHBOURS", fmt.Sprint(k)).Replace(memoryConfig)
 		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(cfg), 0o644); err != nil {
@@ -215,4 +197,65 @@ func prlimitPath(t *testing.T) string {
 		t.Fatalf("%s (util-linux) is needed to limit a process's memory: %v", prlimit, err)
 	}
 	return prlimit
+}
+
+// writeFeatures writes dir/train.npy, n rows of d standard normal
+// features (no labels), for the features dataset and the precomputed
+// backbone.
+func writeFeatures(t *testing.T, dir string, n, d int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(21, uint64(n)))
+	x := make([]float32, n*d)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	if err := npy.WriteFloat32(filepath.Join(dir, "train.npy"), x, n, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBackendOutOfMemoryNamesStage runs a trial whose heads are small on
+// the host (a first layer of 8 x 2^22 weights) but whose activations are
+// not (32 rows x 2^22 per layer), with the loss plugin under prlimit --as
+// (6 GiB): the compute backend (ONNX Runtime) refuses an allocation inside
+// the training step and returns an error, as a GPU's backend does when its
+// memory runs out. The plugin must carry it back as out of memory rather
+// than crash, and the runner name the stage and the option to lower, exit
+// 1.
+func TestBackendOutOfMemoryNamesStage(t *testing.T) {
+	t.Parallel()
+	prlimit := prlimitPath(t)
+	dir := t.TempDir()
+	writeFeatures(t, filepath.Join(dir, "feats"), 2_000, 8)
+	limitedLoss(t, prlimit, dir, 6<<30)
+	cfg := strings.NewReplacer("CLUSTERS", "10", "NEIGHBOURS", "10",
+		"baselines: {kmeans_n_init: 2}", "baselines: {kmeans: false}",
+		"plugin: temi, heads: 1,", "plugin: ./temi-limited, heads: 1, nlayers: 2,",
+		"batch_size: 256", "batch_size: 32", "hidden_dim: 64", "hidden_dim: 4194304", "bottleneck_dim: 32", "bottleneck_dim: 8").Replace(memoryConfig)
+	if err := os.WriteFile(filepath.Join(dir, "wide.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := clusterlab(t, dir, nil, "run", "wide.yaml")
+	expectOutOfMemory(t, r,
+		"training (loss temi) ran out of memory: train with loss temi: training step:",
+		"ONNX Runtime error",
+		"clusterlab: out of memory in training (loss temi): lower loss.batch_size (or loss.heads, loss.hidden_dim)")
+	if strings.Contains(r.stderr, "exited during") {
+		t.Errorf("the loss plugin crashed instead of returning the backend's error:\n%s", r.stderr)
+	}
+}
+
+// limitedLoss writes dir/temi-limited, the temi loss plugin run under
+// prlimit --as=limit (a config names it as the plugin "./temi-limited"):
+// only the plugin gets the limit, not the runner.
+func limitedLoss(t *testing.T, prlimit, dir string, limit int64) {
+	t.Helper()
+	script := fmt.Sprintf("#!/bin/sh\nexec %s --as=%d -- %s \"$@\"\n", prlimit, limit,
+		filepath.Join(buildBinaries(t), "plugins", "clusterlab-loss-temi"))
+	if err := os.WriteFile(filepath.Join(dir, "temi-limited"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
 }
