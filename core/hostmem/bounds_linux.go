@@ -14,8 +14,8 @@ import (
 )
 
 // procRoot and cgroupRoot are where Linux shows the process and its
-// cgroups.
-const (
+// cgroups (variables for the tests of container layouts).
+var (
 	procRoot   = "/proc"
 	cgroupRoot = "/sys/fs/cgroup"
 )
@@ -103,7 +103,12 @@ func cgroupBounds() []Headroom {
 				}
 			}
 		case strings.Contains(","+parts[1]+",", ",memory,"):
+			// In a container without a cgroup namespace, /proc/self/cgroup
+			// names the host's path while the container's own cgroup is
+			// mounted at the root of the hierarchy.
 			if h, ok := cgroupV1(parts[2]); ok {
+				out = append(out, h)
+			} else if h, ok := cgroupV1("/"); ok {
 				out = append(out, h)
 			}
 		}
