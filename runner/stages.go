@@ -170,7 +170,7 @@ func neighboursStage(ctx context.Context, in neighboursInput) (neighboursOutput,
 
 // What to lower when a baseline runs out of memory.
 const (
-	kmeansLower        = "baselines.kmeans_n_init (runs go one per core), or switch k-means off (baselines.kmeans: false)"
+	kmeansLower        = "baselines.kmeans_n_init (one run per core is in memory at once), or switch k-means off (baselines.kmeans: false)"
 	knnClassifierLower = "baselines.knn_classifier_k, or switch the classifier off (baselines.knn_classifier: false)"
 )
 
@@ -274,7 +274,7 @@ func baselinesStage(ctx context.Context, in baselinesInput) (baselinesOutput, er
 	if hasTest && opt.KNNClassifier && trainLabelled > 0 {
 		t0 := time.Now()
 		// Train samples without a label do not vote.
-		nl := labelled(in.Data.Labels[core.SplitTrain])
+		nl := trainLabelled
 		need := neighbours.ClassifyMemory(nl, test.N, d, min(opt.KNNClassifierK, nl))
 		if nl < in.Train.N {
 			need += uint64(nl) * uint64(d) * 4 // the labelled rows' copy
