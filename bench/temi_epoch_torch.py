@@ -72,9 +72,9 @@ def epoch_batches(gen, knn_table, batch):
     return torch.cat([anchors.view(steps, batch), partners.view(steps, batch)], dim=1)
 
 
-def timed_epochs(step, data, knn_table, gen, args, steps, sync=lambda: None, draw=None):
+def timed_epochs(step, data, knn_table, gen, args, steps, sync=lambda: None, draw=epoch_batches):
     """Times args.epochs epochs of `steps` steps each: every epoch's pair
-    drawing (also timed on its own; draw, default epoch_batches) and steps.
+    drawing (also timed on its own; draw) and steps.
     sync waits for a device's queued work (a GPU's) before a clock is read.
     Returns the clock's
     figures, the seconds spent drawing pairs and the last epoch's mean loss."""
@@ -84,7 +84,7 @@ def timed_epochs(step, data, knn_table, gen, args, steps, sync=lambda: None, dra
     loss = float("nan")
     for _ in range(args.epochs):
         t0 = time.perf_counter()
-        batches = (draw or epoch_batches)(gen, knn_table, args.batch)
+        batches = draw(gen, knn_table, args.batch)
         sync()
         pairs += time.perf_counter() - t0
         total = 0.0

@@ -18,7 +18,6 @@ struct dn_plan {
     dnnl_memory_t ua, ub, ud; // user buffers (handles set per call)
     dnnl_memory_t sa, sb;     // bf16 copies (bf16 plans only)
     char impl[128];
-    int64_t scratch;
 };
 
 static int fail(dnnl_status_t s, const char *what, char *err, size_t errlen) {
@@ -136,7 +135,6 @@ int dn_plan_create(int64_t m, int64_t k, int64_t n, int ta, int tb, int bf16, in
     if (bf16) {
         CK(dnnl_memory_create(&p->sa, &ma, eng, DNNL_MEMORY_ALLOCATE), "memory_create a bf16");
         CK(dnnl_memory_create(&p->sb, &mb, eng, DNNL_MEMORY_ALLOCATE), "memory_create b bf16");
-        p->scratch = (int64_t)(dnnl_memory_desc_get_size(&ma) + dnnl_memory_desc_get_size(&mb));
         if ((rc = make_reorder(&fa, &ma, &p->ra, err, errlen)) != 0) goto out;
         if ((rc = make_reorder(&fb, &mb, &p->rb, err, errlen)) != 0) goto out;
     }
@@ -178,4 +176,3 @@ out:
 }
 
 const char *dn_plan_impl(dn_plan *p) { return p->impl; }
-int64_t dn_plan_scratch_bytes(dn_plan *p) { return p->scratch; }

@@ -33,10 +33,8 @@ int dn_plan_create(int64_t m, int64_t k, int64_t n, int ta, int tb, int bf16, in
 int dn_plan_exec(dn_plan *p, const float *a, const float *b, float *dst, char *err, size_t errlen);
 
 // dn_plan_impl names the oneDNN implementation of the plan's product
-// (e.g. "brg:avx512_core_amx_bf16"); dn_plan_scratch_bytes is the memory
-// the plan holds besides oneDNN's own caches.
+// (e.g. "brg:avx512_core_amx_bf16").
 const char *dn_plan_impl(dn_plan *p);
-int64_t dn_plan_scratch_bytes(dn_plan *p);
 void dn_plan_destroy(dn_plan *p);
 
 // dn_version: "2.6.3 (cpu runtime OpenMP)".

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/train/internal/stephook"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
@@ -65,18 +66,9 @@ type deviceRun struct {
 	batch  *tensors.Tensor // with sb.hostGather: the step's rows [2B, D], a shared buffer
 	donate bool            // donate the state's buffers to each step (not with sb.hostOptimizer)
 	l0     *layer0Host     // with sb.hostLayer0
-	phases stepPhases
-}
-
-// stepPhases adds up the time of each part of the steps run so far, for
-// the benchmarks' profile (bench/temi_recipe_run): a few clock reads a
-// step.
-type stepPhases struct {
-	Steps      int
-	Layer0     time.Duration // host: the first layer's forward products
-	Graph      time.Duration // the step graph
-	WeightGrad time.Duration // host: dW0
-	Optimizer  time.Duration // host: AdamW and the EMA
+	// phases is where the steps' time went, for the benchmarks' profile
+	// (bench/temi_recipe_run): a few clock reads a step.
+	phases stephook.Phases
 }
 
 // layer0Host holds the host side of the first layer (sb.hostLayer0).
@@ -102,12 +94,9 @@ func newDeviceRun(be compute.Backend, sb *stepBuilder, h *hostState, train matri
 		(sb.wantHostLayer0 || hostLayer0Always)
 	sb = &sbRun
 	if sb.bf16 && !sb.hostLayer0 {
-		why := "this binary was built without the dnnl build tag (make build sets it)"
-		if hostProducts {
-			why = "the backend keeps its buffers off the host (use backend onnx or go)"
-		}
-		return nil, fmt.Errorf("%w: precision bf16 runs the first layer's products on the host with oneDNN, but %s; use precision fp32",
-			core.ErrInvalidInput, why)
+		// (A binary without oneDNN refuses bf16 earlier, in newConfig.)
+		return nil, fmt.Errorf("%w: precision bf16 runs the first layer's products on the host with oneDNN, but the backend keeps its buffers off the host (use backend onnx or go); use precision fp32",
+			core.ErrInvalidInput)
 	}
 	exec, err := graph.NewExec(be, sb.build)
 	if err != nil {

@@ -110,8 +110,7 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 	if err != nil {
 		return core.FitResult{}, fmt.Errorf("loss %q state: %w", desc.Name, err)
 	}
-	stateShapes := make([][]int, len(stateVars))
-	for i, s := range stateVars {
+	for _, s := range stateVars {
 		n := 1
 		for _, d := range s.Shape {
 			n *= d
@@ -119,12 +118,11 @@ func (t *trainerLoss) Fit(ctx context.Context, req core.FitRequest, progress fun
 		if len(s.Init) != n {
 			return core.FitResult{}, fmt.Errorf("loss %q state %q: %d initial values for shape %v", desc.Name, s.Name, len(s.Init), s.Shape)
 		}
-		stateShapes[i] = s.Shape
 	}
 
 	a := arch{D: train.Cols, Heads: cfg.Heads, Clusters: req.Clusters, Layers: cfg.NLayers, Hidden: cfg.Hidden, Bottle: cfg.Bottle}
-	specs := a.params()
-	sb := newStepBuilder(a, specs, p, stateShapes)
+	sb := newStepBuilder(a, p, stateVars)
+	specs := sb.specs
 	be, err := backend.Open(req.Backend, sb.backendOptions()...)
 	if err != nil {
 		return core.FitResult{}, err
@@ -363,9 +361,6 @@ func configKey(desc core.Description, opts core.Options, req core.FitRequest, tr
 	return hex.EncodeToString(sum[:])
 }
 
-// trajectoryOptions drops the options that cannot change the numbers
-// (how often to checkpoint), so that changing them neither changes the
-// identity nor prevents a resume.
 // bestHead is the label-free head choice: the lowest mean loss of an
 // epoch (the first such head on a tie).
 func bestHead(headLosses []float64) int {
@@ -378,6 +373,9 @@ func bestHead(headLosses []float64) int {
 	return best
 }
 
+// trajectoryOptions drops the options that cannot change the numbers
+// (how often to checkpoint), so that changing them neither changes the
+// identity nor prevents a resume.
 func trajectoryOptions(o core.Options) core.Options {
 	o = o.Without(OptCheckpointEvery)
 	// precision joined the options after trainer version 3's identities

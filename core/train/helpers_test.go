@@ -51,11 +51,7 @@ func newTestStep(t testing.TB, a arch, gl GraphLoss, opts core.Options) (*stepBu
 	if err != nil {
 		t.Fatal(err)
 	}
-	shapes := make([][]int, len(sv))
-	for i, s := range sv {
-		shapes[i] = s.Shape
-	}
-	return newStepBuilder(a, a.params(), p, shapes), sv
+	return newStepBuilder(a, p, sv), sv
 }
 
 // freshHost is the initial state of a run (teacher = student, zero moments).

@@ -18,5 +18,6 @@ func hostMatMul(dst, a, b []float32, m, k, n int, transA, transB, bf16 bool) err
 	return dnnl.MatMul(dst, a, b, m, k, n, transA, transB, prec)
 }
 
-// hostProductsVersion names the library behind hostMatMul, for run.json.
+// hostProductsVersion names the library behind hostMatMul, for the
+// trainer's progress message.
 func hostProductsVersion() string { return "oneDNN " + dnnl.Version() }

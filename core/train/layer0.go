@@ -27,11 +27,7 @@ const hostLayer0MinGFLOP = 8.0
 // layer0GFLOP is the work of the first layer's three products in one
 // step of batch pairs: the student's and teacher's forward and dW0.
 func (a arch) layer0GFLOP(batch int) float64 {
-	out0 := a.Hidden
-	if a.Layers == 1 {
-		out0 = a.Bottle
-	}
-	return 3 * 2 * float64(2*batch) * float64(a.D) * float64(a.Heads*out0) / 1e9
+	return 3 * 2 * float64(2*batch) * float64(a.D) * float64(a.Heads*a.out0()) / 1e9
 }
 
 // wantHostLayer0 says whether a run of heads a at batch pairs a step, in
@@ -47,25 +43,26 @@ func (l *layer0Host) gather(data *tensors.Tensor, rows []int32, d int) error {
 	n := len(rows) * d
 	if cap(l.x) < n {
 		l.x = make([]float32, n)
+		l.xs = l.x
 		if l.scale != 1 {
 			l.xs = make([]float32, n)
 		}
 	}
-	l.x = l.x[:n]
+	l.x, l.xs = l.x[:n], l.xs[:n]
 	if err := data.ConstFlatData(func(src any) {
 		from := src.([]float32)
 		for i, row := range rows {
-			copy(l.x[i*d:(i+1)*d], from[int(row)*d:(int(row)+1)*d])
+			x := l.x[i*d : (i+1)*d]
+			copy(x, from[int(row)*d:(int(row)+1)*d])
+			if l.scale != 1 {
+				// The graph's MulScalar(x, scale): one float32 product each.
+				for j, v := range x {
+					l.xs[i*d+j] = v * l.scale
+				}
+			}
 		}
 	}); err != nil {
 		return fmt.Errorf("training step: read the train embeddings: %w", err)
-	}
-	if l.scale != 1 {
-		// The graph's MulScalar(x, scale): one float32 product each.
-		l.xs = l.xs[:n]
-		for i, v := range l.x {
-			l.xs[i] = v * l.scale
-		}
 	}
 	return nil
 }
@@ -86,16 +83,12 @@ func (l *layer0Host) forward(r *deviceRun, rows int) error {
 		}
 	}
 	P := r.sb.numParams()
-	xs := l.x
-	if l.scale != 1 {
-		xs = l.xs
-	}
 	for _, p := range []struct {
 		name string
 		w    *tensors.Tensor
 		x    []float32
 		z    *tensors.Tensor
-	}{{"student", r.state[0], xs, l.zs}, {"teacher", r.state[P], l.x, l.zt}} {
+	}{{"student", r.state[0], l.xs, l.zs}, {"teacher", r.state[P], l.x, l.zt}} {
 		var err error
 		werr := p.w.ConstFlatData(func(w any) {
 			err = p.z.MutableFlatData(func(z any) {

@@ -54,10 +54,7 @@ func (s paramSpec) size() int {
 // "Layouts of the activations"); every later layer is [H, in, out] with
 // bias [H, out]; the last layer is V [H, K, bottleneck] and g [H, K].
 func (a arch) params() []paramSpec {
-	out0 := a.Hidden
-	if a.Layers == 1 {
-		out0 = a.Bottle
-	}
+	out0 := a.out0()
 	ps := []paramSpec{
 		{Name: "w0", Shape: []int{a.Heads * out0, a.D}, Decay: true, Init: "trunc", DrawTransposed: true},
 		{Name: "b0", Shape: []int{a.Heads, out0}, Init: "zero"},
@@ -261,6 +258,15 @@ func (a arch) layer0(w0, b0 *graph.Node, in headsInput, scale float64) *graph.No
 		z = graph.MatMul(w0, graph.TransposeAllAxes(x, 1, 0)) // [H*out0, R]
 	}
 	return graph.Reshape(graph.Add(z, bias), a.Heads, out0, rows)
+}
+
+// out0 is the width of each head's first layer: the hidden width, or the
+// bottleneck when the first layer is the only one before the last.
+func (a arch) out0() int {
+	if a.Layers == 1 {
+		return a.Bottle
+	}
+	return a.Hidden
 }
 
 // layer0Scale is the factor of the student's first layer: 1/sqrt(2) when a

@@ -55,11 +55,15 @@ type stepBuilder struct {
 	wantHostLayer0 bool
 }
 
-// newStepBuilder is the step of a prepared loss on heads a (specs =
-// a.params()) with loss state of the given shapes.
-func newStepBuilder(a arch, specs []paramSpec, p *prepared, stateShapes [][]int) *stepBuilder {
+// newStepBuilder is the step of a prepared loss on heads a with the loss
+// state vars (their shapes).
+func newStepBuilder(a arch, p *prepared, state []StateVar) *stepBuilder {
 	bf16 := p.cfg.Precision == PrecisionBF16
-	return &stepBuilder{arch: a, specs: specs, loss: p.step, lossName: p.desc.Name, stateShapes: stateShapes,
+	stateShapes := make([][]int, len(state))
+	for i, s := range state {
+		stateShapes[i] = s.Shape
+	}
+	return &stepBuilder{arch: a, specs: a.params(), loss: p.step, lossName: p.desc.Name, stateShapes: stateShapes,
 		studentTemp: p.cfg.StudentTemp, bf16: bf16, wantHostLayer0: wantHostLayer0(a, p.cfg.BatchSize, bf16)}
 }
 

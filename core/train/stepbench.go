@@ -50,13 +50,9 @@ func newBenchRun(loss any, backendSpec string, sz stephook.Sizes, seed int64, op
 	if err != nil {
 		return nil, fmt.Errorf("loss %q state: %w", desc.Name, err)
 	}
-	stateShapes := make([][]int, len(stateVars))
-	for i, s := range stateVars {
-		stateShapes[i] = s.Shape
-	}
 	a := arch{D: sz.D, Heads: sz.Heads, Clusters: sz.Clusters, Layers: sz.Layers, Hidden: sz.Hidden, Bottle: sz.Bottleneck}
-	specs := a.params()
-	sb := newStepBuilder(a, specs, p, stateShapes)
+	sb := newStepBuilder(a, p, stateVars)
+	specs := sb.specs
 	be, err := backend.Open(backendSpec, sb.backendOptions()...)
 	if err != nil {
 		return nil, err
@@ -98,6 +94,6 @@ func (r *benchRun) EpochRows(epoch int) [][]int32 {
 	return epochRows(r.seed, epoch, r.nb, r.knn, r.batch)
 }
 
-func (r *benchRun) Phases() stephook.Phases { return stephook.Phases(r.run.phases) }
+func (r *benchRun) Phases() stephook.Phases { return r.run.phases }
 
 func (r *benchRun) Close() { r.run.close() }

@@ -58,7 +58,7 @@ func writeStepONNX(loss any, cfg stephook.Sizes, options core.Options, path stri
 	a := arch{D: cfg.D, Heads: cfg.Heads, Clusters: cfg.Clusters, Layers: cfg.Layers, Hidden: cfg.Hidden, Bottle: cfg.Bottleneck}
 	// The step as Fit runs it on onnx:cpu in this binary: with host
 	// products (the dnnl tag) the first layer's products are inputs/outputs.
-	sb := newStepBuilder(a, a.params(), p, nil)
+	sb := newStepBuilder(a, p, nil)
 	sb.hostGather, sb.hostOptimizer, sb.hostLayer0 = true, true, sb.wantHostLayer0
 	var in []shapes.Shape
 	for range 2 {
