@@ -22,8 +22,9 @@ var ErrOutOfMemory = errors.New("out of memory")
 // CUDA ("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 123
 // bytes", CUDA_ERROR_OUT_OF_MEMORY, cudaErrorMemoryAllocation), and the
 // operating system ("cannot allocate memory", ENOMEM).
+// (CUDA_ERROR_OUT_OF_MEMORY is caught by "out_of_memory".)
 var oomTexts = []string{"out of memory", "failed to allocate memory", "bad_alloc",
-	"cuda_error_out_of_memory", "cudaerrormemoryallocation", "cannot allocate memory", "out_of_memory"}
+	"cudaerrormemoryallocation", "cannot allocate memory", "out_of_memory"}
 
 // OutOfMemory reports whether err comes from a lack of memory:
 // ErrOutOfMemory, ENOMEM, or one of the libraries' messages for it.

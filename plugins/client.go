@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/clusterlab/clusterlab/core"
+	"github.com/clusterlab/clusterlab/core/hostmem"
 )
 
 // Default timeouts of Launch (see WithStartTimeout, WithDescribeTimeout).
@@ -102,7 +103,7 @@ type Client struct {
 	kind, name, path string
 	cfg              launchConfig
 	stderr           *tailBuffer
-	oomKillsAtStart  int64 // the cgroup's OOM kills when the plugin started (oomKills)
+	oomKillsAtStart  int64 // the cgroup's OOM kills when the plugin started (hostmem.OOMKills)
 	pc               *plugin.Client
 	desc             core.Description
 	killOnce         sync.Once
@@ -256,7 +257,7 @@ func (c *Client) newRunner(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (run
 }
 
 func (c *Client) start(ctx context.Context) error {
-	c.oomKillsAtStart, _ = oomKills()
+	c.oomKillsAtStart, _ = hostmem.OOMKills()
 	type started struct {
 		conn *grpc.ClientConn
 		err  error
@@ -502,8 +503,8 @@ func (c *Client) pluginError(problem string, err error) *PluginError {
 		if need > 0 && core.MemoryRequested(e.Stderr) == 0 {
 			e.Stderr = fmt.Sprintf("(it failed to allocate %d bytes)\n%s", need, e.Stderr)
 		}
-	case strings.Contains(problem, "signal: killed"):
-		if n, ok := oomKills(); ok && n > c.oomKillsAtStart {
+	case c.process().killedBySIGKILL():
+		if n, ok := hostmem.OOMKills(); ok && n > c.oomKillsAtStart {
 			e.OutOfMemory = true
 			e.Problem += " by the kernel's out-of-memory killer"
 		}

@@ -134,6 +134,16 @@ const reasonNoSpace = "no_space"
 // caused by a lack of memory (host or GPU).
 const reasonOutOfMemory = "out_of_memory"
 
+// exhausted is RESOURCE_EXHAUSTED with the reason of the lack (disk,
+// memory) as its detail.
+func exhausted(err error, reason string) error {
+	st := status.New(codes.ResourceExhausted, err.Error())
+	if withDetail, derr := st.WithDetails(&pb.ErrorDetail{Reason: reason}); derr == nil {
+		st = withDetail
+	}
+	return st.Err()
+}
+
 // toStatus maps an implementation's error to the gRPC status documented in
 // clusterlab.proto (plugin side).
 func toStatus(err error) error {
@@ -143,17 +153,9 @@ func toStatus(err error) error {
 	var oe *core.OptionError
 	switch {
 	case core.NoSpace(err):
-		st := status.New(codes.ResourceExhausted, err.Error())
-		if withDetail, derr := st.WithDetails(&pb.ErrorDetail{Reason: reasonNoSpace}); derr == nil {
-			st = withDetail
-		}
-		return st.Err()
+		return exhausted(err, reasonNoSpace)
 	case core.OutOfMemory(err):
-		st := status.New(codes.ResourceExhausted, err.Error())
-		if withDetail, derr := st.WithDetails(&pb.ErrorDetail{Reason: reasonOutOfMemory}); derr == nil {
-			st = withDetail
-		}
-		return st.Err()
+		return exhausted(err, reasonOutOfMemory)
 	case errors.As(err, &oe):
 		st := status.New(codes.InvalidArgument, err.Error())
 		if withDetail, derr := st.WithDetails(&pb.ErrorDetail{Option: oe.Key, Message: oe.Msg}); derr == nil {

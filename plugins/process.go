@@ -161,6 +161,12 @@ func (p *process) hasExited() bool {
 	}
 }
 
+// killedBySIGKILL reports whether the process has ended by a SIGKILL the
+// runner did not send (the kernel's OOM killer, a user).
+func (p *process) killedBySIGKILL() bool {
+	return p != nil && p.hasExited() && p.state == "signal: killed" && !p.killed.Load()
+}
+
 // waitExit waits up to d for the process to end and then, briefly, for
 // its stderr to be drained; it reports whether the process has ended.
 func (p *process) waitExit(d time.Duration) bool {

@@ -16,7 +16,7 @@ import (
 type outOfMemoryError struct {
 	stage string // "training (loss temi)", ...
 	lower string // the options to lower, as config keys
-	need  int64  // bytes of the allocation that failed, or the stage needs; 0 when unknown
+	need  int64  // bytes of the allocation that failed; 0 when unknown
 	err   error
 }
 
@@ -48,9 +48,5 @@ func stageMemory(stage, lower string, err error) error {
 	if errors.As(err, new(*outOfMemoryError)) {
 		return err
 	}
-	need := core.MemoryRequested(err.Error())
-	if se, ok := hostmem.Need(err); ok {
-		need = int64(se.Need)
-	}
-	return &outOfMemoryError{stage: stage, lower: lower, need: need, err: err}
+	return &outOfMemoryError{stage: stage, lower: lower, need: core.MemoryRequested(err.Error()), err: err}
 }

@@ -65,11 +65,11 @@ func TestOOMKilledPluginNamesStage(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("memory cgroups are Linux's")
 	}
-	cg, limitFiles := testcgroup.New(t, 1<<30)
+	cg := testcgroup.New(t, 1<<30)
 	if cg == "" {
 		t.Skip("LOUD SKIP: cannot create a memory cgroup here (needs root and a writable cgroup hierarchy); the OOM-killer path is untested on this machine (TestOutOfMemoryNamesStageAndOption still tests the out-of-memory message)")
 	}
-	t.Logf("memory cgroup %s (%v)", cg, limitFiles)
+	t.Logf("memory cgroup %s", cg)
 	dir := t.TempDir()
 	cfg := strings.Replace(smallConfig, "hidden_dim: 64", "hidden_dim: 4194304", 1)
 	cfg = strings.Replace(cfg, "experiment: e2e", "experiment: oomkill", 1)
@@ -78,10 +78,7 @@ func TestOOMKilledPluginNamesStage(t *testing.T) {
 	}
 	cmd := runnerCmd(t, dir, "run", "big.yaml")
 	// The runner (and so its plugins) start inside the cgroup.
-	// (Not a CLUSTERLAB_ variable: those are config keys.)
-	args := append([]string{"sh", "-c", `echo $$ > "$TEST_MEMORY_CGROUP/cgroup.procs" && exec "$0" "$@"`, cmd.Path}, cmd.Args[1:]...)
-	cmd.Path, cmd.Args = "/bin/sh", args
-	cmd.Env = append(cmd.Env, "TEST_MEMORY_CGROUP="+cg)
+	testcgroup.Enter(cmd, cg)
 	expectOutOfMemory(t, runCmd(t, cmd),
 		"killed by the kernel's out-of-memory killer",
 		"training (loss temi) ran out of memory",

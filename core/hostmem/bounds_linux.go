@@ -1,8 +1,6 @@
 package hostmem
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,25 +11,14 @@ import (
 	"github.com/clusterlab/clusterlab/core/store"
 )
 
-// procRoot and cgroupRoot are where Linux shows the process and its
-// cgroups (variables for the tests of container layouts).
-var (
-	procRoot   = "/proc"
-	cgroupRoot = "/sys/fs/cgroup"
-)
-
 // unlimited is at or above what the kernel shows for "no limit" (v1
 // prints 2^63 rounded down to a page; RLIM_INFINITY is 2^64-1).
 const unlimited = uint64(1) << 62
 
-func bounds() []Headroom {
-	var out []Headroom
-	if h, ok := systemBound(); ok {
-		out = append(out, h)
-	}
-	out = append(out, cgroupBounds()...)
-	out = append(out, rlimitBounds()...)
-	return out
+// limitBounds are the bounds the process's own limits set: its memory
+// cgroups and its rlimits.
+func limitBounds() []Headroom {
+	return append(cgroupBounds(), rlimitBounds()...)
 }
 
 // systemBound is MemAvailable plus SwapFree: what the kernel estimates it
@@ -45,7 +32,7 @@ func systemBound() (Headroom, bool) {
 	if !ok {
 		return Headroom{}, false
 	}
-	return Headroom{Bytes: (avail + kv["SwapFree"]) * 1024, Bound: "the system's available memory and free swap (/proc/meminfo)", kind: systemKind}, true
+	return Headroom{Bytes: (avail + kv["SwapFree"]) * 1024, Bound: "the system's available memory and free swap (/proc/meminfo)"}, true
 }
 
 // rlimitBounds are the address-space and data-segment limits less what
@@ -82,34 +69,20 @@ func rlimitBounds() []Headroom {
 // page cache). With cgroup v2 every level up to the root counts; v1
 // reports its hierarchical limit itself.
 func cgroupBounds() []Headroom {
-	b, err := os.ReadFile(filepath.Join(procRoot, "self", "cgroup"))
-	if err != nil {
-		return nil
-	}
 	var out []Headroom
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
+	for _, c := range MemoryCgroups() {
+		if !c.V2 {
+			if h, ok := cgroupV1(c.Path); ok {
+				out = append(out, h)
+			}
 			continue
 		}
-		switch {
-		case parts[0] == "0" && parts[1] == "":
-			for dir := parts[2]; ; dir = filepath.Dir(dir) {
-				if h, ok := cgroupV2(dir); ok {
-					out = append(out, h)
-				}
-				if dir == "/" || dir == "." || dir == "" {
-					break
-				}
+		for dir := c.Path; ; dir = filepath.Dir(dir) {
+			if h, ok := cgroupV2(dir); ok {
+				out = append(out, h)
 			}
-		case strings.Contains(","+parts[1]+",", ",memory,"):
-			// In a container without a cgroup namespace, /proc/self/cgroup
-			// names the host's path while the container's own cgroup is
-			// mounted at the root of the hierarchy.
-			if h, ok := cgroupV1(parts[2]); ok {
-				out = append(out, h)
-			} else if h, ok := cgroupV1("/"); ok {
-				out = append(out, h)
+			if dir == "/" || dir == "." || dir == "" {
+				break
 			}
 		}
 	}
@@ -171,26 +144,4 @@ func readUint(path string) (uint64, error) {
 		return ^uint64(0), nil
 	}
 	return strconv.ParseUint(s, 10, 64)
-}
-
-// readKeyValues reads "key value [kB]" or "key: value [kB]" lines (the
-// format of /proc/meminfo, /proc/self/status and memory.stat); values
-// are as written (kB stays kB).
-func readKeyValues(path string) (map[string]uint64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]uint64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		if v, err := strconv.ParseUint(f[1], 10, 64); err == nil {
-			out[strings.TrimSuffix(f[0], ":")] = v
-		}
-	}
-	return out, nil
 }

@@ -2,6 +2,9 @@
 
 package hostmem
 
-// bounds knows no bound outside Linux: the check then lets every stage
+// Outside Linux no bound is known: the check then lets every stage
 // start.
-func bounds() []Headroom { return nil }
+
+func systemBound() (Headroom, bool) { return Headroom{}, false }
+
+func limitBounds() []Headroom { return nil }

@@ -34,16 +34,7 @@ import (
 type Headroom struct {
 	Bytes uint64
 	Bound string // "the system's available memory and free swap (/proc/meminfo)", "the memory cgroup /a/b (memory.max 4.0 GiB)", ...
-	kind  boundKind
 }
-
-// boundKind tells the system's bound from the process's own limits.
-type boundKind int
-
-const (
-	limitKind  boundKind = iota // a memory cgroup, an rlimit
-	systemKind                  // the system's available memory
-)
 
 // ShortError is a need the headroom cannot meet. It is core.ErrOutOfMemory
 // (errors.Is), so that the runner names the stage and the options to
@@ -75,14 +66,25 @@ func Check(need uint64, what string) error {
 
 // Free returns the process's headroom; false when no bound could be read.
 func Free() (Headroom, bool) {
-	var best Headroom
-	found := false
-	for _, h := range bounds() {
-		if !found || h.Bytes < best.Bytes {
-			best, found = h, true
+	var all []Headroom
+	if h, ok := systemBound(); ok {
+		all = append(all, h)
+	}
+	return smallest(append(all, limitBounds()...))
+}
+
+// smallest returns the first of the smallest bounds; false when none.
+func smallest(bounds []Headroom) (Headroom, bool) {
+	if len(bounds) == 0 {
+		return Headroom{}, false
+	}
+	best := bounds[0]
+	for _, h := range bounds[1:] {
+		if h.Bytes < best.Bytes {
+			best = h
 		}
 	}
-	return best, found
+	return best, true
 }
 
 // Need returns the short error in err's chain, if any.
@@ -105,26 +107,17 @@ func LimitGo() (uint64, bool) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return 0, false
 	}
-	var room uint64
-	found := false
-	for _, h := range bounds() {
-		if h.kind == systemKind {
-			continue
-		}
-		if !found || h.Bytes < room {
-			room, found = h.Bytes, true
-		}
-	}
-	if !found {
+	room, ok := smallest(limitBounds())
+	if !ok {
 		return 0, false
 	}
-	limit := goTotal() + room
+	limit := GoMapped() + room.Bytes
 	debug.SetMemoryLimit(int64(min(limit, math.MaxInt64)))
 	return limit, true
 }
 
-// goTotal is all the memory the Go runtime has mapped and not released.
-func goTotal() uint64 {
+// GoMapped is all the memory the Go runtime has mapped and not released.
+func GoMapped() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64() - s[1].Value.Uint64()

@@ -6,44 +6,31 @@ package testcgroup
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clusterlab/clusterlab/core/hostmem"
 )
 
-// New makes a memory cgroup limited to limit bytes (no swap)
-// under this process's own, removed at the test's end once empty, and
-// returns its directory and the files it set; "" where none can be made.
-func New(t *testing.T, limit int64) (string, []string) {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return "", nil
-	}
+// New makes a memory cgroup limited to limit bytes (no swap) under this
+// process's own, removed at the test's end once empty, and returns its
+// directory; "" where none can be made.
+func New(t *testing.T, limit int64) string {
 	name := fmt.Sprintf("clusterlab-test-%d", os.Getpid())
-	for _, line := range strings.Split(string(b), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		var dir string
-		var set map[string]string
-		switch {
-		case parts[0] == "0" && parts[1] == "":
-			dir = filepath.Join("/sys/fs/cgroup", parts[2], name)
+	for _, c := range hostmem.MemoryCgroups() {
+		dir := filepath.Join(c.Dir(), name)
+		set := map[string]string{"memory.limit_in_bytes": fmt.Sprint(limit)}
+		if c.V2 {
 			set = map[string]string{"memory.max": fmt.Sprint(limit), "memory.swap.max": "0"}
-		case strings.Contains(","+parts[1]+",", ",memory,"):
-			dir = filepath.Join("/sys/fs/cgroup/memory", parts[2], name)
-			set = map[string]string{"memory.limit_in_bytes": fmt.Sprint(limit)}
-		default:
-			continue
 		}
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			continue
 		}
 		ok := true
-		var files []string
 		for f, v := range set {
 			if err := os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644); err != nil {
 				if f == "memory.swap.max" && os.IsNotExist(err) {
@@ -52,14 +39,26 @@ func New(t *testing.T, limit int64) (string, []string) {
 				ok = false
 				break
 			}
-			files = append(files, f)
 		}
 		t.Cleanup(func() { remove(t, dir) })
 		if ok {
-			return dir, files
+			return dir
 		}
 	}
-	return "", nil
+	return ""
+}
+
+// Enter makes cmd start inside the cgroup dir (a shell moves itself
+// there, then execs cmd), so that cmd and its children run under its
+// limit. (TEST_MEMORY_CGROUP, not a CLUSTERLAB_ variable: those are
+// config keys.)
+func Enter(cmd *exec.Cmd, dir string) {
+	cmd.Args = append([]string{"/bin/sh", "-c", `echo $$ > "$TEST_MEMORY_CGROUP/cgroup.procs" && exec "$0" "$@"`, cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = "/bin/sh"
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "TEST_MEMORY_CGROUP="+dir)
 }
 
 // remove removes a test's cgroup once its processes are gone (the

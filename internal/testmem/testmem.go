@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clusterlab/clusterlab/core/hostmem"
 )
 
 // PeakGrowth runs work and returns the most the process's memory grew
@@ -33,7 +35,7 @@ func PeakGrowth(budget uint64, work func()) uint64 {
 	defer debug.SetGCPercent(debug.SetGCPercent(1))
 	runtime.GC()
 	debug.FreeOSMemory()
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(goTotal() + budget)))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(hostmem.GoMapped() + budget)))
 	if before, ok := resetPeak(); ok {
 		work()
 		if peak, ok := statusKB("VmHWM"); ok && peak > before {
@@ -69,13 +71,6 @@ func statusKB(field string) (uint64, bool) {
 		return v * 1024, err == nil
 	}
 	return 0, false
-}
-
-// goTotal is all the memory the Go runtime has mapped and not released.
-func goTotal() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64() - s[1].Value.Uint64()
 }
 
 func sampledHeapGrowth(work func()) uint64 {
