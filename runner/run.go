@@ -190,7 +190,7 @@ func runPipeline(ctx context.Context, p *trialPlan, st *store.Store, rec *runRec
 	_, err = reportStage(ctx, reportInput{Plan: p, Data: data, Fit: fit, Results: results,
 		Seconds: seconds, Started: started, Record: rec, Stdout: stdout, Log: log})
 	if err == nil {
-		writeTensorBoardReport(p.runDir, data.Names, fit.Result.BestHead, results, log)
+		writeTensorBoardReport(p.runDir, data.Names, fit.Result.BestHead, bl.Results, log)
 	}
 	return err
 }

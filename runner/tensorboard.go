@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/clusterlab/clusterlab/core/npy"
 	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/core/tbevents"
 )
@@ -25,23 +24,23 @@ import (
 // A rerun (after an interrupted report) drops these tags and writes them
 // again; the trainer does the same when it resumes. TensorBoard files
 // are monitoring: a failure here is logged, never fails the run.
-func writeTensorBoardReport(runDir string, splits []string, best int, results []rundir.Result, log trialLog) {
-	if err := tensorBoardReport(runDir, splits, best, results); err != nil {
+//
+// baselines are the results of the baselines stage.
+func writeTensorBoardReport(runDir string, splits []string, best int, baselines []rundir.Result, log trialLog) {
+	if err := tensorBoardReport(runDir, splits, best, baselines); err != nil {
 		log.Logf("note: TensorBoard files: %v (the run's other outputs are complete)", err)
 	}
 }
 
-func tensorBoardReport(runDir string, splits []string, best int, results []rundir.Result) error {
+func tensorBoardReport(runDir string, splits []string, best int, baselines []rundir.Result) error {
 	dir := filepath.Join(runDir, rundir.TensorBoardDir)
 	clusters := 0
 	assign := map[string][]int32{}
 	for _, s := range splits {
-		a, shape, err := npy.ReadInt32(filepath.Join(runDir, rundir.AssignFile(s)))
-		if err != nil || len(shape) != 2 || best >= shape[0] {
+		row, err := selectedHead(runDir, s, best)
+		if err != nil {
 			continue
 		}
-		n := shape[1]
-		row := a[best*n : (best+1)*n]
 		assign[s] = row
 		for _, c := range row {
 			clusters = max(clusters, int(c)+1)
@@ -71,7 +70,11 @@ func tensorBoardReport(runDir string, splits []string, best int, results []rundi
 		}
 	}
 	for _, s := range splits {
-		for tag, file := range map[string]string{"report/confusion_" + s: rundir.ConfusionPlot(s), "report/gallery_" + s: rundir.GalleryFile(s)} {
+		for _, img := range []struct{ tag, file string }{
+			{"report/confusion_" + s, rundir.ConfusionPlot(s)},
+			{"report/gallery_" + s, rundir.GalleryFile(s)},
+		} {
+			tag, file := img.tag, img.file
 			b, err := os.ReadFile(filepath.Join(runDir, file))
 			if err != nil {
 				continue // a picture the run could not draw
@@ -94,10 +97,7 @@ func tensorBoardReport(runDir string, splits []string, best int, results []rundi
 	if b, err := os.ReadFile(filepath.Join(runDir, rundir.TablesMarkdown)); err == nil {
 		note(w.Text("report/tables", last, string(b)))
 	}
-	for _, r := range results {
-		if r.Method != "kmeans" && r.Method != "knn-classifier" && r.Method != "linear-probe" {
-			continue
-		}
+	for _, r := range baselines {
 		for _, m := range []struct {
 			name string
 			v    float64

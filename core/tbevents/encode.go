@@ -47,9 +47,6 @@ const (
 	// TensorProto (tensor.proto)
 	tensorDtype     = 1
 	tensorShape     = 2 // TensorShapeProto; empty = rank 0
-	tensorContent   = 4
-	tensorFloatVal  = 5
-	tensorDoubleVal = 6
 	tensorStringVal = 8
 
 	// SummaryMetadata and its PluginData
@@ -58,8 +55,6 @@ const (
 	pluginName         = 1
 
 	// DataType (types.proto) and DataClass (summary.proto)
-	dtFloat         = 1
-	dtDouble        = 2
 	dtString        = 7
 	dataClassTensor = 2
 )

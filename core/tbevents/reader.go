@@ -325,14 +325,12 @@ func decodeHisto(b []byte) (*Histogram, error) {
 	return h, err
 }
 
-// decodeTensor reads the tensor summaries of the text and scalars plugins
-// (what TensorFlow 2's tf.summary writes): the first string of a text
-// tensor, the first float of a scalar tensor.
+// decodeTensor reads the tensor summary of the text plugin (the form
+// Writer.Text writes): the first string of a text tensor. (This package
+// writes scalars as simple_value, which decodeValue reads.)
 func decodeTensor(r *Record, b []byte) error {
 	var dtype uint64
 	var strs [][]byte
-	var floats []float64
-	var content []byte
 	err := eachField(b, func(f field) error {
 		var err error
 		switch f.num {
@@ -342,27 +340,14 @@ func decodeTensor(r *Record, b []byte) error {
 			var v []byte
 			v, err = f.bytes()
 			strs = append(strs, v)
-		case tensorFloatVal:
-			floats, err = f.floats(floats)
-		case tensorDoubleVal:
-			floats, err = f.doubles(floats)
-		case tensorContent:
-			content, err = f.bytes()
 		}
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	switch {
-	case r.Plugin == "text" && dtype == dtString && len(strs) > 0:
+	if r.Plugin == "text" && dtype == dtString && len(strs) > 0 {
 		r.Kind, r.Text = KindText, string(strs[0])
-	case r.Plugin == "scalars" && len(floats) > 0:
-		r.Kind, r.Value = KindScalar, floats[0]
-	case r.Plugin == "scalars" && dtype == dtFloat && len(content) >= 4:
-		r.Kind, r.Value = KindScalar, float64(math.Float32frombits(binary.LittleEndian.Uint32(content)))
-	case r.Plugin == "scalars" && dtype == dtDouble && len(content) >= 8:
-		r.Kind, r.Value = KindScalar, math.Float64frombits(binary.LittleEndian.Uint64(content))
 	}
 	return nil
 }
@@ -454,23 +439,6 @@ func (f field) doubles(dst []float64) ([]float64, error) {
 		}
 		for i := 0; i < len(f.b); i += 8 {
 			dst = append(dst, math.Float64frombits(binary.LittleEndian.Uint64(f.b[i:])))
-		}
-		return dst, nil
-	}
-	return dst, f.wrongType()
-}
-
-// floats appends a repeated float, packed or not, as float64.
-func (f field) floats(dst []float64) ([]float64, error) {
-	switch f.typ {
-	case protowire.Fixed32Type:
-		return append(dst, float64(math.Float32frombits(uint32(f.x)))), nil
-	case protowire.BytesType:
-		if len(f.b)%4 != 0 {
-			return dst, fmt.Errorf("field %d: packed floats of %d bytes", f.num, len(f.b))
-		}
-		for i := 0; i < len(f.b); i += 4 {
-			dst = append(dst, float64(math.Float32frombits(binary.LittleEndian.Uint32(f.b[i:]))))
 		}
 		return dst, nil
 	}

@@ -71,10 +71,9 @@ type Writer struct {
 
 	mu     sync.Mutex
 	f      *os.File
-	buf    []byte    // complete encoded records not yet written
-	due    time.Time // when buf must be written at the latest
-	size   int64     // bytes of complete records in the file
-	err    error     // the first write failure; the writer stops there
+	buf    []byte // complete encoded records not yet written
+	size   int64  // bytes of complete records in the file
+	err    error  // the first write failure; the writer stops there
 	closed bool
 
 	stop chan struct{}
@@ -125,8 +124,7 @@ func start(path string, f *os.File, size int64, cfg config) *Writer {
 func (w *Writer) Path() string { return w.path }
 
 // flusher writes buffered records every flush interval, so that a record
-// reaches the file at most one interval after it was added even when no
-// further record comes to trigger the write.
+// reaches the file at most one interval after it was added.
 func (w *Writer) flusher() {
 	defer close(w.done)
 	t := time.NewTicker(w.cfg.interval)
@@ -199,7 +197,7 @@ func (w *Writer) Histogram(tag string, step int64, values []float64) error {
 }
 
 // add frames one encoded Event and buffers it, writing the buffer when it
-// is due or large.
+// is large (the flusher writes it within an interval otherwise).
 func (w *Writer) add(event []byte) error {
 	rec := appendRecord(make([]byte, 0, len(event)+16), event)
 	w.mu.Lock()
@@ -210,12 +208,8 @@ func (w *Writer) add(event []byte) error {
 	if w.err != nil {
 		return w.err
 	}
-	now := time.Now()
-	if len(w.buf) == 0 {
-		w.due = now.Add(w.cfg.interval)
-	}
 	w.buf = append(w.buf, rec...)
-	if len(w.buf) >= maxBuffered || !now.Before(w.due) {
+	if len(w.buf) >= maxBuffered {
 		return w.flushLocked()
 	}
 	return nil

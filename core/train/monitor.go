@@ -33,35 +33,61 @@ import (
 // A resumed run first drops every record after its checkpoint's step
 // (tbevents.Resume), so the steps it runs again appear once. The
 // runner's end-of-run records (report/, baselines/) are dropped too: it
-// writes them again after the trainer. Writing is monitoring only: an
-// error stops it, with a message, and training goes on.
+// writes them again after the trainer. Writing is monitoring only: a
+// write error stops it, with a message, and training goes on. (Files
+// that cannot be read back at the start fail Fit with what to do; TURTLE
+// reports them and goes on.)
 
 // streamMonitor seeds the subset of a monitored split that is evaluated.
 const streamMonitor = 0x5eed_2000
 
 type monitor struct {
 	w      *tbevents.BestEffort
-	heads  int
 	split  string
 	x      matrix
 	labels []int // nil for an unlabelled split
 	as     *assigner
+	// The per-head tags, made once: step/loss_head_HH,
+	// epoch/loss_head_HH, epoch/clusters_used_head_HH.
+	stepLoss, epochLoss, clustersUsed []string
+}
+
+// OpenTensorBoard opens a trainer's event files (rundir.TensorBoardDir of
+// outDir) for writing after its checkpoint at step done: it keeps the
+// trainer's records up to done and drops the later ones and the runner's
+// end-of-run records (rundir.IsRunnerTensorBoardTag), which the runner
+// writes again after Fit. A write that fails later is reported through
+// progress and stops the writing, never the training. On error (the
+// files could not be read back) the writer returned writes nothing; the
+// caller decides whether the run goes on.
+func OpenTensorBoard(outDir string, done int, progress func(core.Progress)) (*tbevents.BestEffort, error) {
+	report := func(err error) {
+		progress(core.Progress{Message: fmt.Sprintf("TensorBoard files: %v; live monitoring stops, training goes on", err)})
+	}
+	dir := filepath.Join(outDir, rundir.TensorBoardDir)
+	w, err := tbevents.ResumeFunc(dir, func(r tbevents.Record) bool {
+		return r.Step <= int64(done) && !rundir.IsRunnerTensorBoardTag(r.Tag)
+	})
+	if err != nil {
+		return tbevents.NewBestEffort(nil, report), fmt.Errorf("TensorBoard files in %s: %w (delete the folder to start them afresh)", dir, err)
+	}
+	return tbevents.NewBestEffort(w, report), nil
 }
 
 // openMonitor opens the run's event files, keeping the trainer's records
 // up to step done (the checkpoint's), and prepares the evaluation of
 // req.Monitor's split.
 func openMonitor(req core.FitRequest, be compute.Backend, a arch, specs []paramSpec, norm normaliser, done int, progress func(core.Progress)) (*monitor, error) {
-	dir := filepath.Join(req.OutDir, rundir.TensorBoardDir)
-	w, err := tbevents.ResumeFunc(dir, func(r tbevents.Record) bool {
-		return r.Step <= int64(done) && !rundir.IsRunnerTensorBoardTag(r.Tag)
-	})
+	w, err := OpenTensorBoard(req.OutDir, done, progress)
 	if err != nil {
-		return nil, fmt.Errorf("TensorBoard files in %s: %w (delete the folder to start them afresh)", dir, err)
+		return nil, err
 	}
-	m := &monitor{heads: a.Heads, w: tbevents.NewBestEffort(w, func(err error) {
-		progress(core.Progress{Message: fmt.Sprintf("TensorBoard files: %v; live monitoring stops, training goes on", err)})
-	})}
+	m := &monitor{w: w}
+	for h := range a.Heads {
+		m.stepLoss = append(m.stepLoss, headTag("step/loss", h))
+		m.epochLoss = append(m.epochLoss, headTag("epoch/loss", h))
+		m.clustersUsed = append(m.clustersUsed, headTag("epoch/clusters_used", h))
+	}
 	mon := req.Monitor
 	if mon == nil {
 		return m, nil
@@ -91,9 +117,12 @@ func openMonitor(req core.FitRequest, be compute.Backend, a arch, specs []paramS
 		}
 	}
 	rows := subsetRows(x.Rows, mon.MaxRows, req.Seed)
-	sub := matrix{Data: make([]float32, len(rows)*x.Cols), Rows: len(rows), Cols: x.Cols}
-	for i, r := range rows {
-		copy(sub.Data[i*x.Cols:(i+1)*x.Cols], x.Data[r*x.Cols:(r+1)*x.Cols])
+	sub := x // all rows: x is this function's own copy
+	if len(rows) < x.Rows {
+		sub = matrix{Data: make([]float32, len(rows)*x.Cols), Rows: len(rows), Cols: x.Cols}
+		for i, r := range rows {
+			copy(sub.Data[i*x.Cols:(i+1)*x.Cols], x.Data[r*x.Cols:(r+1)*x.Cols])
+		}
 	}
 	norm.apply(sub)
 	m.split, m.x = mon.Split, sub
@@ -142,7 +171,7 @@ func (m *monitor) step(step int, perHead []float32, mean, lr, wd, momentum, temp
 	m.scalar("schedule/teacher_momentum", step, momentum)
 	m.scalar("schedule/teacher_temp", step, temp)
 	for h, l := range perHead {
-		m.scalar(headTag("step/loss", h), step, float64(l))
+		m.scalar(m.stepLoss[h], step, float64(l))
 	}
 }
 
@@ -158,7 +187,7 @@ func (m *monitor) epoch(ctx context.Context, step int, rec rundir.EpochRecord, t
 	m.scalar("epoch/loss_mean", step, rec.Loss)
 	m.scalar("epoch/selected_head", step, float64(best))
 	for h, l := range rec.HeadLosses {
-		m.scalar(headTag("epoch/loss", h), step, l)
+		m.scalar(m.epochLoss[h], step, l)
 	}
 	if m.as != nil {
 		// Evaluated even when the run is stopping: the trainer checkpoints
@@ -170,12 +199,12 @@ func (m *monitor) epoch(ctx context.Context, step int, rec rundir.EpochRecord, t
 			return fmt.Errorf("monitor: evaluate %s: %w", m.split, err)
 		}
 		n := m.x.Rows
-		for h := range m.heads {
+		for h := range m.clustersUsed {
 			pred := make([]int, n)
 			for i := range n {
 				pred[i] = int(clusters[h*n+i])
 			}
-			m.scalar(headTag("epoch/clusters_used", h), step, float64(metrics.ClusterStats(pred).ClustersUsed))
+			m.scalar(m.clustersUsed[h], step, float64(metrics.ClusterStats(pred).ClustersUsed))
 			if h != best || m.labels == nil {
 				continue
 			}

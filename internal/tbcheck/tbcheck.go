@@ -215,12 +215,6 @@ func (r *Reader) ReadClean(tb testing.TB, dir string) []File {
 	return r.ReadCleanFiles(tb, paths...)
 }
 
-// Read is New(tb).Read(tb, dir).
-func Read(tb testing.TB, dir string) []File {
-	tb.Helper()
-	return New(tb).Read(tb, dir)
-}
-
 // ReadClean is New(tb).ReadClean(tb, dir).
 func ReadClean(tb testing.TB, dir string) []File {
 	tb.Helper()

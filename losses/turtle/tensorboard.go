@@ -2,39 +2,26 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/clusterlab/clusterlab/core"
-	"github.com/clusterlab/clusterlab/core/rundir"
 	"github.com/clusterlab/clusterlab/core/tbevents"
+	"github.com/clusterlab/clusterlab/core/train"
 )
 
-// openTensorBoard opens the run's event files (rundir.TensorBoardDir of
-// outDir) for TURTLE's series, one value per outer iteration at step =
-// iterations done (history.jsonl's loss, pred_error, entropy and
-// clusters_used):
+// openTensorBoard opens the run's event files (train.OpenTensorBoard) for
+// TURTLE's series, one value per outer iteration at step = iterations
+// done (history.jsonl's loss, pred_error, entropy and clusters_used):
 //
 //	turtle/loss, turtle/pred_error, turtle/entropy, turtle/clusters_used
 //
-// It keeps this trainer's records up to iteration done (the
-// checkpoint's) and drops the runner's end-of-run records
-// (rundir.IsRunnerTensorBoardTag), which the runner writes again after
-// Fit. Monitoring only: a failure stops it with a message, never the run.
+// Monitoring only: files that cannot be read back are reported and not
+// written, and the run goes on.
 func openTensorBoard(outDir string, done int, progress func(core.Progress)) *tbevents.BestEffort {
-	report := func(err error) {
-		if progress != nil {
-			progress(core.Progress{Message: fmt.Sprintf("TensorBoard files: %v; live monitoring stops, training goes on", err)})
-		}
-	}
-	dir := filepath.Join(outDir, rundir.TensorBoardDir)
-	w, err := tbevents.ResumeFunc(dir, func(r tbevents.Record) bool {
-		return r.Step <= int64(done) && !rundir.IsRunnerTensorBoardTag(r.Tag)
-	})
+	tb, err := train.OpenTensorBoard(outDir, done, progress)
 	if err != nil {
-		report(fmt.Errorf("%w (delete %s to start them afresh)", err, dir))
-		return tbevents.NewBestEffort(nil, report)
+		progress(core.Progress{Message: fmt.Sprintf("%v; live monitoring stops, training goes on", err)})
 	}
-	return tbevents.NewBestEffort(w, report)
+	return tb
 }
 
 // writeIteration records outer iteration number step (1-based).
